@@ -1,0 +1,96 @@
+"""Inputs to the core: what happened, never what to do.
+
+Owns: the frozen event dataclasses the driver feeds into `Node.handle(event, now)`.
+Network bytes arrive raw (`PacketReceived`); the node decodes them. I/O outcomes of actions
+come back as events (`SendResult`, `AddressOpFailed`) and the core decides what they mean.
+Must not: carry timestamps (time is the `now` argument of `handle`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Start:
+    """Bring every VIP from INIT to BACKUP (or only `name`)."""
+
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shutdown:
+    """Bow out of every MASTER VIP, release, go INIT (or only `name`)."""
+
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerFired:
+    """The driver's single timer reached the node's next deadline."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PacketReceived:
+    """An IPv4 datagram (header included) with protocol 112 read on `interface`."""
+
+    interface: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkChanged:
+    interface: str
+    up: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetDemotion:
+    """Set (amount > 0) or clear (amount == 0) the demotion named `source` on VIP `name`
+    (every VIP when `name` is None). Effective advskew = advskew + sum of demotions."""
+
+    name: str | None
+    source: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendResult:
+    """Outcome of one SendAdvert action."""
+
+    name: str
+    ok: bool
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddressOpFailed:
+    """Adding or removing the VIP's addresses failed."""
+
+    name: str
+    error: str
+
+
+Event = (
+    Start | Shutdown | TimerFired | PacketReceived | LinkChanged | SetDemotion | SendResult
+    | AddressOpFailed
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdvertReceived:
+    """A decoded, authenticated advert for one VIP (made by the node, given to the machine)."""
+
+    name: str
+    source: ipaddress.IPv4Address
+    advbase: int
+    advskew: int
+    counter: int
+    demote: int = 0
+
+
+MachineEvent = (
+    Start | Shutdown | TimerFired | AdvertReceived | LinkChanged | SetDemotion | SendResult
+    | AddressOpFailed
+)

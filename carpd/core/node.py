@@ -1,0 +1,222 @@
+"""All VHIDs of one host: packet validation and demultiplexing, fan-out, deadlines, drops.
+
+Owns: `Node.handle(event, now) -> list[Action]`, `next_deadline()`, `statistics()`.
+A received datagram is decoded once and checked in this order (CARP.md 3.3, with ucarp's
+log-spam problems of 7.13 fixed): short, malformed, own packet, bad TTL, VRRP (version 3, or a
+VRRPv2-shaped header), bad version, unknown VHID, wrong destination, bad checksum, bad HMAC.
+Every drop is counted by reason (per interface, and per VIP once the VHID is known) and
+becomes a PacketDropped action; only the "loud" reasons may be logged, and each (interface,
+reason) at most once per `drop_log_interval` seconds, so foreign traffic cannot flood a log.
+Invariants: network bytes never raise out of `handle`; machines are keyed by (interface, vhid)
+and by name, both unique (config.py guarantees it).
+Must not: read the clock, draw randomness, or touch sockets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from carpd.core import auth, wire
+from carpd.core.actions import Action, PacketDropped
+from carpd.core.events import (
+    AddressOpFailed,
+    AdvertReceived,
+    Event,
+    LinkChanged,
+    PacketReceived,
+    SendResult,
+    SetDemotion,
+    Shutdown,
+    Start,
+    TimerFired,
+)
+from carpd.core.params import VipParams
+from carpd.core.vhid import VhidMachine, VhidStatistics
+
+QUIET_DROPS = frozenset({"own_packet", "vrrp", "unknown_vhid"})
+DROP_REASONS = (
+    "short", "malformed", "own_packet", "bad_ttl", "vrrp", "bad_version", "unknown_vhid",
+    "wrong_destination", "bad_checksum", "bad_hmac",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeStatistics:
+    vips: tuple[VhidStatistics, ...]
+    vip_drops: dict[str, dict[str, int]]
+    interface_drops: dict[str, dict[str, int]]
+
+
+class _Drop(Exception):  # noqa: N818 - internal control flow, never escapes handle()
+    def __init__(self, reason: str, detail: str, vhid: int | None = None,
+                 source: ipaddress.IPv4Address | None = None, name: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.detail, self.vhid, self.source, self.name = (
+            reason, detail, vhid, source, name)
+
+
+class Node:
+    """The VHIDs of this host. `counter_source(name)` supplies each machine's initial
+    64-bit advert counter (randomness is injected so simulations are reproducible)."""
+
+    def __init__(self, vips: Iterable[VipParams], *, counter_source: Callable[[str], int],
+                 drop_log_interval: float = 60.0, now: float = 0.0) -> None:
+        self._counter_source = counter_source
+        self._drop_log_interval = drop_log_interval
+        self._machines: dict[str, VhidMachine] = {}
+        self._by_key: dict[tuple[str, int], VhidMachine] = {}
+        self._iface_drops: dict[str, Counter[str]] = {}
+        self._vip_drops: dict[str, Counter[str]] = {}
+        self._last_logged: dict[tuple[str, str], float] = {}
+        for params in vips:
+            self.add(params, now)
+
+    # -- membership (used at start and by reload) ------------------------------------------
+
+    def add(self, params: VipParams, now: float) -> VhidMachine:
+        key = (params.interface, params.vhid)
+        if params.name in self._machines or key in self._by_key:
+            raise ValueError(f"vip {params.name}: name or vhid {params.vhid} on "
+                             f"{params.interface} already present")
+        machine = VhidMachine(params, initial_counter=self._counter_source(params.name),
+                              since_at=now)
+        self._machines[params.name] = machine
+        self._by_key[key] = machine
+        self._vip_drops[params.name] = Counter()
+        return machine
+
+    def remove(self, name: str) -> None:
+        machine = self._machines.pop(name)
+        del self._by_key[(machine.params.interface, machine.params.vhid)]
+        del self._vip_drops[name]
+
+    def machine(self, name: str) -> VhidMachine:
+        return self._machines[name]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._machines)
+
+    # -- the API ------------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Action]:
+        match event:
+            case PacketReceived():
+                return self._receive(event, now)
+            case TimerFired():
+                due = [m for m in self._machines.values()
+                       if (d := m.next_deadline()) is not None and d <= now]
+                return self._fan_out(due, event, now)
+            case Start(name=name) | Shutdown(name=name):
+                return self._fan_out(self._select(name), event, now)
+            case SetDemotion(name=name):
+                return self._fan_out(self._select(name), event, now)
+            case LinkChanged(interface=ifname):
+                targets = [m for m in self._machines.values() if m.params.interface == ifname]
+                return self._fan_out(targets, event, now)
+            case SendResult(name=name) | AddressOpFailed(name=name):
+                return self._fan_out(self._select(name), event, now) \
+                    if name in self._machines else []
+        raise TypeError(f"not a node event: {event!r}")
+
+    def next_deadline(self) -> float | None:
+        due = [d for m in self._machines.values() if (d := m.next_deadline()) is not None]
+        return min(due) if due else None
+
+    def statistics(self) -> NodeStatistics:
+        return NodeStatistics(
+            vips=tuple(m.statistics() for m in self._machines.values()),
+            vip_drops={n: dict(c) for n, c in self._vip_drops.items()},
+            interface_drops={i: dict(c) for i, c in self._iface_drops.items()},
+        )
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _select(self, name: str | None) -> list[VhidMachine]:
+        if name is None:
+            return list(self._machines.values())
+        return [self._machines[name]] if name in self._machines else []
+
+    @staticmethod
+    def _fan_out(machines: list[VhidMachine], event: object, now: float) -> list[Action]:
+        actions: list[Action] = []
+        for m in machines:
+            actions += m.handle(event, now)  # type: ignore[arg-type]
+        return actions
+
+    def _receive(self, packet: PacketReceived, now: float) -> list[Action]:
+        try:
+            machine, advert = self._validate(packet)
+        except _Drop as drop:
+            return [self._count_drop(packet.interface, drop, now)]
+        return machine.handle(advert, now)
+
+    def _validate(self, packet: PacketReceived) -> tuple[VhidMachine, AdvertReceived]:
+        data = packet.data
+        try:
+            ip = wire.decode_ipv4_header(data)
+        except wire.WireError as exc:
+            raise _Drop(exc.reason, exc.detail) from None
+        if ip.protocol != wire.IPPROTO_CARP:
+            raise _Drop("malformed", f"IP protocol {ip.protocol}", source=ip.source)
+        payload = data[ip.header_length: max(ip.total_length, ip.header_length)]
+        if len(payload) < wire.CARP_HEADER_LEN:
+            raise _Drop("short", f"{len(payload)} bytes of CARP header", source=ip.source)
+        if any(m.params.source == ip.source for m in self._machines.values()
+               if m.params.interface == packet.interface):
+            raise _Drop("own_packet", "sent by this host", source=ip.source)
+        header = wire.decode_carp_header(payload)
+        self._check_header(ip, header)
+        machine = self._by_key.get((packet.interface, header.vhid))
+        if machine is None:
+            raise _Drop("unknown_vhid", f"vhid {header.vhid}", header.vhid, ip.source)
+        self._check_for(machine, ip, header, payload)
+        return machine, AdvertReceived(
+            name=machine.params.name, source=ip.source, advbase=header.advbase,
+            advskew=header.advskew, counter=header.counter, demote=header.demote)
+
+    @staticmethod
+    def _check_header(ip: wire.Ipv4Header, h: wire.CarpHeader) -> None:
+        if ip.ttl != wire.CARP_TTL:
+            raise _Drop("bad_ttl", f"TTL {ip.ttl}, must be 255", h.vhid, ip.source)
+        if h.version == 3:
+            raise _Drop("vrrp", "VRRPv3 advertisement", h.vhid, ip.source)
+        if h.version != wire.CARP_VERSION:
+            raise _Drop("bad_version", f"version {h.version}", h.vhid, ip.source)
+        if h.type != wire.CARP_TYPE_ADVERTISEMENT or h.authlen != wire.CARP_AUTHLEN:
+            raise _Drop("vrrp", f"type {h.type} authlen {h.authlen}: VRRPv2, not CARP",
+                        h.vhid, ip.source)
+
+    @staticmethod
+    def _check_for(machine: VhidMachine, ip: wire.Ipv4Header, h: wire.CarpHeader,
+                   payload: bytes) -> None:
+        p = machine.params
+        if ip.destination != p.multicast_group:
+            raise _Drop("wrong_destination", f"to {ip.destination}, expected "
+                        f"{p.multicast_group}", h.vhid, ip.source, p.name)
+        if not wire.carp_checksum_ok(payload):
+            raise _Drop("bad_checksum", "CARP checksum does not sum to zero", h.vhid,
+                        ip.source, p.name)
+        if not auth.verify_digest(p.password.reveal(), p.vhid, p.hosts, h.counter, h.digest):
+            raise _Drop("bad_hmac", "HMAC mismatch: check vhid, password and addresses",
+                        h.vhid, ip.source, p.name)
+
+    def _count_drop(self, interface: str, drop: _Drop, now: float) -> PacketDropped:
+        self._iface_drops.setdefault(interface, Counter())[drop.reason] += 1
+        name = drop.name
+        if name is None and drop.vhid is not None:
+            machine = self._by_key.get((interface, drop.vhid))
+            name = machine.params.name if machine else None
+        if name is not None:
+            self._vip_drops[name][drop.reason] += 1
+        log = False
+        if drop.reason not in QUIET_DROPS:
+            last = self._last_logged.get((interface, drop.reason))
+            if last is None or now - last >= self._drop_log_interval:
+                self._last_logged[(interface, drop.reason)] = now
+                log = True
+        return PacketDropped(interface=interface, reason=drop.reason, detail=drop.detail,
+                             source=drop.source, vhid=drop.vhid, log=log)

@@ -1,0 +1,426 @@
+"""One CARP virtual host (VHID): its states, its ONE transition table, and its machine.
+
+Owns: `VhidMachine.handle(event, now) -> list[Action]`, `next_deadline()`, `statistics()`.
+How it works: an event is first classified into one `VhidInput` (guards such as preempt, link
+state and the tie-break live in the classifiers of timing.py and in `_classify`), then
+`TRANSITIONS[(state, input)]` gives the effect and the next state. The table is total: every
+(state, input) pair is listed, so nothing is handled by accident; an event that only updates
+bookkeeping (a link-up before start, say) classifies to None and yields no action.
+Invariants: deadlines are plain floats or None and never in the past when returned (a timer
+that fires late is served with `now`); the VIP is held (AddAddresses emitted last) iff the
+state is MASTER; every state change emits exactly one StateChanged first in its action list.
+Protocol sources: CARP.md 3.1-3.7 (ucarp git HEAD) and 6.1 (OpenBSD bow-out and INIT on link
+loss). Deliberate differences from ucarp are listed in docs/protocol.md.
+Must not: read the clock, draw randomness itself, touch sockets or log.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from carpd.core import auth, timing, wire
+from carpd.core.actions import (
+    Action,
+    AddAddresses,
+    Announce,
+    RemoveAddresses,
+    RunScript,
+    SendAdvert,
+    StartUnits,
+    StateChanged,
+    StopUnits,
+    VhidState,
+)
+from carpd.core.events import (
+    AddressOpFailed,
+    AdvertReceived,
+    LinkChanged,
+    MachineEvent,
+    SendResult,
+    SetDemotion,
+    Shutdown,
+    Start,
+    TimerFired,
+)
+from carpd.core.params import VipParams
+from carpd.core.timing import VhidInput
+
+SEND_ERRORS_TO_SUPPRESS = 3  # CARP_SENDAD_MAX_ERRORS
+SENDS_OK_TO_UNSUPPRESS = 3  # CARP_SENDAD_MIN_SUCCESS
+IFNAMSIZ = 16
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VhidStatistics:
+    name: str
+    vhid: int
+    interface: str
+    state: VhidState
+    since_at: float
+    reason: str
+    master: ipaddress.IPv4Address | None
+    advbase: int
+    advskew: int
+    effective_advskew: int
+    preempt: bool
+    demotions: tuple[tuple[str, int], ...]
+    send_suppressed: bool
+    last_peer_advbase: int | None
+    last_peer_advskew: int | None
+    adverts_sent: int
+    adverts_received: int
+    send_errors: int
+    address_errors: int
+    transitions: int
+
+
+@dataclass(slots=True)
+class _Counters:
+    adverts_sent: int = 0
+    adverts_received: int = 0
+    send_errors: int = 0
+    address_errors: int = 0
+    transitions: int = 0
+    consecutive_send_errors: int = 0
+    consecutive_sends_ok: int = 0
+
+
+@dataclass(slots=True)
+class _Ctx:
+    """What the classifier learned about the event that the effect needs."""
+
+    reason: str = ""
+    peer: ipaddress.IPv4Address | None = None
+
+
+Effect = Callable[["VhidMachine", float, _Ctx], list[Action]]
+
+
+class VhidMachine:
+    """The state machine of one VHID. See the module docstring."""
+
+    def __init__(self, params: VipParams, *, initial_counter: int, since_at: float = 0.0) -> None:
+        if params.source is None:
+            raise ValueError(f"vip {params.name}: source address must be resolved before use")
+        self.params = params
+        self._source: ipaddress.IPv4Address = params.source
+        self.state = VhidState.INIT
+        self._since_at = since_at
+        self._reason = "configured"
+        self._master: ipaddress.IPv4Address | None = None
+        self._counter = initial_counter & 0xFFFF_FFFF_FFFF_FFFF
+        self._enabled = False
+        self._link_up = True
+        self._suppressed = False
+        self._demotions: dict[str, int] = {}
+        self._peer_interval: tuple[int, int] | None = None
+        self.advert_due_at: float | None = None
+        self.master_down_at: float | None = None
+        self._n = _Counters()
+
+    # -- public API ---------------------------------------------------------------------
+
+    def handle(self, event: MachineEvent, now: float) -> list[Action]:
+        ctx = _Ctx()
+        inp = self._classify(event, now, ctx)
+        if inp is None:
+            return []
+        effect, next_state = TRANSITIONS[(self.state, inp)]
+        actions = effect(self, now, ctx)
+        if next_state is not self.state:
+            actions.insert(0, self._change_state(next_state, now, ctx))
+        return actions
+
+    def next_deadline(self) -> float | None:
+        due = [t for t in (self.advert_due_at, self.master_down_at) if t is not None]
+        return min(due) if due else None
+
+    @property
+    def effective_advskew(self) -> int:
+        return timing.effective_advskew(
+            self.params.advskew, sum(self._demotions.values()), self._suppressed
+        )
+
+    def statistics(self) -> VhidStatistics:
+        p, n = self.params, self._n
+        peer = self._peer_interval
+        return VhidStatistics(
+            name=p.name, vhid=p.vhid, interface=p.interface, state=self.state,
+            since_at=self._since_at, reason=self._reason, master=self._master,
+            advbase=p.advbase, advskew=p.advskew, effective_advskew=self.effective_advskew,
+            preempt=p.preempt, demotions=tuple(sorted(self._demotions.items())),
+            send_suppressed=self._suppressed,
+            last_peer_advbase=peer[0] if peer else None,
+            last_peer_advskew=peer[1] if peer else None,
+            adverts_sent=n.adverts_sent, adverts_received=n.adverts_received,
+            send_errors=n.send_errors, address_errors=n.address_errors,
+            transitions=n.transitions,
+        )
+
+    # -- classification -----------------------------------------------------------------
+
+    def _classify(self, event: MachineEvent, now: float, ctx: _Ctx) -> VhidInput | None:
+        match event:
+            case AdvertReceived():
+                return self._classify_advert(event, ctx)
+            case TimerFired():
+                return self._classify_timer(now, ctx)
+            case Start():
+                self._enabled = True
+                ctx.reason = "start"
+                return VhidInput.START if self._link_up else None
+            case Shutdown():
+                self._enabled = False
+                ctx.reason = "shutdown"
+                return VhidInput.SHUTDOWN
+            case LinkChanged(up=up):
+                return self._classify_link(up, ctx)
+            case SetDemotion():
+                return self._classify_demotion(event, ctx)
+            case SendResult(ok=ok):
+                return VhidInput.SEND_OK if ok else VhidInput.SEND_FAILED
+            case AddressOpFailed():
+                return VhidInput.ADDRESS_FAILED
+        raise TypeError(f"not a machine event: {event!r}")
+
+    def _classify_advert(self, ad: AdvertReceived, ctx: _Ctx) -> VhidInput:
+        self._n.adverts_received += 1
+        self._counter = ad.counter  # ucarp/FreeBSD: continue from the peer's counter
+        self._peer_interval = (ad.advbase, ad.advskew)
+        ctx.peer = ad.source
+        p = self.params
+        if self.state is VhidState.MASTER:
+            inp, ctx.reason = timing.classify_in_master(
+                peer_base=ad.advbase, peer_skew=ad.advskew, own_base=p.advbase,
+                own_skew=self.effective_advskew, peer_source=ad.source, own_source=self._source,
+            )
+        else:
+            inp, ctx.reason = timing.classify_in_backup(
+                peer_base=ad.advbase, peer_skew=ad.advskew, own_base=p.advbase,
+                own_skew=self.effective_advskew, deadratio=p.deadratio, preempt=p.preempt,
+            )
+        return inp
+
+    def _classify_timer(self, now: float, ctx: _Ctx) -> VhidInput | None:
+        if self.master_down_at is not None and now >= self.master_down_at:
+            ctx.reason = "master_down_timer"
+            return VhidInput.MASTER_DOWN_DUE
+        if self.advert_due_at is not None and now >= self.advert_due_at:
+            return VhidInput.ADVERT_DUE
+        return None
+
+    def _classify_link(self, up: bool, ctx: _Ctx) -> VhidInput | None:
+        changed = up != self._link_up
+        self._link_up = up
+        ctx.reason = "link_up" if up else "link_down"
+        if not changed:
+            return None
+        if up:
+            return VhidInput.LINK_UP if self._enabled else None
+        return VhidInput.LINK_DOWN
+
+    def _classify_demotion(self, ev: SetDemotion, ctx: _Ctx) -> VhidInput | None:
+        before = self.effective_advskew
+        if ev.amount > 0:
+            self._demotions[ev.source] = ev.amount
+        else:
+            self._demotions.pop(ev.source, None)
+        ctx.reason = f"demotion_{ev.source}"
+        return VhidInput.DEMOTION_CHANGED if self.effective_advskew != before else None
+
+    # -- effects (each returns the actions, in contract order) -----------------------------
+
+    def _ignore(self, now: float, ctx: _Ctx) -> list[Action]:
+        return []
+
+    def _enter_backup(self, now: float, ctx: _Ctx) -> list[Action]:
+        """INIT -> BACKUP: make sure nothing is held, wait one master-down interval."""
+        self._master = None
+        self.advert_due_at = None
+        self._restart_master_down(now)
+        return self._release_actions()
+
+    def _follow_master(self, now: float, ctx: _Ctx) -> list[Action]:
+        self._master = ctx.peer
+        self._restart_master_down(now)
+        return []
+
+    def _become_master(self, now: float, ctx: _Ctx) -> list[Action]:
+        p = self.params
+        self._master = self._source
+        self.master_down_at = None
+        actions: list[Action] = [
+            AddAddresses(name=p.name, interface=p.interface, addresses=p.addresses,
+                         label=_label(p.interface, p.name)),
+            self._announce(p.garp_count),
+            self._advert(now),
+        ]
+        if p.master_units:
+            actions.append(StartUnits(name=p.name, units=p.master_units))
+        return actions + self._scripts("up", p.upscript)
+
+    def _advertise(self, now: float, ctx: _Ctx) -> list[Action]:
+        return [self._advert(now)]
+
+    def _reassert(self, now: float, ctx: _Ctx) -> list[Action]:
+        """A slower master is on the wire: re-announce our VIPs and tell it at once."""
+        return [self._announce(1), self._advert(now)]
+
+    def _step_down(self, now: float, ctx: _Ctx) -> list[Action]:
+        """A preferred master: one last advert so it knows, then release and follow it."""
+        last = self._advert(now)
+        self.advert_due_at = None
+        self._master = ctx.peer
+        self._restart_master_down(now)
+        return [last, *self._release_actions()]
+
+    def _take_over(self, now: float, ctx: _Ctx) -> list[Action]:
+        return self._become_master(now, ctx)
+
+    def _go_init(self, now: float, ctx: _Ctx) -> list[Action]:
+        was_master = self.state is VhidState.MASTER
+        self._stop_timers()
+        return self._release_actions() if was_master else []
+
+    def _bow_out(self, now: float, ctx: _Ctx) -> list[Action]:
+        """Shutdown as MASTER: one advert with advbase = advskew = 255, then release."""
+        last = self._advert(now, bow_out=True)
+        self._stop_timers()
+        return [last, *self._release_actions()]
+
+    def _count_send(self, now: float, ctx: _Ctx) -> list[Action]:
+        return self._send_bookkeeping(ok=True)
+
+    def _count_send_failure(self, now: float, ctx: _Ctx) -> list[Action]:
+        self._n.send_errors += 1
+        return self._send_bookkeeping(ok=False)
+
+    def _count_address_failure(self, now: float, ctx: _Ctx) -> list[Action]:
+        self._n.address_errors += 1
+        return []
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _change_state(self, new: VhidState, now: float, ctx: _Ctx) -> StateChanged:
+        old, self.state = self.state, new
+        self._since_at, self._reason = now, ctx.reason
+        self._n.transitions += 1
+        p = self.params
+        return StateChanged(name=p.name, vhid=p.vhid, interface=p.interface, old=old, new=new,
+                            reason=ctx.reason, peer=ctx.peer)
+
+    def _restart_master_down(self, now: float) -> None:
+        p = self.params
+        self.master_down_at = now + timing.master_down_interval(
+            p.advbase, p.deadratio, self.effective_advskew
+        )
+
+    def _stop_timers(self) -> None:
+        self.advert_due_at = self.master_down_at = None
+        self._master = None
+
+    def _advert(self, now: float, *, bow_out: bool = False) -> SendAdvert:
+        p = self.params
+        base, skew = (wire.BOW_OUT, wire.BOW_OUT) if bow_out else (p.advbase,
+                                                                    self.effective_advskew)
+        self._counter = (self._counter + 1) & 0xFFFF_FFFF_FFFF_FFFF
+        digest = auth.compute_digest(p.password.reveal(), p.vhid, p.hosts, self._counter)
+        payload = wire.encode_carp_header(wire.CarpHeader(
+            vhid=p.vhid, advskew=skew, advbase=base, counter=self._counter, digest=digest))
+        self._n.adverts_sent += 1
+        if not bow_out:
+            self.advert_due_at = now + timing.advert_interval(base, skew)
+        return SendAdvert(name=p.name, interface=p.interface, source=self._source,
+                          destination=p.multicast_group, payload=payload,
+                          l2_broadcast=p.l2_broadcast, bow_out=bow_out)
+
+    def _announce(self, count: int) -> Announce:
+        p = self.params
+        return Announce(name=p.name, interface=p.interface, addresses=p.hosts, count=count,
+                        interval=p.garp_interval)
+
+    def _release_actions(self) -> list[Action]:
+        p = self.params
+        actions: list[Action] = [
+            RemoveAddresses(name=p.name, interface=p.interface, addresses=p.addresses)
+        ]
+        if p.master_units:
+            actions.append(StopUnits(name=p.name, units=p.master_units))
+        return actions + self._scripts("down", p.downscript)
+
+    def _scripts(self, kind: str, path: str | None) -> list[Action]:
+        if path is None:
+            return []
+        p = self.params
+        extra = (p.xparam,) if p.xparam is not None else ()
+        return [RunScript(name=p.name, kind=kind, argv=(path, p.interface, str(ip), *extra))
+                for ip in p.hosts]
+
+    def _send_bookkeeping(self, *, ok: bool) -> list[Action]:
+        n = self._n
+        if ok:
+            n.consecutive_send_errors, n.consecutive_sends_ok = 0, n.consecutive_sends_ok + 1
+            if self._suppressed and n.consecutive_sends_ok >= SENDS_OK_TO_UNSUPPRESS:
+                self._suppressed = False
+        else:
+            n.consecutive_sends_ok, n.consecutive_send_errors = 0, n.consecutive_send_errors + 1
+            if n.consecutive_send_errors >= SEND_ERRORS_TO_SUPPRESS:
+                self._suppressed = True
+        return []
+
+
+def _label(interface: str, name: str) -> str:
+    """ifconfig-style alias label "eth0:web", within the kernel's 15-character limit."""
+    return f"{interface}:{name}"[: IFNAMSIZ - 1]
+
+
+_I, _B, _M = VhidState.INIT, VhidState.BACKUP, VhidState.MASTER
+V = VhidInput
+M = VhidMachine
+
+# THE transition table: (state, input) -> (effect, next state). Total over both enums.
+TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
+    (_I, V.START): (M._enter_backup, _B),
+    (_I, V.LINK_UP): (M._enter_backup, _B),
+    (_I, V.LINK_DOWN): (M._ignore, _I),
+    (_I, V.ADVERT_DUE): (M._ignore, _I),
+    (_I, V.MASTER_DOWN_DUE): (M._ignore, _I),
+    (_I, V.PEER_PREFERRED): (M._ignore, _I),
+    (_I, V.PEER_NOT_PREFERRED): (M._ignore, _I),
+    (_I, V.PEER_TAKEOVER): (M._ignore, _I),
+    (_I, V.DEMOTION_CHANGED): (M._ignore, _I),
+    (_I, V.SEND_FAILED): (M._count_send_failure, _I),
+    (_I, V.SEND_OK): (M._count_send, _I),
+    (_I, V.ADDRESS_FAILED): (M._count_address_failure, _I),
+    (_I, V.SHUTDOWN): (M._ignore, _I),
+
+    (_B, V.START): (M._ignore, _B),
+    (_B, V.LINK_UP): (M._ignore, _B),
+    (_B, V.LINK_DOWN): (M._go_init, _I),
+    (_B, V.ADVERT_DUE): (M._ignore, _B),
+    (_B, V.MASTER_DOWN_DUE): (M._take_over, _M),
+    (_B, V.PEER_PREFERRED): (M._follow_master, _B),
+    (_B, V.PEER_NOT_PREFERRED): (M._follow_master, _B),
+    (_B, V.PEER_TAKEOVER): (M._take_over, _M),
+    (_B, V.DEMOTION_CHANGED): (M._ignore, _B),
+    (_B, V.SEND_FAILED): (M._count_send_failure, _B),
+    (_B, V.SEND_OK): (M._count_send, _B),
+    (_B, V.ADDRESS_FAILED): (M._count_address_failure, _B),
+    (_B, V.SHUTDOWN): (M._go_init, _I),
+
+    (_M, V.START): (M._ignore, _M),
+    (_M, V.LINK_UP): (M._ignore, _M),
+    (_M, V.LINK_DOWN): (M._go_init, _I),
+    (_M, V.ADVERT_DUE): (M._advertise, _M),
+    (_M, V.MASTER_DOWN_DUE): (M._ignore, _M),
+    (_M, V.PEER_PREFERRED): (M._step_down, _B),
+    (_M, V.PEER_NOT_PREFERRED): (M._reassert, _M),
+    (_M, V.PEER_TAKEOVER): (M._ignore, _M),
+    (_M, V.DEMOTION_CHANGED): (M._advertise, _M),
+    (_M, V.SEND_FAILED): (M._count_send_failure, _M),
+    (_M, V.SEND_OK): (M._count_send, _M),
+    (_M, V.ADDRESS_FAILED): (M._count_address_failure, _M),
+    (_M, V.SHUTDOWN): (M._bow_out, _I),
+}
