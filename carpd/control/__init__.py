@@ -1,0 +1,1 @@
+"""The control socket's protocol, shared by the daemon and carpctl."""

@@ -1,0 +1,500 @@
+"""The asyncio driver: the only code that reads the clock and owns the timer.
+
+Owns: turning the outside world (packets, carrier changes, address changes, signals, control
+requests) into core events stamped with the loop's monotonic clock; executing the core's
+actions strictly in order; one timer armed at `Node.next_deadline()` and fired with
+`now = max(deadline, loop.time())`; feeding I/O outcomes back as events; the start-up checks,
+stale-VIP cleanup, the reconcile pass, the watchdog ping, and the orderly shutdown.
+The advert path is synchronous: a timer or packet callback runs the core and sends adverts
+with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP
+bursts, scripts, unit jobs) runs in one ordered "lane" task per VIP, so a VIP's operations
+happen in the order the core emitted them and never delay any advert.
+Must not: import carpd.io (adapters are injected through `Ports`), or contain protocol rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import ipaddress
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from carpd import messages as msg
+from carpd.control.protocol import Request
+from carpd.core.actions import (
+    Action,
+    AddAddresses,
+    Announce,
+    PacketDropped,
+    RemoveAddresses,
+    RunScript,
+    SendAdvert,
+    StartUnits,
+    StateChanged,
+    StopUnits,
+    VhidState,
+)
+from carpd.core.events import (
+    AddressOpFailed,
+    Event,
+    LinkChanged,
+    PacketReceived,
+    SendResult,
+    Shutdown,
+    Start,
+    TimerFired,
+)
+from carpd.core.node import Node
+from carpd.core.params import VipParams
+from carpd.ports import (
+    AddressPort,
+    AdvertTransport,
+    Announcer,
+    EventLog,
+    Notifier,
+    ScriptRunner,
+    UnitPort,
+)
+
+LANE_DRAIN_TIMEOUT_S = 5.0
+SCRIPT_DRAIN_TIMEOUT_S = 10.0
+
+
+class StartupError(Exception):
+    """The daemon cannot start with this configuration on this host (message says why)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Ports:
+    transport: AdvertTransport
+    addresses: AddressPort
+    announcer: Announcer
+    scripts: ScriptRunner
+    units: UnitPort
+    notifier: Notifier
+    log: EventLog
+
+
+class _Lane:
+    """One VIP's ordered queue of slow operations, run by one task."""
+
+    def __init__(self, name: str, on_error: Callable[[str, BaseException], None]) -> None:
+        self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+        self._on_error = on_error
+        self._name = name
+        self._task = asyncio.get_running_loop().create_task(self._work())
+        self.held = False  # what the last executed address operation left on the interface
+
+    def submit(self, op: Callable[[], Awaitable[None]]) -> None:
+        self._queue.put_nowait(op)
+
+    async def _work(self) -> None:
+        while True:
+            op = await self._queue.get()
+            try:
+                await op()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # an adapter failure must not kill the lane
+                self._on_error(self._name, exc)
+            finally:
+                self._queue.task_done()
+
+    async def drain(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), timeout)
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+
+class Daemon:
+    def __init__(self, vips: tuple[VipParams, ...], ports: Ports, *, hostname: str,
+                 version: str, counter_source: Callable[[str], int],
+                 watchdog_interval: float | None = None, reconcile_interval: float = 10.0,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self._configured = vips
+        self.ports = ports
+        self._hostname, self._version = hostname, version
+        self._counter_source = counter_source
+        self._watchdog_interval = watchdog_interval
+        self._reconcile_interval = reconcile_interval
+        self._wall_clock = wall_clock
+        self._pending: deque[tuple[Event, float | None]] = deque()
+        self._draining = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._periodic: list[asyncio.TimerHandle] = []
+        self._lanes: dict[str, _Lane] = {}
+        self._bursts: dict[str, asyncio.Task[None]] = {}
+        self._fatal: str | None = None
+        self._stop: asyncio.Event | None = None
+        self.node: Node | None = None
+        self._started_at = 0.0
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Run until `stop` is set (SIGTERM/SIGINT) or a fatal error; always clean up."""
+        loop = asyncio.get_running_loop()
+        self._stop, self._started_at = stop, loop.time()
+        try:
+            params = await self._prepare()
+        except (StartupError, OSError) as exc:
+            return self._fail_start(str(exc))
+        self.node = Node(params, counter_source=self._counter_source, now=loop.time())
+        self._lanes = {p.name: _Lane(p.name, self._lane_error) for p in params}
+        try:
+            await self._bring_up(params)
+        except OSError as exc:
+            self._fatal = f"cannot open the network: {exc}"
+            stop.set()
+        await stop.wait()
+        await self._shut_down()
+        if self._fatal:
+            self._log(msg.ERR, f"carpd stopped on a fatal error: {self._fatal}",
+                      MESSAGE_ID=msg.DAEMON_LIFECYCLE)
+            return 1
+        self._log(msg.INFO, "carpd stopped; every VIP released", MESSAGE_ID=msg.DAEMON_LIFECYCLE)
+        return 0
+
+    def _fail_start(self, reason: str) -> int:
+        self._log(msg.ERR, f"carpd cannot start: {reason}", MESSAGE_ID=msg.DAEMON_LIFECYCLE)
+        self.ports.notifier.notify(STATUS=f"failed: {reason}")
+        return 1
+
+    async def _prepare(self) -> tuple[VipParams, ...]:
+        """Interfaces exist, stale VIPs removed, 'auto' sources resolved."""
+        addr = self.ports.addresses
+        by_iface: dict[str, list[VipParams]] = {}
+        for p in self._configured:
+            by_iface.setdefault(p.interface, []).append(p)
+        resolved: list[VipParams] = []
+        for iface, vips in by_iface.items():
+            if not await addr.exists(iface):
+                names = ", ".join(p.name for p in vips)
+                raise StartupError(f"interface {iface} does not exist (used by vip {names})")
+            await self._remove_stale(iface, vips)
+            primary = await addr.primary_ipv4(iface)
+            resolved += [self._resolve_source(p, primary) for p in vips]
+        self._check_one_source_per_interface(resolved)
+        return tuple(resolved)
+
+    async def _remove_stale(self, iface: str, vips: list[VipParams]) -> None:
+        ours = {a.ip for p in vips for a in p.addresses}
+        stale = tuple(a for a in await self.ports.addresses.addresses(iface) if a.ip in ours)
+        if stale:
+            await self.ports.addresses.remove(iface, stale)
+            self._log(msg.NOTICE, f"removed stale VIP {', '.join(map(str, stale))} from {iface} "
+                      "(left by an earlier run that did not exit cleanly)",
+                      MESSAGE_ID=msg.VIP_RECONCILED, CARP_INTERFACE=iface)
+
+    @staticmethod
+    def _resolve_source(p: VipParams, primary: ipaddress.IPv4Address | None) -> VipParams:
+        if p.source is not None:
+            return p
+        if primary is None:
+            raise StartupError(f"vip {p.name}: interface {p.interface} has no IPv4 address to "
+                               "send adverts from; add one or set `source`")
+        return dataclasses.replace(p, source=primary)
+
+    @staticmethod
+    def _check_one_source_per_interface(vips: list[VipParams]) -> None:
+        seen: dict[str, VipParams] = {}
+        for p in vips:
+            first = seen.setdefault(p.interface, p)
+            if first.source != p.source:
+                raise StartupError(f"vip {p.name} sends from {p.source} but vip {first.name} "
+                                   f"from {first.source} on {p.interface}: one source address "
+                                   "per interface")
+
+    async def _bring_up(self, params: tuple[VipParams, ...]) -> None:
+        ports = self.ports
+        await ports.addresses.start(self._on_link, self._on_addresses_changed)
+        for iface in dict.fromkeys(p.interface for p in params):
+            vips = [p for p in params if p.interface == iface]
+            assert vips[0].source is not None
+            ports.transport.open(iface, vips[0].source,
+                                 frozenset(p.multicast_group for p in vips), self._on_packet)
+            if not await ports.addresses.link_up(iface):
+                self._post(LinkChanged(interface=iface, up=False))
+        self._post(Start())
+        self._start_periodic()
+        ports.notifier.notify(READY="1", STATUS=self.status_line())
+        self._log(msg.INFO, f"carpd {self._version} started: {self.status_line()}",
+                  MESSAGE_ID=msg.DAEMON_LIFECYCLE)
+
+    async def _shut_down(self) -> None:
+        self.ports.notifier.notify(STOPPING="1", STATUS="stopping: bowing out")
+        for handle in self._periodic:
+            handle.cancel()
+        if self.node is not None:
+            self._post(Shutdown())
+        if self._timer is not None:
+            self._timer.cancel()
+        await asyncio.gather(*(lane.drain(LANE_DRAIN_TIMEOUT_S) for lane in self._lanes.values()))
+        for task in self._bursts.values():
+            task.cancel()
+        await self.ports.scripts.drain(SCRIPT_DRAIN_TIMEOUT_S)
+        await self.ports.units.drain(LANE_DRAIN_TIMEOUT_S)
+        await self._release_everything()
+        for lane in self._lanes.values():
+            lane.cancel()
+        self.ports.transport.close()
+        await self.ports.addresses.close()
+
+    async def _release_everything(self) -> None:
+        """Belt and braces: whatever happened above, no VIP stays on an interface."""
+        for p in self._configured:
+            try:
+                await self.ports.addresses.remove(p.interface, p.addresses)
+            except OSError as exc:
+                self._log(msg.ERR, f"vip {p.name}: could not remove {p.addresses} at exit: {exc}",
+                          MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=p.name)
+
+    def fatal(self, reason: str) -> None:
+        """An adapter hit an unrecoverable error: clean up and exit non-zero."""
+        if self._fatal is None:
+            self._fatal = reason
+        if self._stop is not None:
+            self._stop.set()
+
+    # -- events in ------------------------------------------------------------------------
+
+    def _on_packet(self, interface: str, data: bytes) -> None:
+        self._post(PacketReceived(interface=interface, data=data))
+
+    def _on_link(self, interface: str, up: bool) -> None:
+        self._post(LinkChanged(interface=interface, up=up))
+
+    def _on_addresses_changed(self, interface: str) -> None:
+        self._reconcile(interface)
+
+    def _on_timer(self, deadline: float) -> None:
+        self._timer = self._timer_at = None
+        loop = asyncio.get_running_loop()
+        self._post(TimerFired(), max(deadline, loop.time()))
+
+    def _post(self, event: Event, now: float | None = None) -> None:
+        """Queue an event; the outermost caller drains the queue in order."""
+        self._pending.append((event, now))
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            self._drain()
+        finally:
+            self._draining = False
+        self._arm_timer()
+
+    def _drain(self) -> None:
+        assert self.node is not None
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            event, now = self._pending.popleft()
+            for action in self.node.handle(event, loop.time() if now is None else now):
+                self._execute(action)
+
+    def _arm_timer(self) -> None:
+        if self.node is None:
+            return
+        deadline = self.node.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = (None if deadline is None else
+                       asyncio.get_running_loop().call_at(deadline, self._on_timer, deadline))
+
+    # -- actions out ------------------------------------------------------------------------
+
+    def _execute(self, action: Action) -> None:
+        match action:
+            case SendAdvert():
+                self._send(action)
+            case AddAddresses() | RemoveAddresses():
+                self._address_op(action)
+            case Announce():
+                self._lane(action.name).submit(lambda: self._start_burst(action))
+            case StartUnits():
+                self._lane(action.name).submit(lambda: self._units(action, True))
+            case StopUnits():
+                self._lane(action.name).submit(lambda: self._units(action, False))
+            case RunScript():
+                self._lane(action.name).submit(lambda: self._script(action))
+            case StateChanged():
+                self._state_changed(action)
+            case PacketDropped():
+                self._dropped(action)
+
+    def _send(self, a: SendAdvert) -> None:
+        try:
+            self.ports.transport.send(a)
+        except OSError as exc:
+            self._log(msg.WARNING, f"vip {a.name}: sending the advert on {a.interface} failed: "
+                      f"{exc}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=a.name)
+            self._post(SendResult(name=a.name, ok=False, error=str(exc)))
+            return
+        self._post(SendResult(name=a.name, ok=True))
+
+    def _address_op(self, a: AddAddresses | RemoveAddresses) -> None:
+        lane = self._lane(a.name)
+        if isinstance(a, RemoveAddresses) and (burst := self._bursts.pop(a.name, None)):
+            burst.cancel()  # stop announcing what we are about to release
+
+        async def op() -> None:
+            try:
+                if isinstance(a, AddAddresses):
+                    await self.ports.addresses.add(a.interface, a.addresses, a.label)
+                else:
+                    await self.ports.addresses.remove(a.interface, a.addresses)
+            except OSError as exc:
+                self._log(msg.ERR, f"vip {a.name}: {exc}", MESSAGE_ID=msg.IO_FAILURE,
+                          CARP_NAME=a.name)
+                self._post(AddressOpFailed(name=a.name, error=str(exc)))
+            finally:
+                lane.held = isinstance(a, AddAddresses)
+
+        lane.submit(op)
+
+    async def _start_burst(self, a: Announce) -> None:
+        old = self._bursts.pop(a.name, None)
+        if old is not None:
+            old.cancel()
+        task = asyncio.get_running_loop().create_task(self._burst(a))
+        self._bursts[a.name] = task
+
+    async def _burst(self, a: Announce) -> None:
+        try:
+            await self.ports.announcer.announce(a.interface, a.addresses, a.count, a.interval)
+        except OSError as exc:
+            self._log(msg.WARNING, f"vip {a.name}: gratuitous ARP failed: {exc}",
+                      MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=a.name)
+
+    async def _units(self, a: StartUnits | StopUnits, start: bool) -> None:
+        (self.ports.units.start_units if start else self.ports.units.stop_units)(a.name, a.units)
+
+    async def _script(self, a: RunScript) -> None:
+        self.ports.scripts.submit(a.name, a.argv)
+
+    def _state_changed(self, a: StateChanged) -> None:
+        peer = f" (peer {a.peer})" if a.peer is not None else ""
+        prio = msg.NOTICE if VhidState.MASTER in (a.old, a.new) else msg.INFO
+        self._log(prio, f"vip {a.name}: {a.old.value} -> {a.new.value} ({a.reason}){peer}",
+                  MESSAGE_ID=msg.STATE_CHANGED, CARP_NAME=a.name, CARP_VHID=a.vhid,
+                  CARP_INTERFACE=a.interface, CARP_STATE=a.new.value,
+                  CARP_PREV_STATE=a.old.value, CARP_REASON=a.reason, CARP_PEER=a.peer)
+        self.ports.notifier.notify(STATUS=self.status_line())
+
+    def _dropped(self, a: PacketDropped) -> None:
+        if a.log:
+            self._log(msg.WARNING, f"dropped CARP packet on {a.interface} from {a.source}: "
+                      f"{a.reason} ({a.detail}); further drops of this kind are counted, not "
+                      "logged, for a while", MESSAGE_ID=msg.PACKET_DROPPED,
+                      CARP_INTERFACE=a.interface, CARP_DROP_REASON=a.reason, CARP_PEER=a.source,
+                      CARP_VHID=a.vhid)
+
+    def _lane(self, name: str) -> _Lane:
+        return self._lanes[name]
+
+    def _lane_error(self, name: str, exc: BaseException) -> None:
+        self._log(msg.ERR, f"vip {name}: {type(exc).__name__}: {exc}", MESSAGE_ID=msg.IO_FAILURE,
+                  CARP_NAME=name)
+
+    # -- reconcile and periodic work --------------------------------------------------------
+
+    def _start_periodic(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._watchdog_interval:
+            self._every(loop, self._watchdog_interval / 2,
+                        lambda: self.ports.notifier.notify(WATCHDOG="1"))
+        self._every(loop, self._reconcile_interval, lambda: self._reconcile(None))
+
+    def _every(self, loop: asyncio.AbstractEventLoop, interval: float,
+               fn: Callable[[], None]) -> None:
+        index = len(self._periodic)
+
+        def tick() -> None:
+            fn()
+            self._periodic[index] = loop.call_later(interval, tick)
+
+        self._periodic.append(loop.call_later(interval, tick))
+
+    def _reconcile(self, interface: str | None) -> None:
+        """Queue, behind each VIP's pending operations, a check that the interface agrees
+        with the state machine."""
+        if self.node is None:
+            return
+        for name in self.node.names:
+            p = self.node.machine(name).params
+            if interface is None or p.interface == interface:
+                self._lane(name).submit(lambda p=p: self._reconcile_vip(p))  # type: ignore[misc]
+
+    async def _reconcile_vip(self, p: VipParams) -> None:
+        lane = self._lane(p.name)
+        wanted = {a.ip for a in p.addresses}
+        present = {a for a in await self.ports.addresses.addresses(p.interface) if a.ip in wanted}
+        if lane.held and len(present) < len(wanted):
+            await self.ports.addresses.add(p.interface, p.addresses, f"{p.interface}:{p.name}"[:15])
+            self._log(msg.WARNING, f"vip {p.name}: address removed behind carpd's back while "
+                      "MASTER; restored it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
+            await self._start_burst(Announce(name=p.name, interface=p.interface,
+                                             addresses=p.hosts, count=1, interval=p.garp_interval))
+        elif not lane.held and present:
+            await self.ports.addresses.remove(p.interface, tuple(present))
+            self._log(msg.WARNING, f"vip {p.name}: {', '.join(map(str, present))} present while "
+                      "not MASTER; removed it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
+
+    # -- status ---------------------------------------------------------------------------
+
+    def status_line(self) -> str:
+        if self.node is None:
+            return "starting"
+        parts = [f"{s.name} {s.state.value}" for s in self.node.statistics().vips]
+        n = len(parts)
+        return f"{n} VIP{'s' if n != 1 else ''}: {', '.join(parts)}"
+
+    async def handle_control(self, req: Request) -> dict[str, Any]:
+        if req.cmd == "status":
+            return self.status_document()
+        raise ValueError(f"unsupported command {req.cmd}")
+
+    def status_document(self) -> dict[str, Any]:
+        loop_now = asyncio.get_running_loop().time()
+        wall_now = self._wall_clock()
+        doc: dict[str, Any] = {"node": {"hostname": self._hostname, "version": self._version,
+                                        "uptime_s": round(loop_now - self._started_at, 3)},
+                               "vips": []}
+        if self.node is None:
+            return doc
+        stats = self.node.statistics()
+        for s in stats.vips:
+            p = self.node.machine(s.name).params
+            since = datetime.fromtimestamp(wall_now - (loop_now - s.since_at), UTC)
+            drops = stats.vip_drops.get(s.name, {})
+            doc["vips"].append({
+                "name": s.name, "vhid": s.vhid, "interface": s.interface,
+                "addresses": [str(a) for a in p.addresses], "state": s.state.value,
+                "since": since.isoformat(timespec="milliseconds"), "reason": s.reason,
+                "advbase": s.advbase, "advskew": s.advskew,
+                "effective_advskew": s.effective_advskew, "preempt": s.preempt,
+                "master": str(s.master) if s.master else None,
+                "source": str(p.source),
+                "demotions": dict(s.demotions),
+                "counters": {"adverts_sent": s.adverts_sent,
+                             "adverts_received": s.adverts_received,
+                             "auth_failures": drops.get("bad_hmac", 0),
+                             "send_errors": s.send_errors, "address_errors": s.address_errors,
+                             "transitions": s.transitions, "drops": drops},
+            })
+        doc["interface_drops"] = stats.interface_drops
+        return doc
+
+    def _log(self, priority: int, message: str, **fields: object) -> None:
+        self.ports.log.record(priority, message, **fields)
