@@ -18,10 +18,10 @@ PEER = ipaddress.IPv4Address("172.16.90.102")
 
 
 def vip(**kw: object) -> VipParams:
-    base: dict[str, object] = dict(name="web", vhid=1, interface="eth0", addresses=(WEB,),
-                                   password=Secret(b"s3cret"), advskew=0,
-                                   master_units=("carpd-master@web.target",),
-                                   upscript="/bin/up", downscript="/bin/down")
+    base: dict[str, object] = {"name": "web", "vhid": 1, "interface": "eth0", "addresses": (WEB,),
+                                   "password": Secret(b"s3cret"), "advskew": 0,
+                                   "master_units": ("carpd-master@web.target",),
+                                   "upscript": "/bin/up", "downscript": "/bin/down"}
     base.update(kw)
     return VipParams(**base)  # type: ignore[arg-type]
 
@@ -127,7 +127,7 @@ def test_preferred_peer_makes_master_step_down_and_follow() -> None:
         await asyncio.sleep(0.1)
         assert WEB not in d.ports.addresses.present["eth0"]  # type: ignore[attr-defined]
 
-    rc, ports, _ = run(scenario)
+    rc, _ports, _ = run(scenario)
     assert rc == 0
 
 
