@@ -405,6 +405,8 @@ class _Loader:
         settings: dict[str, _Setting] = {}
         for key, value in raw.items():
             dotted = f"{where}.{key}"
+            if key not in keys and isinstance(value, dict):
+                raise self.error(dotted, f"unexpected table; [{where}] holds plain keys only")
             if key not in keys:
                 hint = _unknown(key, tuple(keys)).reason
                 if where == "carpd" and key in VIP_KEYS:
@@ -416,10 +418,11 @@ class _Loader:
                 raise self.error(dotted, err.reason) from None
             settings[key] = _Setting(checked, dotted, self.lines.line(tuple(_split_key(dotted))))
         for group in _EXCLUSIVE:
-            present = [k for k in group if k in settings]
+            present = sorted((settings[k] for k in group if k in settings),
+                             key=lambda setting: setting.line or 0)
             if len(present) > 1:
-                raise self.fail(settings[present[1]],
-                                f"{present[0]} and {present[1]} are exclusive; use one")
+                first, second = (p.key.rsplit(".", 1)[1] for p in present[:2])
+                raise self.fail(present[1], f"{first} and {second} are exclusive; use one")
         if where == "defaults" and "password" in settings:
             self.warn_inline(settings["password"])
         return settings
