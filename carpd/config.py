@@ -382,6 +382,8 @@ class _Loader:
 
     def load(self, document: _Table) -> Config:
         for key, value in document.items():
+            if key not in TOP_TABLES and key in VIP_KEYS:
+                raise self.error(key, "per-VIP keys belong in [defaults] or [vip.NAME]")
             if key not in TOP_TABLES:
                 raise self.error(key, _unknown(key, TOP_TABLES, "table").reason)
             if not isinstance(value, dict):
