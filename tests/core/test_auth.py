@@ -44,7 +44,7 @@ def test_bsd_sorts_ipv4_numerically_not_lexically() -> None:
 
 
 def test_bsd_puts_ipv4_before_ipv6_and_sorts_ipv6_bytewise() -> None:
-    addrs = [IP6("fe80::1"), IP("192.0.2.2"), IP6("2001:db8::2"), IP("192.0.2.1"),
+    addrs: list[IP | IP6] = [IP6("fe80::1"), IP("192.0.2.2"), IP6("2001:db8::2"), IP("192.0.2.1"),
              IP6("2001:db8::10")]
     expected = (IP("192.0.2.1").packed + IP("192.0.2.2").packed + IP6("2001:db8::2").packed
                 + IP6("2001:db8::10").packed + IP6("fe80::1").packed)

@@ -213,6 +213,7 @@ def test_periodic_adverts_on_a_fake_clock() -> None:
     counters = []
     for _ in range(5):
         due = m.next_deadline()
+        assert due is not None
         assert due == pytest.approx(now + interval)
         assert m.handle(TimerFired(), due - 0.001) == []  # early: nothing
         actions = m.handle(TimerFired(), due)
