@@ -6,7 +6,9 @@ JSON result; the assertions are made here. Every wait is bounded.
 
 from __future__ import annotations
 
+import itertools
 import os
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -126,3 +128,213 @@ def test_netlink_error_translation() -> None:
     exc = _oserror(NetlinkError(1, "Operation not permitted"), "cannot add 1.2.3.4/24 to eth0")
     assert isinstance(exc, PermissionError)
     assert str(exc).endswith("cannot add 1.2.3.4/24 to eth0: Operation not permitted")
+
+
+# --------------------------------------------------------------------------- raw sockets
+
+_RAW_RECEIVER = snippet(r"""
+import asyncio, ipaddress, json, os, socket, struct, time
+from carpd.io.rawsock import RawSocketTransport
+
+SOURCE = ipaddress.IPv4Address(os.environ["SOURCE"])
+GROUPS = frozenset(ipaddress.IPv4Address(g) for g in os.environ["GROUPS"].split())
+WANT, LIMIT = int(os.environ["WANT"]), float(os.environ["LIMIT"])
+
+async def main():
+    got, frames = [], []
+    cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    cap.bind(("eth0", 0x0800))
+    cap.setblocking(False)
+    loop = asyncio.get_running_loop()
+    def on_frame():
+        while True:
+            try:
+                f = cap.recv(2048)
+            except BlockingIOError:
+                return
+            if f[14 + 9] == 112:
+                frames.append({"dst": f[0:6].hex(":"), "src": f[6:12].hex(":")})
+    loop.add_reader(cap.fileno(), on_frame)
+    def on_packet(ifname, data):
+        got.append({"if": ifname, "ttl": data[8], "tos": data[1], "proto": data[9],
+                    "src": socket.inet_ntoa(data[12:16]), "dst": socket.inet_ntoa(data[16:20]),
+                    "len": len(data), "payload": data[20:].hex()})
+    tr = RawSocketTransport()
+    tr.open("eth0", SOURCE, GROUPS, on_packet)
+    print("ready", flush=True)
+    deadline = time.monotonic() + LIMIT
+    while len(got) < WANT and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)
+    tr.close()
+    loop.remove_reader(cap.fileno())
+    print(json.dumps({"got": got, "frames": frames}))
+
+asyncio.run(main())
+""")
+
+_RAW_SENDER = snippet(r"""
+import asyncio, ipaddress, json, os
+from carpd.core.actions import SendAdvert
+from carpd.io.rawsock import RawSocketTransport
+
+SOURCE = ipaddress.IPv4Address(os.environ["SOURCE"])
+PAYLOAD = bytes.fromhex(os.environ["PAYLOAD"])
+
+async def main():
+    own = []
+    tr = RawSocketTransport()
+    groups = frozenset({ipaddress.IPv4Address("224.0.0.18"), ipaddress.IPv4Address("224.0.0.99")})
+    tr.open("eth0", SOURCE, groups, lambda i, d: own.append(d.hex()))
+    for dst, l2 in (("224.0.0.18", False), ("224.0.0.99", False), ("224.0.0.18", True)):
+        tr.send(SendAdvert(name="web", interface="eth0", source=SOURCE,
+                           destination=ipaddress.IPv4Address(dst), payload=PAYLOAD,
+                           l2_broadcast=l2))
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    errors = []
+    try:
+        tr.send(SendAdvert(name="web", interface="nosuch0", source=SOURCE,
+                           destination=ipaddress.IPv4Address("224.0.0.18"), payload=PAYLOAD))
+    except OSError as exc:
+        errors.append(str(exc))
+    tr.close()
+    tr.close()
+    print(json.dumps({"own": own, "errors": errors}))
+
+asyncio.run(main())
+""")
+
+# Captured ucarp CARP header (CARP.md 1.3).
+UCARP_PAYLOAD = ("214d0007000165b4d58802380f182260"
+                 "002479c1ece123e487e765badc7715a41e10e743")
+
+
+def _start_receiver(lab: Lab, host: str, source: str, groups: str, want: int,
+                    limit: float):  # type: ignore[no-untyped-def]
+    rx = lab.python_bg(host, _RAW_RECEIVER, env={"SOURCE": source, "GROUPS": groups,
+                                                 "WANT": str(want), "LIMIT": str(limit)})
+    assert rx.stdout is not None
+    assert rx.stdout.readline().strip() == b"ready"
+    return rx
+
+
+def test_rawsock_multicast_and_l2_broadcast(lab: Lab) -> None:
+    rx = _start_receiver(lab, "b", "172.16.90.102", "224.0.0.18 224.0.0.99", want=3, limit=5)
+    sent = lab.python("a", _RAW_SENDER, env={"SOURCE": "172.16.90.101",
+                                             "PAYLOAD": UCARP_PAYLOAD})
+    got = lab.collect(rx)
+    assert isinstance(sent, dict) and isinstance(got, dict)
+    assert sent["own"] == [], "own packets must not loop back"
+    assert "nosuch0" in sent["errors"][0]
+    packets = got["got"]
+    assert [p["dst"] for p in packets] == ["224.0.0.18", "224.0.0.99", "224.0.0.18"]
+    for p in packets:
+        assert p["if"] == "eth0"
+        assert (p["ttl"], p["tos"], p["proto"], p["src"]) == (255, 0x10, 112, "172.16.90.101")
+        assert p["len"] == 56 and p["payload"] == UCARP_PAYLOAD
+    a_mac = lab.hosts["a"].mac
+    assert {"dst": "ff:ff:ff:ff:ff:ff", "src": a_mac} in got["frames"]
+    assert {"dst": "01:00:5e:00:00:12", "src": a_mac} in got["frames"]
+    assert {"dst": "01:00:5e:00:00:63", "src": a_mac} in got["frames"]
+
+
+def test_rawsock_receives_ucarp_nomcast(lab: Lab, tmp_path: Path) -> None:
+    passfile = tmp_path / "pass"
+    passfile.write_text("secret\n")
+    passfile.chmod(0o600)
+    rx = _start_receiver(lab, "b", "172.16.90.102", "224.0.0.18", want=2, limit=8)
+    lab.popen("a", ["ucarp", "-i", "eth0", "-s", "172.16.90.101", "-v", "77", "-o",
+                    str(passfile), "-a", VIP, "-b", "1", "-k", "0", "-M", "-n",
+                    "-u", "/bin/true", "-d", "/bin/true"],
+              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    got = lab.collect(rx, timeout=15)
+    assert isinstance(got, dict)
+    packets = [p for p in got["got"] if p["src"] == "172.16.90.101"]
+    assert len(packets) >= 2, got
+    assert all(p["ttl"] == 255 and p["dst"] == "224.0.0.18" for p in packets)
+    assert all(p["payload"][:4] == "214d" for p in packets)  # version 2 type 1, vhid 77
+    assert {f["dst"] for f in got["frames"]} == {"ff:ff:ff:ff:ff:ff"}
+
+
+# --------------------------------------------------------------------------- GARP
+
+_GARP_CAPTURE = snippet(r"""
+import json, socket, struct, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(("eth0", 0x0806))
+print("ready", flush=True)
+frames, deadline = [], time.monotonic() + 3.0
+while time.monotonic() < deadline:
+    s.settimeout(max(0.01, deadline - time.monotonic()))
+    try:
+        f = s.recv(2048)
+    except socket.timeout:
+        break
+    op, sha, spa, tha, tpa = struct.unpack_from("!6xH6s4s6s4s", f, 14)
+    frames.append({"t": time.monotonic(), "dst": f[:6].hex(":"), "src": f[6:12].hex(":"),
+                   "op": op, "sha": sha.hex(":"), "spa": socket.inet_ntoa(spa),
+                   "tha": tha.hex(":"), "tpa": socket.inet_ntoa(tpa), "len": len(f)})
+print(json.dumps(frames))
+""")
+
+_GARP_SEND = snippet(r"""
+import asyncio, ipaddress, json, time
+from carpd.io.announce import GarpAnnouncer
+async def main():
+    ann = GarpAnnouncer()
+    t = time.monotonic()
+    await ann.announce("eth0", (ipaddress.IPv4Address("172.16.90.200"),
+                                ipaddress.IPv4Address("172.16.90.201")), 3, 0.2)
+    took = time.monotonic() - t
+    try:
+        await ann.announce("nosuch0", (ipaddress.IPv4Address("172.16.90.200"),), 1, 0.1)
+        err = None
+    except OSError as exc:
+        err = str(exc)
+    print(json.dumps({"took": took, "err": err}))
+asyncio.run(main())
+""")
+
+
+def test_garp_announcer(lab: Lab) -> None:
+    lab.run("a", "ip", "addr", "add", f"{VIP}/24", "dev", "eth0")
+    # The client still believes b owns the VIP (as after a fail-over).
+    lab.run("c", "ip", "neigh", "replace", VIP, "lladdr", lab.hosts["b"].mac, "dev", "eth0",
+            "nud", "stale")
+    cap = lab.python_bg("c", _GARP_CAPTURE)
+    assert cap.stdout is not None
+    assert cap.stdout.readline().strip() == b"ready"
+    sent = lab.python("a", _GARP_SEND)
+    frames = lab.collect(cap)
+    assert isinstance(sent, dict) and isinstance(frames, list)
+    assert "nosuch0" in sent["err"]
+    assert 0.35 <= sent["took"] < 1.0
+    a_mac = lab.hosts["a"].mac
+    garps = [f for f in frames if f["src"] == a_mac]
+    assert len(garps) == 6
+    for f in garps:
+        assert f["dst"] == "ff:ff:ff:ff:ff:ff" and f["op"] == 1 and f["len"] >= 42
+        assert f["sha"] == f["tha"] == a_mac and f["spa"] == f["tpa"]
+    for ip in (VIP, "172.16.90.201"):
+        times = [f["t"] for f in garps if f["spa"] == ip]
+        assert len(times) == 3
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert all(0.15 <= g <= 0.5 for g in gaps), gaps
+    assert lab.neighbour("c", VIP) == a_mac
+    assert lab.arp_probe("c", VIP) == a_mac
+
+
+def test_build_garp_frame() -> None:
+    import ipaddress
+
+    from carpd.io.announce import build_garp_frame
+
+    mac = bytes.fromhex("020000009001")
+    frame = build_garp_frame(mac, ipaddress.IPv4Address("10.0.0.7"))
+    assert frame.hex() == (
+        "ffffffffffff" "020000009001" "0806"
+        "0001" "0800" "06" "04" "0001"
+        "020000009001" "0a000007" "020000009001" "0a000007")
+    with pytest.raises(ValueError):
+        build_garp_frame(b"\x00", ipaddress.IPv4Address("10.0.0.7"))

@@ -1,0 +1,82 @@
+"""Gratuitous ARP announcements of the VIPs (ports.Announcer).
+
+Owns: building and sending the GARP frame exactly as ucarp does (CARP.md 4.1): Ethernet
+broadcast from the interface's real MAC, ARP *request* (op 1) with sender MAC = target MAC =
+interface MAC and sender IP = target IP = VIP. Unlike ucarp, the MAC is read afresh for every
+burst (SIOCGIFHWADDR), so a MAC change (bonding fail-over) is followed.
+Must not: block the event loop (non-blocking AF_PACKET socket, asyncio.sleep between rounds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import ipaddress
+import socket
+import struct
+
+ETH_P_ARP = 0x0806
+ETH_P_IP = 0x0800
+ARPHRD_ETHER = 1
+ARPOP_REQUEST = 1
+SIOCGIFHWADDR = 0x8927
+BROADCAST_MAC = b"\xff" * 6
+GARP_FRAME_LEN = 42
+
+_ARP = struct.Struct("!HHBBH6s4s6s4s")
+
+
+def build_garp_frame(mac: bytes, ip: ipaddress.IPv4Address) -> bytes:
+    """The 42-byte gratuitous ARP request frame announcing `ip` at `mac`."""
+    if len(mac) != 6:
+        raise ValueError(f"an Ethernet MAC has 6 bytes, got {len(mac)}")
+    arp = _ARP.pack(ARPHRD_ETHER, ETH_P_IP, 6, 4, ARPOP_REQUEST, mac, ip.packed, mac,
+                    ip.packed)
+    return BROADCAST_MAC + mac + struct.pack("!H", ETH_P_ARP) + arp
+
+
+def read_mac(sock: socket.socket, interface: str) -> bytes:
+    """The interface's current hardware address (SIOCGIFHWADDR)."""
+    req = struct.pack("256s", interface.encode()[:15])
+    return fcntl.ioctl(sock.fileno(), SIOCGIFHWADDR, req)[18:24]
+
+
+class GarpAnnouncer:
+    """ports.Announcer: `count` rounds, `interval` seconds apart, the first immediately;
+    each round sends one frame per address. Raises OSError when the interface is unusable."""
+
+    async def announce(self, interface: str, addresses: tuple[ipaddress.IPv4Address, ...],
+                       count: int, interval: float) -> None:
+        if not addresses or count <= 0:
+            return
+        sock = self._open(interface)
+        try:
+            for round_no in range(count):
+                if round_no:
+                    await asyncio.sleep(interval)
+                self._send_round(sock, interface, addresses)
+        finally:
+            sock.close()
+
+    @staticmethod
+    def _open(interface: str) -> socket.socket:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # proto 0: receive nothing
+        try:
+            sock.bind((interface, 0))
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise OSError(exc.errno, f"cannot open a packet socket on {interface}: "
+                                     f"{exc.strerror}") from exc
+        return sock
+
+    @staticmethod
+    def _send_round(sock: socket.socket, interface: str,
+                    addresses: tuple[ipaddress.IPv4Address, ...]) -> None:
+        try:
+            mac = read_mac(sock, interface)
+            for address in addresses:
+                sock.send(build_garp_frame(mac, address))
+        except OSError as exc:
+            raise OSError(exc.errno, f"gratuitous ARP on {interface} failed: "
+                                     f"{exc.strerror}") from exc
