@@ -26,6 +26,7 @@ import string
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from carpd.core.params import MAX_PASSWORD_BYTES, Secret, VipParams
@@ -181,26 +182,6 @@ def _interface(value: object) -> str:
     return name
 
 
-def _vhid(value: object) -> int:
-    return _integer(value, 1, 255)
-
-
-def _advbase(value: object) -> int:
-    return _integer(value, 0, 255, "an integer 1..255 (0 only with advskew > 0)")
-
-
-def _advskew(value: object) -> int:
-    return _integer(value, 0, 254)
-
-
-def _deadratio(value: object) -> int:
-    return _integer(value, 1, None)
-
-
-def _garp_count(value: object) -> int:
-    return _integer(value, 0, 100)
-
-
 def _garp_interval(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _BadValueError(f"must be a number of seconds (0 < s <= 60), not {_type_name(value)}")
@@ -279,10 +260,6 @@ def _credential_name(value: object) -> str:
     return name
 
 
-def _inline_password(value: object) -> str:
-    return _text(value)  # the value is never echoed: _text only names types
-
-
 def _master_units(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise _BadValueError(f"must be an array of unit names, not {_type_name(value)}")
@@ -302,8 +279,8 @@ def _expand(unit: str, name: str) -> str:
             f"{unit!r}: {err} (write '{{{{' and '}}}}' for literal braces)") from None
     for placeholder in fields:
         if placeholder != "name":
-            raise _BadValueError(f"{unit!r}: unknown placeholder {{{placeholder}}}; only {{name}} "
-                           "is expanded")
+            raise _BadValueError(f"{unit!r}: unknown placeholder {{{placeholder}}}; "
+                                 "only {name} is expanded")
     return unit.format(name=name)
 
 
@@ -323,11 +300,16 @@ def _xparam(value: object) -> str:
 
 
 VIP_KEYS: dict[str, Callable[[object], object]] = {
-    "interface": _interface, "vhid": _vhid, "address": _address, "addresses": _addresses,
-    "advbase": _advbase, "advskew": _advskew, "deadratio": _deadratio, "preempt": _boolean,
-    "password_file": _absolute_path, "password_credential": _credential_name,
-    "password": _inline_password, "source": _source, "multicast_group": _multicast_group,
-    "l2_broadcast": _boolean, "garp_count": _garp_count, "garp_interval": _garp_interval,
+    "interface": _interface, "vhid": partial(_integer, low=1, high=255),
+    "address": _address, "addresses": _addresses,
+    "advbase": partial(_integer, low=0, high=255,
+                       what="an integer 1..255 (0 only with advskew > 0)"),
+    "advskew": partial(_integer, low=0, high=254), "deadratio": partial(_integer, low=1, high=None),
+    "preempt": _boolean, "password_file": _absolute_path,
+    "password_credential": _credential_name,
+    "password": _text,  # never echoed: _text's messages name only the type
+    "source": _source, "multicast_group": _multicast_group, "l2_broadcast": _boolean,
+    "garp_count": partial(_integer, low=0, high=100), "garp_interval": _garp_interval,
     "master_units": _master_units, "upscript": _script, "downscript": _script,
     "xparam": _xparam,
 }
@@ -434,7 +416,7 @@ class _Loader:
             raise ConfigError(self.path, None, "vip",
                               "no [vip.NAME] table: at least one VIP is required")
         assert isinstance(raw, dict)
-        result: list[tuple[VipParams, dict[str, _Setting]]] = []
+        result: list[VipParams] = []
         for name, table in raw.items():
             where = f"vip.{name}"
             if not VIP_NAME_RE.fullmatch(name):
@@ -448,8 +430,8 @@ class _Loader:
             merged = self.merge(defaults, own)
             vip = self.vip(name, merged)
             self.cross_check(name, merged, result)
-            result.append((vip, merged))
-        return tuple(vip for vip, _ in result)
+            result.append(vip)
+        return tuple(result)
 
     @staticmethod
     def merge(defaults: dict[str, _Setting], own: dict[str, _Setting]) -> dict[str, _Setting]:
@@ -492,12 +474,12 @@ class _Loader:
             **opt,
         )
 
-    def cross_check(self, name: str, s: dict[str, _Setting],
-                    earlier: list[tuple[VipParams, dict[str, _Setting]]]) -> None:
+    def cross_check(self, name: str, s: dict[str, _Setting], earlier: list[VipParams]) -> None:
+        """vhid unique per interface, addresses unique across VIPs; named at the later VIP."""
         vhid, interface = s["vhid"], s["interface"].value
         addresses = s["address"] if "address" in s else s["addresses"]
         hosts = _hosts(addresses.value)
-        for other, _ in earlier:
+        for other in earlier:
             if other.vhid == vhid.value and other.interface == interface:
                 raise self.fail_for(name, vhid, f"{vhid.value} is already used by "
                                     f"vip.{other.name} on {interface}")

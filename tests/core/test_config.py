@@ -337,6 +337,8 @@ BAD: list[tuple[str, str, str]] = [
      f"{P}:6: TOML syntax error: Invalid value (column 8)"),
     ("syntax-eof", BASE + 'xparam = "unterminated\n',
      f"{P}:8: TOML syntax error: Illegal character '\\n' (column 23)"),
+    ("syntax-end-of-document", BASE + 'xparam = """never closed\n',
+     f"{P}:8: TOML syntax error: Unterminated string at the end of the file"),
     ("password-file-missing", BASE.replace("carp.key", "nope.key"),
      f"{P}:3: defaults.password_file: cannot read {{dir}}/nope.key: No such file or directory"),
     ("password-file-relative", BASE.replace('"{dir}/carp.key"', '"carp.key"'),
