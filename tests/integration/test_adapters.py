@@ -6,10 +6,12 @@ JSON result; the assertions are made here. Every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -338,3 +340,93 @@ def test_build_garp_frame() -> None:
         "020000009001" "0a000007" "020000009001" "0a000007")
     with pytest.raises(ValueError):
         build_garp_frame(b"\x00", ipaddress.IPv4Address("10.0.0.7"))
+
+
+# --------------------------------------------------------------------------- scripts
+
+def _script(path: Path, body: str) -> str:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+def _run_scripts(jobs: list[tuple[str, tuple[str, ...]]], timeout: float = 30.0,
+                 drain: float = 10.0) -> tuple[list[tuple[object, ...]], float, int]:
+    import asyncio
+
+    from carpd.io.scripts import AsyncScriptRunner
+
+    results: list[tuple[object, ...]] = []
+
+    async def main() -> tuple[float, int]:
+        runner = AsyncScriptRunner(lambda *r: results.append(r), timeout=timeout)
+        start = time.monotonic()
+        for name, argv in jobs:
+            runner.submit(name, argv)
+        await runner.drain(drain)
+        return time.monotonic() - start, runner.pending()
+
+    took, pending = asyncio.run(main())
+    return results, took, pending
+
+
+def test_scripts_order_per_name_and_parallel_names(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    s = _script(tmp_path / "s", f'sleep "$3"; echo "$1 $2" >> {log}\nexit "$4"\n')
+    jobs = [("web", (s, "web", "up", "0.3", "0")), ("web", (s, "web", "down", "0", "3")),
+            ("db", (s, "db", "up", "0", "0")), ("web", (s, "web", "up2", "0", "0"))]
+    results, took, pending = _run_scripts(jobs)
+    assert log.read_text().splitlines() == ["db up", "web up", "web down", "web up2"]
+    assert [(r[0], r[1][2], r[2], r[3]) for r in results] == [
+        ("db", "up", 0, ""), ("web", "up", 0, ""), ("web", "down", 3, ""),
+        ("web", "up2", 0, "")]
+    assert all(isinstance(r[4], float) and r[4] >= 0 for r in results)
+    assert took < 3 and pending == 0
+
+
+def test_scripts_timeout_kills_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child"
+    s = _script(tmp_path / "slow", f"sleep 30 & echo $! > {pidfile}\nwait\n")
+    results, took, _ = _run_scripts([("web", (s,))], timeout=0.5)
+    assert len(results) == 1
+    _name, _argv, rc, error, duration = results[0]
+    assert rc is None and "timed out" in str(error)
+    assert 0.4 < float(duration) < 3 and took < 4  # type: ignore[arg-type]
+    child = int(pidfile.read_text())
+    assert wait_gone(child, 3), "the script's child survived the timeout"
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # a zombie still answers kill(0); check its state
+        with contextlib.suppress(FileNotFoundError):
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def test_scripts_missing_and_not_executable(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.write_text("#!/bin/sh\nexit 0\n")
+    plain.chmod(0o644)
+    ok = _script(tmp_path / "ok", "exit 0\n")
+    jobs = [("web", (str(tmp_path / "missing"), "eth0", VIP)), ("web", (str(plain),)),
+            ("web", (ok,)), ("web", ())]
+    results, _took, pending = _run_scripts(jobs)
+    assert [r[2] for r in results] == [None, None, 0, None]
+    assert "cannot execute" in str(results[0][3]) and "missing" in str(results[0][3])
+    assert "cannot execute" in str(results[1][3])
+    assert results[3][3] == "empty command"
+    assert pending == 0
+
+
+def test_scripts_drain_is_bounded(tmp_path: Path) -> None:
+    s = _script(tmp_path / "slow", "sleep 2\n")
+    results, took, pending = _run_scripts([("web", (s,))], timeout=5, drain=0.3)
+    assert took < 1.5 and pending == 1 and results == []
