@@ -112,6 +112,7 @@ class VhidMachine:
         self._master: ipaddress.IPv4Address | None = None
         self._counter = initial_counter & 0xFFFF_FFFF_FFFF_FFFF
         self._enabled = False
+        self._entered_backup_before = False
         self._link_up = True
         self._suppressed = False
         self._demotions: dict[str, int] = {}
@@ -236,10 +237,15 @@ class VhidMachine:
         return []
 
     def _enter_backup(self, now: float, ctx: _Ctx) -> list[Action]:
-        """INIT -> BACKUP: make sure nothing is held, wait one master-down interval."""
+        """INIT -> BACKUP: wait one master-down interval. The first time (start-up), also
+        make sure nothing is held (ucarp runs the downscript then); later entries come from
+        INIT, which every path reaches having released already, so no script runs twice."""
         self._master = None
         self.advert_due_at = None
         self._restart_master_down(now)
+        if self._entered_backup_before:
+            return []
+        self._entered_backup_before = True
         return self._release_actions()
 
     def _follow_master(self, now: float, ctx: _Ctx) -> list[Action]:
