@@ -94,12 +94,18 @@ class RawSocketTransport:
         Calling it again for the same interface joins further groups and replaces the
         callback."""
         rx = self._receivers.get(interface)
+        created = rx is None
         if rx is None:
             rx = self._open_receiver(interface)
+        try:
+            for group in sorted(groups - rx.groups):
+                self._join(rx, interface, group)
+            self._sender(interface, source)
+        except OSError:
+            if created:
+                self._close_receiver(interface)
+            raise
         rx.on_packet = on_packet
-        for group in sorted(groups - rx.groups):
-            self._join(rx, interface, group)
-        self._sender(interface, source)
 
     def _open_receiver(self, interface: str) -> _Receiver:
         ifindex = socket.if_nametoindex(interface)
@@ -220,15 +226,18 @@ class RawSocketTransport:
 
     def close(self) -> None:
         """Remove the readers and close every socket (idempotent)."""
-        for rx in self._receivers.values():
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(rx.sock.fileno())
-            rx.sock.close()
-        self._receivers.clear()
+        for interface in list(self._receivers):
+            self._close_receiver(interface)
         for sock in (*self._senders.values(), *self._packet.values()):
             sock.close()
         self._senders.clear()
         self._packet.clear()
+
+    def _close_receiver(self, interface: str) -> None:
+        rx = self._receivers.pop(interface)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(rx.sock.fileno())
+        rx.sock.close()
 
     def _get_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:

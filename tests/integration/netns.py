@@ -50,7 +50,7 @@ def _owner_alive(name: str) -> bool:
     try:
         pid = int(name[len(FAMILY):].split("-", 1)[0])
     except ValueError:
-        return False
+        return True  # not one of ours by construction: never treat it as stale
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -92,9 +92,12 @@ class Lab:
     """Context manager; `with Lab() as lab: lab.add_host("a", "172.16.90.101/24", 1)`."""
 
     def __init__(self, prefix: str | None = None) -> None:
-        self.prefix = prefix or f"{FAMILY}{os.getpid()}-{secrets.token_hex(3)}"
-        if not self.prefix.startswith(FAMILY):
-            raise ValueError(f"lab prefix must start with {FAMILY!r}")
+        """`prefix` is an optional short tag; names are always FAMILY<pid>-<tag>-<role>, so
+        the stale-leftover cleanup can tell whether the creating process is still alive."""
+        tag = prefix or secrets.token_hex(3)
+        if not tag.isalnum() or len(tag) > 12:
+            raise ValueError(f"lab tag must be at most 12 letters/digits, got {tag!r}")
+        self.prefix = f"{FAMILY}{os.getpid()}-{tag}"
         self.switch = f"{self.prefix}-sw"
         self.hosts: dict[str, Host] = {}
         self._namespaces: list[str] = []

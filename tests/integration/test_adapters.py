@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import subprocess
 import textwrap
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.integration.netns import Lab
+from tests.integration.netns import Lab, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -213,7 +216,7 @@ UCARP_PAYLOAD = ("214d0007000165b4d58802380f182260"
 
 
 def _start_receiver(lab: Lab, host: str, source: str, groups: str, want: int,
-                    limit: float):  # type: ignore[no-untyped-def]
+                    limit: float) -> subprocess.Popen[bytes]:
     rx = lab.python_bg(host, _RAW_RECEIVER, env={"SOURCE": source, "GROUPS": groups,
                                                  "WANT": str(want), "LIMIT": str(limit)})
     assert rx.stdout is not None
@@ -350,13 +353,13 @@ def _script(path: Path, body: str) -> str:
     return str(path)
 
 
-def _run_scripts(jobs: list[tuple[str, tuple[str, ...]]], timeout: float = 30.0,
-                 drain: float = 10.0) -> tuple[list[tuple[object, ...]], float, int]:
+def _run_scripts(jobs: Sequence[tuple[str, tuple[str, ...]]], timeout: float = 30.0,
+                 drain: float = 10.0) -> tuple[list[tuple[Any, ...]], float, int]:
     import asyncio
 
     from carpd.io.scripts import AsyncScriptRunner
 
-    results: list[tuple[object, ...]] = []
+    results: list[tuple[Any, ...]] = []
 
     async def main() -> tuple[float, int]:
         runner = AsyncScriptRunner(lambda *r: results.append(r), timeout=timeout)
@@ -391,7 +394,7 @@ def test_scripts_timeout_kills_process_group(tmp_path: Path) -> None:
     assert len(results) == 1
     _name, _argv, rc, error, duration = results[0]
     assert rc is None and "timed out" in str(error)
-    assert 0.4 < float(duration) < 3 and took < 4  # type: ignore[arg-type]
+    assert 0.4 < duration < 3 and took < 4
     child = int(pidfile.read_text())
     assert wait_gone(child, 3), "the script's child survived the timeout"
 
@@ -430,3 +433,23 @@ def test_scripts_drain_is_bounded(tmp_path: Path) -> None:
     s = _script(tmp_path / "slow", "sleep 2\n")
     results, took, pending = _run_scripts([("web", (s,))], timeout=5, drain=0.3)
     assert took < 1.5 and pending == 1 and results == []
+
+
+# --------------------------------------------------------------------------- the lab itself
+
+def _carrier(lab: Lab, host: str) -> bool:
+    out = lab.run(host, "ip", "-j", "link", "show", "eth0").stdout
+    return "LOWER_UP" in json.loads(out)[0]["flags"]
+
+
+def test_lab_cable_and_switch_port(lab: Lab) -> None:
+    assert lab.ping("c", "172.16.90.101")
+    lab.bridge_port("a", False)  # switch port disabled: carrier stays, traffic stops
+    assert _carrier(lab, "a") and not lab.ping("c", "172.16.90.101", wait=0.5)
+    lab.bridge_port("a", True)
+    assert lab.ping("c", "172.16.90.101", count=1, wait=2)
+    lab.link("a", False)  # cable pulled: a loses the interface
+    assert not _carrier(lab, "a")
+    lab.link("a", True)
+    assert wait_until(lambda: _carrier(lab, "a"), 3)
+    assert lab.ping("c", "172.16.90.101", count=1, wait=2)
