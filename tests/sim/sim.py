@@ -12,17 +12,20 @@ Adverts travel as real bytes: `encode_ipv4_header` + the 36-byte payload, decode
 receiving node. A packet already on the wire is delivered even if its sender dies or loses
 its link meanwhile; the receiver must be alive, link-up and (at delivery time) in the same
 partition component as the sender. Loss is drawn per receiver at send time from a seeded RNG.
-Every SendAdvert is fed back at once as `SendResult(ok=True)`.
+Every SendAdvert is fed back at once as `SendResult`: ok, unless the host's transmit path is
+broken (`break_tx`), in which case nothing leaves and ok=False.
 
 Invariants (AssertionError with the fault schedule and the recent events when broken):
 1. a host holds a VIP's addresses iff its machine for that VIP is MASTER; a killed host
    holds nothing; the StateChanged log agrees with every machine's state;
-2. no deadline reported by `next_deadline()` is earlier than the clock;
+2. no deadline reported by `next_deadline()` is earlier than the clock, and each machine has
+   exactly the timer its state needs (MASTER: advert; BACKUP: master-down; INIT: none), so no
+   machine can get stuck without a future event;
 3. a host whose link is down sends nothing (the core is INIT there);
 4. settled single master: once no fault has been injected and no segment has had loss for
-   longer than `settle_window`, every group of eligible machines (alive, link up, started, same
-   segment, same partition component, same VHID and password) has exactly one MASTER and no
-   machine in INIT. See `settle_window` for why its length suffices.
+   longer than `settle_window`, every group of eligible machines (alive, link up, started,
+   transmit path working; same segment, partition component, VHID and password) has exactly
+   one MASTER and no machine in INIT. See `settle_window` for why its length suffices.
 
 Times are dyadic rationals (latency 1/128 s, advskew/256 s), so the float arithmetic is exact
 and tests assert takeover instants with `==`.
@@ -68,6 +71,8 @@ PASSWORD = b"s3cret"
 MASTER, BACKUP, INIT = VhidState.MASTER, VhidState.BACKUP, VhidState.INIT
 
 _DELIVER, _TIMER, _STEP = 0, 1, 2  # order of kinds at one instant
+# (advert timer armed, master-down timer armed) per state: anything else is a stuck machine
+_TIMERS = {MASTER: (True, False), BACKUP: (False, True), INIT: (False, False)}
 TRACE_TAIL = 60
 
 
@@ -140,6 +145,7 @@ class Host:
     held: dict[str, tuple[ipaddress.IPv4Interface, ...]] = field(default_factory=dict)
     states: dict[str, VhidState] = field(default_factory=dict)  # from the StateChanged log
     deadline: float | None = None
+    tx_broken: bool = False  # link up, but every send fails (and nothing leaves)
     drops: list[tuple[float, PacketDropped]] = field(default_factory=list)
     other_actions: list[tuple[float, Action]] = field(default_factory=list)
 
@@ -238,6 +244,11 @@ class Simulation:
         host.link_up[interface] = up
         if host.alive:
             self._deliver_event(host, LinkChanged(interface=interface, up=up))
+
+    def break_tx(self, name: str, broken: bool = True) -> None:
+        """The NIC keeps receiving but every send fails: SendResult(ok=False) comes back."""
+        self._fault(f"tx {name} {'broken' if broken else 'repaired'}")
+        self.hosts[name].tx_broken = broken
 
     def partition(self, *groups: Iterable[str], segment: str = LAN) -> None:
         """Hosts in different groups cannot hear each other; unlisted hosts form one more."""
@@ -398,19 +409,17 @@ class Simulation:
 
     def _deliver_event(self, host: Host, event: Event) -> None:
         assert host.node is not None
-        actions = host.node.handle(event, self.now)
-        self._execute(host, actions)
-        for a in actions:
-            if isinstance(a, SendAdvert):
-                self._execute(host, host.node.handle(SendResult(name=a.name, ok=True),
-                                                     self.now))
+        results = self._execute(host, host.node.handle(event, self.now))
+        for result in results:  # the outcome of each send, fed back in order
+            self._execute(host, host.node.handle(result, self.now))
         self._refresh(host)
 
     def _refresh(self, host: Host) -> None:
         host.deadline = host.node.next_deadline() if host.node is not None else None
         self._check_host(host)
 
-    def _execute(self, host: Host, actions: list[Action]) -> None:
+    def _execute(self, host: Host, actions: list[Action]) -> list[SendResult]:
+        results: list[SendResult] = []
         for a in actions:
             match a:
                 case StateChanged():
@@ -423,11 +432,12 @@ class Simulation:
                     self.announcements += [Announcement(self.now, host.name, a.name, ip)
                                            for ip in a.addresses]
                 case SendAdvert():
-                    self._send(host, a)
+                    results.append(self._send(host, a))
                 case PacketDropped():
                     host.drops.append((self.now, a))
                 case _:
                     host.other_actions.append((self.now, a))
+        return results
 
     def _record_transition(self, host: Host, a: StateChanged) -> None:
         if host.states.get(a.name) is not a.old:
@@ -440,12 +450,14 @@ class Simulation:
         self.recent.append(f"t={self.now:.7f} {host.name}/{a.name} {a.old.name}->"
                            f"{a.new.name} ({a.reason})")
 
-    def _send(self, host: Host, a: SendAdvert) -> None:
+    def _send(self, host: Host, a: SendAdvert) -> SendResult:
         if not host.link_up.get(a.interface, False):
             self._fail(f"{host.name} sent an advert for {a.name} on {a.interface} while its "
                        "link is down")
         header = wire.decode_carp_header(a.payload)
         self.sent.append(Sent(self.now, host.name, a.name, header.advskew, a.bow_out))
+        if host.tx_broken:
+            return SendResult(name=a.name, ok=False, error="ENOBUFS")
         data = wire.encode_ipv4_header(source=a.source, destination=a.destination,
                                        payload_length=wire.CARP_HEADER_LEN) + a.payload
         seg = self.segments[host.segments[a.interface]]
@@ -458,6 +470,7 @@ class Simulation:
                 continue
             self._push(self.now + seg.latency, _DELIVER, (seg, host.name, other.name, iface,
                                                           data))
+        return SendResult(name=a.name, ok=True)
 
     def _fault(self, label: str) -> None:
         self._stable_since = self.now
@@ -479,6 +492,11 @@ class Simulation:
             if (name in host.held) != (state is MASTER):
                 self._fail(f"{host.name}/{name}: state {state.name} but addresses "
                            f"{'held' if name in host.held else 'not held'}")
+            machine = node.machine(name)
+            timers = (machine.advert_due_at is not None, machine.master_down_at is not None)
+            if timers != _TIMERS[state]:
+                self._fail(f"{host.name}/{name}: {state.name} with advert_due_at="
+                           f"{machine.advert_due_at} master_down_at={machine.master_down_at}")
             if host.states.get(name) is not state:
                 self._fail(f"{host.name}/{name}: machine is {state.name}, StateChanged log "
                            f"says {host.states.get(name)}")
@@ -510,7 +528,10 @@ class Simulation:
                 continue
             for p in host.vips:
                 seg = self.segments[host.segments[p.interface]]
-                if not host.link_up[p.interface] or p.name not in host.enabled:
+                # A host that cannot send is not eligible: nobody can hear it, so a peer
+                # whose skew exceeds its send-error skew (240) legitimately stays MASTER too.
+                if (not host.link_up[p.interface] or p.name not in host.enabled
+                        or host.tx_broken):
                     continue
                 key = (seg.name, seg.component.get(host.name, 0), p.vhid, p.password.reveal())
                 groups.setdefault(key, []).append(

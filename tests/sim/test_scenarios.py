@@ -294,3 +294,35 @@ def test_settled_check_catches_two_masters() -> None:
         p if p.name != "web" else sim.hosts["A"].vip("web") for p in sim.hosts["B"].vips)
     with pytest.raises(AssertionError, match="has masters \\['A', 'B'\\]"):
         sim.settle()
+
+
+# 12 ----------------------------------------------------------------------------------------
+def test_send_errors_suppress_the_master() -> None:
+    """Three failed sends raise the effective advskew to 240 (ucarp/BSD send-error rule)."""
+    sim = settled_seed()
+    sim.break_tx("A")
+    takeover = takeover_at(sim, "A", "web", 20.5, 100)  # nothing from A reaches B any more
+    a_web = sim.hosts["A"].node.machine("web")
+    sim.run_until(22.5)
+    assert a_web.statistics().send_errors == 2 and a_web.effective_advskew == 0
+    sim.run_until(23.0)  # the third consecutive failure
+    assert a_web.statistics().send_errors == 3 and a_web.effective_advskew == 240
+    sim.run_until(takeover + LATENCY)
+    assert a_web.statistics().send_errors == 4  # + the farewell advert of the step-down
+    assert sim.became("B", "web", MASTER) == [takeover]
+    # A still receives: B's advert (skew 100 < 240) makes A step down one latency later.
+    assert sim.became("A", "web", BACKUP) == [takeover + LATENCY]
+    assert sim.transitions[-1].reason == "preferred_master_heard"
+
+    sim.break_tx("A", broken=False)
+    sim.settle()
+    # Only successful sends clear the suppression and a BACKUP sends nothing, so A stays
+    # BACKUP after the repair, exactly as ucarp and the BSDs behave.
+    assert a_web.effective_advskew == 240 and sim.masters("web") == ["B"]
+    sim.kill("B")
+    killed_at = sim.now
+    sim.run_for(5.0)
+    assert sim.became("A", "web", MASTER, after=killed_at) == [
+        takeover_at(sim, "B", "web", killed_at, 240)]
+    sim.run_for(3.0)  # three good sends later the suppression is gone
+    assert a_web.effective_advskew == 0 and not a_web.statistics().send_suppressed
