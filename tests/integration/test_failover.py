@@ -31,8 +31,10 @@ def holds(lab: Lab, host: str, vip: str) -> bool:
 
 @pytest.fixture
 def pair(lab: Lab, tmp_path: Path) -> Iterator[tuple[Carpd, Carpd]]:
-    a = Carpd(lab, "a", tmp_path, [Vip("web", 1, WEB + "/24", 0), Vip("mail", 2, MAIL + "/24", 100)])
-    b = Carpd(lab, "b", tmp_path, [Vip("web", 1, WEB + "/24", 100), Vip("mail", 2, MAIL + "/24", 0)])
+    a = Carpd(lab, "a", tmp_path, [Vip("web", 1, WEB + "/24", 0),
+                                   Vip("mail", 2, MAIL + "/24", 100)])
+    b = Carpd(lab, "b", tmp_path, [Vip("web", 1, WEB + "/24", 100),
+                                   Vip("mail", 2, MAIL + "/24", 0)])
     a.start()
     b.start()
     settled = wait_for(lambda: a.states().get("web") == "MASTER"
@@ -81,7 +83,7 @@ def test_seed_crossed_priorities_link_down_and_preempt_back(lab: Lab, pair: tupl
 
 def test_sigkill_master_backup_takes_over_and_restart_removes_stale_vip(
         lab: Lab, pair: tuple[Carpd, Carpd]) -> None:
-    a, b = pair
+    a, _ = pair
     t0 = time.monotonic()
     a.signal(signal.SIGKILL)
     a.wait_exit()
