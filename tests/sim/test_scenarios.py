@@ -326,3 +326,30 @@ def test_send_errors_suppress_the_master() -> None:
         takeover_at(sim, "B", "web", killed_at, 240)]
     sim.run_for(3.0)  # three good sends later the suppression is gone
     assert a_web.effective_advskew == 0 and not a_web.statistics().send_suppressed
+
+
+# 13 ----------------------------------------------------------------------------------------
+def test_two_segments_same_vhid_are_independent() -> None:
+    """vhid 1 on two segments: demultiplexed by (interface, vhid); a link fault stays local."""
+    sim = Simulation(seed=13)
+    segs = {"eth0": "lan", "eth1": "dmz"}
+    sim.add_host("A", [vip("front", 1, "172.16.90.31", source=A_IP, advskew=0),
+                       vip("back", 1, "10.9.0.31", source="10.9.0.101", advskew=100,
+                           interface="eth1")], segments=segs)
+    sim.add_host("B", [vip("front", 1, "172.16.90.31", source=B_IP, advskew=100),
+                       vip("back", 1, "10.9.0.31", source="10.9.0.102", advskew=0,
+                           interface="eth1")], segments=segs)
+    sim.add_host("C", [vip("other", 3, "172.16.90.33", source=C_IP)])  # lan only
+    sim.settle()
+    assert sim.masters("front") == ["A"] and sim.masters("back") == ["B"]
+    assert sim.masters("other") == ["C"]
+    drops = sim.hosts["C"].node.statistics().interface_drops["eth0"]
+    assert set(drops) == {"unknown_vhid"}  # quiet drops, counted per interface
+    assert not any(d.log for _, d in sim.hosts["C"].drops)
+
+    t = sim.now
+    sim.link("B", up=False, interface="eth1")
+    sim.settle()
+    assert sim.masters("back") == ["A"] and sim.became("A", "back", MASTER) == [
+        takeover_at(sim, "B", "back", t, 100)]
+    assert sim.masters("front") == ["A"] and sim.state("B", "front") is BACKUP
