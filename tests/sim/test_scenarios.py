@@ -10,6 +10,7 @@ advert it heard. The simulator checks its invariants after every step of every t
 from __future__ import annotations
 
 import ipaddress
+import math
 
 import pytest
 
@@ -131,6 +132,26 @@ def test_partition_and_heal() -> None:
     assert sim.last_announcer("mail").host == "B" and sim.last_announcer("mail").at > 30.25
     sim.settle()
     assert sim.masters("web") == ["A"] and sim.masters("mail") == ["B"]
+
+
+def test_heal_when_the_winner_speaks_first_loser_says_farewell() -> None:
+    """Heal just after B's web advert: A's next advert reaches B first and B steps down. Its
+    farewell advert makes A re-announce, so ARP caches that learned B during the split follow A.
+    """
+    sim = settled_seed()
+    sim.partition(["A"], ["B"])
+    sim.run_until(30.0)
+    b_sends = (sim.last_sent("B", "web", 30.0) + k * (1 + 100 / 256) for k in range(1, 20))
+    b_send = next(t for t in b_sends if math.ceil(t) - t > 2 * LATENCY + 2 ** -10)
+    sim.run_until(b_send + LATENCY + 2 ** -10)  # B's advert was lost to the partition
+    heal_at = sim.now
+    sim.heal()
+    a_send = float(math.ceil(b_send))
+    sim.settle()
+    assert sim.next_sent("A", "web", heal_at) == a_send < sim.next_sent("B", "web", b_send)
+    assert sim.became("B", "web", BACKUP, after=heal_at) == [a_send + LATENCY]
+    announce = sim.last_announcer("web")
+    assert (announce.host, announce.at) == ("A", a_send + 2 * LATENCY)
 
 
 # 5 -----------------------------------------------------------------------------------------
