@@ -63,6 +63,7 @@ from carpd.ports import (
 
 LANE_DRAIN_TIMEOUT_S = 5.0
 SCRIPT_DRAIN_TIMEOUT_S = 10.0
+RECONCILE_DEBOUNCE_S = 0.2
 
 
 class StartupError(Exception):
@@ -88,7 +89,12 @@ class _Lane:
         self._on_error = on_error
         self._name = name
         self._task = asyncio.get_running_loop().create_task(self._work())
+        self._active = False
         self.held = False  # what the last executed address operation left on the interface
+
+    @property
+    def busy(self) -> bool:
+        return self._active or not self._queue.empty()
 
     def submit(self, op: Callable[[], Awaitable[None]]) -> None:
         self._queue.put_nowait(op)
@@ -96,6 +102,7 @@ class _Lane:
     async def _work(self) -> None:
         while True:
             op = await self._queue.get()
+            self._active = True
             try:
                 await op()
             except asyncio.CancelledError:
@@ -103,6 +110,7 @@ class _Lane:
             except Exception as exc:  # an adapter failure must not kill the lane
                 self._on_error(self._name, exc)
             finally:
+                self._active = False
                 self._queue.task_done()
 
     async def drain(self, timeout: float) -> None:
@@ -132,6 +140,8 @@ class Daemon:
         self._periodic: list[asyncio.TimerHandle] = []
         self._lanes: dict[str, _Lane] = {}
         self._bursts: dict[str, asyncio.Task[None]] = {}
+        self._reconciling: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._fatal: str | None = None
         self._stop: asyncio.Event | None = None
         self.node: Node | None = None
@@ -427,29 +437,61 @@ class Daemon:
         self._periodic.append(loop.call_later(interval, tick))
 
     def _reconcile(self, interface: str | None) -> None:
-        """Queue, behind each VIP's pending operations, a check that the interface agrees
-        with the state machine."""
+        """Schedule one reconcile pass per interface, coalescing bursts of notifications
+        (our own address changes trigger them too)."""
         if self.node is None:
             return
-        for name in self.node.names:
-            p = self.node.machine(name).params
-            if interface is None or p.interface == interface:
-                self._lane(name).submit(lambda p=p: self._reconcile_vip(p))  # type: ignore[misc]
+        loop = asyncio.get_running_loop()
+        ifaces = {self.node.machine(n).params.interface for n in self.node.names}
+        for iface in sorted(ifaces):
+            if (interface is None or iface == interface) and iface not in self._reconciling:
+                self._reconciling.add(iface)
+                loop.call_later(RECONCILE_DEBOUNCE_S, self._start_pass, iface)
 
-    async def _reconcile_vip(self, p: VipParams) -> None:
-        lane = self._lane(p.name)
-        wanted = {a.ip for a in p.addresses}
-        present = {a for a in await self.ports.addresses.addresses(p.interface) if a.ip in wanted}
-        if lane.held and len(present) < len(wanted):
-            await self.ports.addresses.add(p.interface, p.addresses, f"{p.interface}:{p.name}"[:15])
-            self._log(msg.WARNING, f"vip {p.name}: address removed behind carpd's back while "
-                      "MASTER; restored it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
-            await self._start_burst(Announce(name=p.name, interface=p.interface,
-                                             addresses=p.hosts, count=1, interval=p.garp_interval))
-        elif not lane.held and present:
-            await self.ports.addresses.remove(p.interface, tuple(present))
-            self._log(msg.WARNING, f"vip {p.name}: {', '.join(map(str, present))} present while "
-                      "not MASTER; removed it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
+    def _start_pass(self, iface: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._reconcile_pass(iface))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconcile_pass(self, iface: str) -> None:
+        """One address dump for the interface; each VIP whose lane is idle is compared with
+        what its state machine wants. A busy lane is skipped: its pending operations are
+        about to change the interface, and the next pass looks again."""
+        self._reconciling.discard(iface)
+        if self.node is None:
+            return
+        try:
+            present = await self.ports.addresses.addresses(iface)
+        except OSError as exc:
+            self._log(msg.WARNING, f"reconcile of {iface} failed: {exc}",
+                      MESSAGE_ID=msg.IO_FAILURE, CARP_INTERFACE=iface)
+            return
+        for name in self.node.names:
+            p, lane = self.node.machine(name).params, self._lane(name)
+            if p.interface != iface or lane.busy:
+                continue
+            wanted = {a.ip for a in p.addresses}
+            have = tuple(a for a in present if a.ip in wanted)
+            if lane.held and len(have) < len(wanted):
+                lane.submit(lambda p=p: self._restore(p))  # type: ignore[misc]
+            elif not lane.held and have:
+                lane.submit(lambda p=p, have=have: self._evict(p, have))  # type: ignore[misc]
+
+    async def _restore(self, p: VipParams) -> None:
+        if not self._lane(p.name).held:
+            return  # released meanwhile
+        await self.ports.addresses.add(p.interface, p.addresses, f"{p.interface}:{p.name}"[:15])
+        self._log(msg.WARNING, f"vip {p.name}: address removed behind carpd's back while "
+                  "MASTER; restored it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
+        await self._start_burst(Announce(name=p.name, interface=p.interface, addresses=p.hosts,
+                                         count=1, interval=p.garp_interval))
+
+    async def _evict(self, p: VipParams, have: tuple[ipaddress.IPv4Interface, ...]) -> None:
+        if self._lane(p.name).held:
+            return  # became MASTER meanwhile
+        await self.ports.addresses.remove(p.interface, have)
+        self._log(msg.WARNING, f"vip {p.name}: {', '.join(map(str, have))} present while not "
+                  "MASTER; removed it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
 
     # -- status ---------------------------------------------------------------------------
 

@@ -73,6 +73,7 @@ class FakeAddresses:
         self.on_link: Callable[[str, bool], None] | None = None
         self.on_addresses: Callable[[str], None] | None = None
         self.carrier = True
+        self.dumps = 0
 
     async def start(self, on_link: Callable[[str, bool], None],
                     on_addresses: Callable[[str], None]) -> None:
@@ -89,6 +90,7 @@ class FakeAddresses:
         self.present[interface].difference_update(addresses)
 
     async def addresses(self, interface: str) -> set[ipaddress.IPv4Interface]:
+        self.dumps += 1
         return set(self.present[interface])
 
     async def primary_ipv4(self, interface: str) -> ipaddress.IPv4Address | None:

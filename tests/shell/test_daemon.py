@@ -137,20 +137,34 @@ def test_address_deleted_behind_our_back_is_restored_while_master() -> None:
         addrs = d.ports.addresses
         addrs.present["eth0"].discard(WEB)  # type: ignore[attr-defined]
         addrs.on_addresses("eth0")  # type: ignore[attr-defined]
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
         assert WEB in addrs.present["eth0"]  # type: ignore[attr-defined]
         # and a foreign copy while BACKUP is removed
         d.ports.transport.on_packet("eth0", peer_advert(advbase=0, advskew=10))  # type: ignore[attr-defined]
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
         addrs.present["eth0"].add(WEB)  # type: ignore[attr-defined]
         addrs.on_addresses("eth0")  # type: ignore[attr-defined]
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
         assert WEB not in addrs.present["eth0"]  # type: ignore[attr-defined]
 
     _, ports, _ = run(scenario)
     logs = ports.log.messages()  # type: ignore[attr-defined]
     assert any("restored it" in m for m in logs)
     assert any("present while not MASTER; removed it" in m for m in logs)
+
+
+def test_a_burst_of_address_notifications_costs_one_dump() -> None:
+    async def scenario(d: Daemon, stop: asyncio.Event, loop: FakeClockLoop) -> None:
+        await until(loop, 1004.0)
+        addrs = d.ports.addresses
+        before = addrs.dumps  # type: ignore[attr-defined]
+        for _ in range(200):
+            addrs.on_addresses("eth0")  # type: ignore[attr-defined]
+        await asyncio.sleep(0.5)
+        assert addrs.dumps - before == 1  # type: ignore[attr-defined]
+
+    rc, _, _ = run(scenario)
+    assert rc == 0
 
 
 def test_three_send_failures_advertise_skew_240() -> None:
