@@ -10,17 +10,16 @@ Must not: block the event loop (non-blocking AF_PACKET socket, asyncio.sleep bet
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import ipaddress
 import socket
 import struct
+
+from carpd.io.packet import BROADCAST_MAC, interface_mac, open_packet_socket
 
 ETH_P_ARP = 0x0806
 ETH_P_IP = 0x0800
 ARPHRD_ETHER = 1
 ARPOP_REQUEST = 1
-SIOCGIFHWADDR = 0x8927
-BROADCAST_MAC = b"\xff" * 6
 GARP_FRAME_LEN = 42
 
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
@@ -35,12 +34,6 @@ def build_garp_frame(mac: bytes, ip: ipaddress.IPv4Address) -> bytes:
     return BROADCAST_MAC + mac + struct.pack("!H", ETH_P_ARP) + arp
 
 
-def read_mac(sock: socket.socket, interface: str) -> bytes:
-    """The interface's current hardware address (SIOCGIFHWADDR)."""
-    req = struct.pack("256s", interface.encode()[:15])
-    return fcntl.ioctl(sock.fileno(), SIOCGIFHWADDR, req)[18:24]
-
-
 class GarpAnnouncer:
     """ports.Announcer: `count` rounds, `interval` seconds apart, the first immediately;
     each round sends one frame per address. Raises OSError when the interface is unusable."""
@@ -49,7 +42,7 @@ class GarpAnnouncer:
                        count: int, interval: float) -> None:
         if not addresses or count <= 0:
             return
-        sock = self._open(interface)
+        sock = open_packet_socket(interface)
         try:
             for round_no in range(count):
                 if round_no:
@@ -59,22 +52,10 @@ class GarpAnnouncer:
             sock.close()
 
     @staticmethod
-    def _open(interface: str) -> socket.socket:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # proto 0: receive nothing
-        try:
-            sock.bind((interface, 0))
-            sock.setblocking(False)
-        except OSError as exc:
-            sock.close()
-            raise OSError(exc.errno, f"cannot open a packet socket on {interface}: "
-                                     f"{exc.strerror}") from exc
-        return sock
-
-    @staticmethod
     def _send_round(sock: socket.socket, interface: str,
                     addresses: tuple[ipaddress.IPv4Address, ...]) -> None:
         try:
-            mac = read_mac(sock, interface)
+            mac = interface_mac(sock, interface)
             for address in addresses:
                 sock.send(build_garp_frame(mac, address))
         except OSError as exc:

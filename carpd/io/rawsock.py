@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import fcntl
 import ipaddress
 import logging
 import random
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 
 from carpd.core.actions import SendAdvert
 from carpd.core.wire import CARP_TOS, CARP_TTL, IPPROTO_CARP, encode_ipv4_header
+from carpd.io.packet import BROADCAST_MAC, interface_mac, open_packet_socket
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,7 @@ SOL_SOCKET = socket.SOL_SOCKET
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
 SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
-SIOCGIFHWADDR = 0x8927
 ETH_P_IP = 0x0800
-BROADCAST_MAC = b"\xff" * 6
 MAX_DATAGRAM = 4096
 DRAIN_LIMIT = 64  # datagrams handled per readable event; the loop calls us again if more
 
@@ -54,13 +52,6 @@ def ip_mreqn(group: ipaddress.IPv4Address, ifindex: int) -> bytes:
 # kernel copies the program during setsockopt, the buffer only has to outlive that call.
 _DROP_ALL_PROGRAM = ctypes.create_string_buffer(struct.pack("=HBBI", 0x06, 0, 0, 0))
 _DROP_ALL_FPROG = struct.pack("HL", 1, ctypes.addressof(_DROP_ALL_PROGRAM))
-
-
-def interface_mac(sock: socket.socket, interface: str) -> bytes:
-    """The interface's current hardware address (SIOCGIFHWADDR), read on every call."""
-    req = struct.pack("256s", interface.encode()[:15])
-    res = fcntl.ioctl(sock.fileno(), SIOCGIFHWADDR, req)
-    return res[18:24]
 
 
 def ethernet_frame(mac: bytes, ip_datagram: bytes) -> bytes:
@@ -211,14 +202,7 @@ class RawSocketTransport:
         return sock
 
     def _packet_socket(self, interface: str) -> socket.socket:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # proto 0: receives nothing
-        try:
-            sock.bind((interface, 0))
-            sock.setblocking(False)
-        except OSError as exc:
-            sock.close()
-            raise OSError(exc.errno, f"cannot open a packet socket on {interface}: "
-                                     f"{exc.strerror}") from exc
+        sock = open_packet_socket(interface)
         self._packet[interface] = sock
         return sock
 
