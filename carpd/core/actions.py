@@ -18,6 +18,7 @@ class VhidState(enum.Enum):
     INIT = "INIT"
     BACKUP = "BACKUP"
     MASTER = "MASTER"
+    FAULT = "FAULT"  # a fatal check fails: released, silent, deaf until it passes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,7 +103,35 @@ class PacketDropped:
     log: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Anomaly:
+    """Something an operator must hear about, once: `kind` is "dual_master" (a MASTER heard
+    another master that should have yielded), "foreign_advert" (an advert on our VHID with a
+    bad HMAC: another cluster, another password or address set) or "check_flapping".
+    `log` is False for repeats of the same (kind, VIP, peer) within the rate-limit interval;
+    the node counts every one."""
+
+    kind: str
+    name: str
+    peer: ipaddress.IPv4Address | None
+    detail: str
+    log: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckObserved:
+    """A health check result went through the tracker. `state` is "passing", "failing" or
+    "unknown" (no result yet); `changed` is True when this result changed it."""
+
+    name: str
+    check: str
+    ok: bool
+    state: str
+    changed: bool
+    detail: str
+
+
 Action = (
     SendAdvert | AddAddresses | RemoveAddresses | Announce | StartUnits | StopUnits | RunScript
-    | StateChanged | PacketDropped
+    | StateChanged | PacketDropped | Anomaly | CheckObserved
 )

@@ -56,6 +56,38 @@ class SetDemotion:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SetFault:
+    """A fault named `source` (a fatal check, "check:NAME") starts (`failing`) or ends on VIP
+    `name` (every VIP when None). While any fault is set the VIP is FAULT: it bows out,
+    releases and ignores adverts; when the last one ends it goes BACKUP."""
+
+    name: str | None
+    source: str
+    failing: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetHoldDown:
+    """Boot hold-down on VIP `name` (every VIP when None): while active the VIP carries the
+    demotion "hold_down" (240) and does not preempt; it may still take over when no master
+    is heard at all (its master-down timer fires)."""
+
+    name: str | None
+    active: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckResult:
+    """One raw result of health check `check` of VIP `name` (from carpd.io.health); the node's
+    tracker (core/checks.py) turns results into states and states into SetDemotion/SetFault."""
+
+    name: str
+    check: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SendResult:
     """Outcome of one SendAdvert action."""
 
@@ -74,7 +106,7 @@ class AddressOpFailed:
 
 Event = (
     Start | Shutdown | TimerFired | PacketReceived | LinkChanged | SetDemotion | SendResult
-    | AddressOpFailed
+    | AddressOpFailed | SetFault | SetHoldDown | CheckResult
 )
 
 
@@ -92,5 +124,5 @@ class AdvertReceived:
 
 MachineEvent = (
     Start | Shutdown | TimerFired | AdvertReceived | LinkChanged | SetDemotion | SendResult
-    | AddressOpFailed
+    | AddressOpFailed | SetFault | SetHoldDown
 )

@@ -1,6 +1,7 @@
 """Frozen per-VIP parameters that the core needs, and the Secret wrapper for passwords.
 
-Owns: `VipParams` (one VHID on one interface, fully resolved) and `Secret`.
+Owns: `VipParams` (one VHID on one interface, fully resolved), `CheckParams` (one health
+check of a VIP: what the tracker needs and what the health adapter runs) and `Secret`.
 Invariant: a `Secret` never shows its bytes in repr/str, so a password cannot leak through a
 log line, a traceback or a status document by accident.
 Must not: read files or the environment (config.py does that and builds these objects).
@@ -44,6 +45,51 @@ class Secret:
         raise TypeError("a Secret is not picklable")
 
 
+CHECK_TYPES = ("unit", "exec", "tcp", "http", "interface")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckParams:
+    """One health check. Exactly one of `weight` (1..254, added to advskew while failing)
+    and `fatal` (FAULT while failing) applies; config.py guarantees it. Type-specific keys:
+    unit: `unit`; exec: `command` (argv, no shell); tcp: `host`, `port`; http: `url`,
+    `expect_status`; interface: `interface`."""
+
+    name: str
+    type: str
+    weight: int = 0
+    fatal: bool = False
+    interval: float = 2.0
+    timeout: float = 1.0
+    rise: int = 2
+    fall: int = 2
+    unit: str | None = None
+    command: tuple[str, ...] = ()
+    host: str | None = None
+    port: int | None = None
+    url: str | None = None
+    expect_status: int = 200
+    interface: str | None = None
+
+    @property
+    def source(self) -> str:
+        """The demotion/fault name this check sets on its VIP."""
+        return f"check:{self.name}"
+
+    def target(self) -> str:
+        """What it looks at, for status and explain ("nginx.service", "127.0.0.1:80")."""
+        match self.type:
+            case "unit":
+                return self.unit or ""
+            case "exec":
+                return " ".join(self.command)
+            case "tcp":
+                return f"{self.host}:{self.port}"
+            case "http":
+                return f"{self.url} (expect {self.expect_status})"
+        return self.interface or ""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VipParams:
     """One VIP (= one VHID on one interface) as the core runs it."""
@@ -66,6 +112,9 @@ class VipParams:
     upscript: str | None = None
     downscript: str | None = None
     xparam: str | None = None
+    sync_group: str | None = None
+    require_units: tuple[str, ...] = ()
+    checks: tuple[CheckParams, ...] = ()
 
     @property
     def hosts(self) -> tuple[IPv4, ...]:

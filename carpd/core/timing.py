@@ -21,6 +21,7 @@ import ipaddress
 USEC_PER_SKEW_NUM = 1_000_000
 SKEW_DEN = 256
 SEND_ERROR_SKEW = 240  # ucarp/BSD: suppressed after 3 send errors
+HOLD_DOWN_SKEW = 240  # boot hold-down and a faulted sync-group member (FreeBSD's 240)
 MAX_ADVSKEW = 254
 
 
@@ -38,6 +39,8 @@ class VhidInput(enum.Enum):
     SEND_OK = "send_ok"
     ADDRESS_FAILED = "address_failed"
     SHUTDOWN = "shutdown"
+    FAULTED = "faulted"  # a fault began (or Start/link-up while one is set)
+    FAULT_CLEARED = "fault_cleared"  # the last fault ended
 
 
 def skew_usec(advskew: int) -> int:

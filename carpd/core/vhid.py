@@ -11,6 +11,18 @@ that fires late is served with `now`); the VIP is held (AddAddresses emitted las
 state is MASTER; every state change emits exactly one StateChanged first in its action list.
 Protocol sources: CARP.md 3.1-3.7 (ucarp git HEAD) and 6.1 (OpenBSD bow-out and INIT on link
 loss). Deliberate differences from ucarp are listed in docs/protocol.md.
+Health (issue 5): FAULT is the state of a VIP whose fatal check fails (SetFault). Entering it
+from MASTER is the shutdown bow-out (255/255 advert, release); from INIT/BACKUP it stops the
+timers (and releases the first time, as the start-up does). In FAULT the machine has no timer
+and ignores adverts except to remember who is master; when the last fault clears it goes
+BACKUP with a fresh master-down timer; link loss still means INIT, and Start/link-up while a
+fault is set lead straight to FAULT. Demotions are named (SetDemotion source -> amount,
+effective advskew = min(254, advskew + sum), CARP.md 6.2); the boot hold-down (SetHoldDown)
+is the named demotion "hold_down" (240) plus "do not preempt" (the OpenBSD rc interlock of
+6.1 in FreeBSD's arithmetic); a hold-down node still takes over when no master is heard.
+A MASTER that hears a slower master which has had a full advert interval of its own to hear
+us reports a "dual_master" Anomaly (the same slower-master advert that a preempted master's
+farewell produces right after a takeover is not one).
 Must not: read the clock, draw randomness itself, touch sockets or log.
 """
 
@@ -25,6 +37,7 @@ from carpd.core.actions import (
     Action,
     AddAddresses,
     Announce,
+    Anomaly,
     RemoveAddresses,
     RunScript,
     SendAdvert,
@@ -40,6 +53,8 @@ from carpd.core.events import (
     MachineEvent,
     SendResult,
     SetDemotion,
+    SetFault,
+    SetHoldDown,
     Shutdown,
     Start,
     TimerFired,
@@ -50,6 +65,8 @@ from carpd.core.timing import VhidInput
 SEND_ERRORS_TO_SUPPRESS = 3  # CARP_SENDAD_MAX_ERRORS
 SENDS_OK_TO_UNSUPPRESS = 3  # CARP_SENDAD_MIN_SUCCESS
 IFNAMSIZ = 16
+HOLD_DOWN = "hold_down"  # the demotion name of the boot hold-down
+SYNC_GROUP = "sync_group"  # the demotion name the node sets on sync-group members
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +91,9 @@ class VhidStatistics:
     send_errors: int
     address_errors: int
     transitions: int
+    faults: tuple[str, ...] = ()
+    hold_down: bool = False
+    own_demotion: int = 0
 
 
 @dataclass(slots=True)
@@ -93,6 +113,7 @@ class _Ctx:
 
     reason: str = ""
     peer: ipaddress.IPv4Address | None = None
+    anomaly: Anomaly | None = None
 
 
 Effect = Callable[["VhidMachine", float, _Ctx], list[Action]]
@@ -112,10 +133,12 @@ class VhidMachine:
         self._master: ipaddress.IPv4Address | None = None
         self._counter = initial_counter & 0xFFFF_FFFF_FFFF_FFFF
         self._enabled = False
-        self._entered_backup_before = False
+        self._released_once = False
         self._link_up = True
         self._suppressed = False
         self._demotions: dict[str, int] = {}
+        self._faults: set[str] = set()
+        self._hold_down = False
         self._peer_interval: tuple[int, int] | None = None
         self.advert_due_at: float | None = None
         self.master_down_at: float | None = None
@@ -132,6 +155,8 @@ class VhidMachine:
         actions = effect(self, now, ctx)
         if next_state is not self.state:
             actions.insert(0, self._change_state(next_state, now, ctx))
+        if ctx.anomaly is not None:
+            actions.append(ctx.anomaly)
         return actions
 
     def next_deadline(self) -> float | None:
@@ -143,6 +168,20 @@ class VhidMachine:
         return timing.effective_advskew(
             self.params.advskew, sum(self._demotions.values()), self._suppressed
         )
+
+    @property
+    def faulted(self) -> bool:
+        """A fault (failing fatal check) is set, whatever the state (INIT keeps it too)."""
+        return bool(self._faults)
+
+    @property
+    def own_demotion(self) -> int:
+        """The sum of this VIP's own demotions: everything but what its sync group lent it."""
+        return sum(v for k, v in self._demotions.items() if k != SYNC_GROUP)
+
+    @property
+    def link_up(self) -> bool:
+        return self._link_up
 
     def statistics(self) -> VhidStatistics:
         p, n = self.params, self._n
@@ -157,7 +196,8 @@ class VhidMachine:
             last_peer_advskew=peer[1] if peer else None,
             adverts_sent=n.adverts_sent, adverts_received=n.adverts_received,
             send_errors=n.send_errors, address_errors=n.address_errors,
-            transitions=n.transitions,
+            transitions=n.transitions, faults=tuple(sorted(self._faults)),
+            hold_down=self._hold_down, own_demotion=self.own_demotion,
         )
 
     # -- classification -----------------------------------------------------------------
@@ -165,13 +205,15 @@ class VhidMachine:
     def _classify(self, event: MachineEvent, now: float, ctx: _Ctx) -> VhidInput | None:
         match event:
             case AdvertReceived():
-                return self._classify_advert(event, ctx)
+                return self._classify_advert(event, now, ctx)
             case TimerFired():
                 return self._classify_timer(now, ctx)
             case Start():
                 self._enabled = True
                 ctx.reason = "start"
-                return VhidInput.START if self._link_up else None
+                if not self._link_up:
+                    return None
+                return self._faulted_input(ctx) if self._faults else VhidInput.START
             case Shutdown():
                 self._enabled = False
                 ctx.reason = "shutdown"
@@ -180,13 +222,17 @@ class VhidMachine:
                 return self._classify_link(up, ctx)
             case SetDemotion():
                 return self._classify_demotion(event, ctx)
+            case SetFault():
+                return self._classify_fault(event, ctx)
+            case SetHoldDown(active=active):
+                return self._classify_hold_down(active, ctx)
             case SendResult(ok=ok):
                 return VhidInput.SEND_OK if ok else VhidInput.SEND_FAILED
             case AddressOpFailed():
                 return VhidInput.ADDRESS_FAILED
         raise TypeError(f"not a machine event: {event!r}")
 
-    def _classify_advert(self, ad: AdvertReceived, ctx: _Ctx) -> VhidInput:
+    def _classify_advert(self, ad: AdvertReceived, now: float, ctx: _Ctx) -> VhidInput:
         self._n.adverts_received += 1
         self._counter = ad.counter  # ucarp/FreeBSD: continue from the peer's counter
         self._peer_interval = (ad.advbase, ad.advskew)
@@ -197,12 +243,27 @@ class VhidMachine:
                 peer_base=ad.advbase, peer_skew=ad.advskew, own_base=p.advbase,
                 own_skew=self.effective_advskew, peer_source=ad.source, own_source=self._source,
             )
+            if inp is VhidInput.PEER_NOT_PREFERRED:
+                self._check_dual_master(ad, now, ctx)
         else:
             inp, ctx.reason = timing.classify_in_backup(
                 peer_base=ad.advbase, peer_skew=ad.advskew, own_base=p.advbase,
-                own_skew=self.effective_advskew, deadratio=p.deadratio, preempt=p.preempt,
+                own_skew=self.effective_advskew, deadratio=p.deadratio,
+                preempt=p.preempt and not self._hold_down,
             )
         return inp
+
+    def _check_dual_master(self, ad: AdvertReceived, now: float, ctx: _Ctx) -> None:
+        """A slower master that had one advert interval of its own since our takeover to
+        hear us and yield is a dual master; earlier, it is a farewell or a crossed advert."""
+        if now - self._since_at < timing.advert_interval(ad.advbase, ad.advskew):
+            return
+        p = self.params
+        ctx.anomaly = Anomaly(
+            kind="dual_master", name=p.name, peer=ad.source, log=True,
+            detail=f"vhid {p.vhid} on {p.interface}: {ad.source} advertises as master "
+                   f"(advbase {ad.advbase} advskew {ad.advskew}) while we are MASTER with "
+                   f"advskew {self.effective_advskew}; re-announcing our VIPs")
 
     def _classify_timer(self, now: float, ctx: _Ctx) -> VhidInput | None:
         if self.master_down_at is not None and now >= self.master_down_at:
@@ -219,7 +280,9 @@ class VhidMachine:
         if not changed:
             return None
         if up:
-            return VhidInput.LINK_UP if self._enabled else None
+            if not self._enabled:
+                return None
+            return self._faulted_input(ctx) if self._faults else VhidInput.LINK_UP
         return VhidInput.LINK_DOWN
 
     def _classify_demotion(self, ev: SetDemotion, ctx: _Ctx) -> VhidInput | None:
@@ -231,22 +294,55 @@ class VhidMachine:
         ctx.reason = f"demotion_{ev.source}"
         return VhidInput.DEMOTION_CHANGED if self.effective_advskew != before else None
 
+    def _classify_hold_down(self, active: bool, ctx: _Ctx) -> VhidInput | None:
+        self._hold_down = active
+        return self._classify_demotion(
+            SetDemotion(name=self.params.name, source=HOLD_DOWN,
+                        amount=timing.HOLD_DOWN_SKEW if active else 0), ctx)
+
+    def _classify_fault(self, ev: SetFault, ctx: _Ctx) -> VhidInput | None:
+        """Only the first fault and the end of the last one are inputs; INIT just keeps
+        the set (Start or link-up will find it)."""
+        before = bool(self._faults)
+        if ev.failing:
+            self._faults.add(ev.source)
+        else:
+            self._faults.discard(ev.source)
+        if self.state is VhidState.INIT or before == bool(self._faults):
+            return None
+        if self._faults:
+            return self._faulted_input(ctx)
+        ctx.reason = "fault_cleared"
+        return VhidInput.FAULT_CLEARED
+
+    def _faulted_input(self, ctx: _Ctx) -> VhidInput:
+        ctx.reason = f"fault_{min(self._faults)}"
+        return VhidInput.FAULTED
+
     # -- effects (each returns the actions, in contract order) -----------------------------
 
     def _ignore(self, now: float, ctx: _Ctx) -> list[Action]:
         return []
 
     def _enter_backup(self, now: float, ctx: _Ctx) -> list[Action]:
-        """INIT -> BACKUP: wait one master-down interval. The first time (start-up), also
-        make sure nothing is held (ucarp runs the downscript then); later entries come from
-        INIT, which every path reaches having released already, so no script runs twice."""
+        """INIT (or FAULT) -> BACKUP: wait one master-down interval. The first time
+        (start-up), also make sure nothing is held (ucarp runs the downscript then); later
+        entries come from INIT or FAULT, which every path reaches having released already, so
+        no script runs twice."""
         self._master = None
         self.advert_due_at = None
         self._restart_master_down(now)
-        if self._entered_backup_before:
-            return []
-        self._entered_backup_before = True
-        return self._release_actions()
+        return self._release_once()
+
+    def _enter_fault(self, now: float, ctx: _Ctx) -> list[Action]:
+        """INIT/BACKUP -> FAULT: no timers; release if this is the first entry (start-up)."""
+        self._stop_timers()
+        return self._release_once()
+
+    def _note_master(self, now: float, ctx: _Ctx) -> list[Action]:
+        """FAULT hears an advert: remember who is master (for status), nothing else."""
+        self._master = None if ctx.reason == "peer_bowed_out" else ctx.peer
+        return []
 
     def _follow_master(self, now: float, ctx: _Ctx) -> list[Action]:
         self._master = ctx.peer
@@ -323,6 +419,12 @@ class VhidMachine:
             p.advbase, p.deadratio, self.effective_advskew
         )
 
+    def _release_once(self) -> list[Action]:
+        if self._released_once:
+            return []
+        self._released_once = True
+        return self._release_actions()
+
     def _stop_timers(self) -> None:
         self.advert_due_at = self.master_down_at = None
         self._master = None
@@ -382,7 +484,7 @@ def _label(interface: str, name: str) -> str:
     return f"{interface}:{name}"[: IFNAMSIZ - 1]
 
 
-_I, _B, _M = VhidState.INIT, VhidState.BACKUP, VhidState.MASTER
+_I, _B, _M, _F = VhidState.INIT, VhidState.BACKUP, VhidState.MASTER, VhidState.FAULT
 V = VhidInput
 M = VhidMachine
 
@@ -401,6 +503,8 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_I, V.SEND_OK): (M._count_send, _I),
     (_I, V.ADDRESS_FAILED): (M._count_address_failure, _I),
     (_I, V.SHUTDOWN): (M._ignore, _I),
+    (_I, V.FAULTED): (M._enter_fault, _F),  # Start/link-up while a fault is set
+    (_I, V.FAULT_CLEARED): (M._ignore, _I),  # not classified in INIT (bookkeeping only)
 
     (_B, V.START): (M._ignore, _B),
     (_B, V.LINK_UP): (M._ignore, _B),
@@ -415,6 +519,8 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_B, V.SEND_OK): (M._count_send, _B),
     (_B, V.ADDRESS_FAILED): (M._count_address_failure, _B),
     (_B, V.SHUTDOWN): (M._go_init, _I),
+    (_B, V.FAULTED): (M._enter_fault, _F),
+    (_B, V.FAULT_CLEARED): (M._ignore, _B),  # cannot happen: BACKUP has no fault
 
     (_M, V.START): (M._ignore, _M),
     (_M, V.LINK_UP): (M._ignore, _M),
@@ -429,4 +535,22 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_M, V.SEND_OK): (M._count_send, _M),
     (_M, V.ADDRESS_FAILED): (M._count_address_failure, _M),
     (_M, V.SHUTDOWN): (M._bow_out, _I),
+    (_M, V.FAULTED): (M._bow_out, _F),  # the shutdown bow-out: the peer takes over at once
+    (_M, V.FAULT_CLEARED): (M._ignore, _M),  # cannot happen: MASTER has no fault
+
+    (_F, V.START): (M._ignore, _F),
+    (_F, V.LINK_UP): (M._ignore, _F),
+    (_F, V.LINK_DOWN): (M._go_init, _I),
+    (_F, V.ADVERT_DUE): (M._ignore, _F),  # FAULT has no timers
+    (_F, V.MASTER_DOWN_DUE): (M._ignore, _F),
+    (_F, V.PEER_PREFERRED): (M._note_master, _F),
+    (_F, V.PEER_NOT_PREFERRED): (M._note_master, _F),
+    (_F, V.PEER_TAKEOVER): (M._note_master, _F),  # a master we would beat, or its bow-out
+    (_F, V.DEMOTION_CHANGED): (M._ignore, _F),
+    (_F, V.SEND_FAILED): (M._count_send_failure, _F),
+    (_F, V.SEND_OK): (M._count_send, _F),
+    (_F, V.ADDRESS_FAILED): (M._count_address_failure, _F),
+    (_F, V.SHUTDOWN): (M._go_init, _I),
+    (_F, V.FAULTED): (M._ignore, _F),
+    (_F, V.FAULT_CLEARED): (M._enter_backup, _B),
 }

@@ -19,12 +19,14 @@ Invariants (AssertionError with the fault schedule and the recent events when br
 1. a host holds a VIP's addresses iff its machine for that VIP is MASTER; a killed host
    holds nothing; the StateChanged log agrees with every machine's state;
 2. no deadline reported by `next_deadline()` is earlier than the clock, and each machine has
-   exactly the timer its state needs (MASTER: advert; BACKUP: master-down; INIT: none), so no
+   exactly the timer its state needs (MASTER: advert; BACKUP: master-down; INIT and FAULT:
+   none), so no
    machine can get stuck without a future event;
 3. a host whose link is down sends nothing (the core is INIT there);
 4. settled single master: once no fault has been injected and no segment has had loss for
    longer than `settle_window`, every group of eligible machines (alive, link up, started,
-   transmit path working; same segment, partition component, VHID and password) has exactly
+   transmit path working, no fault set; same segment, partition component, VHID and
+   password) has exactly
    one MASTER and no machine in INIT. See `settle_window` for why its length suffices.
 
 Times are dyadic rationals (latency 1/128 s, advskew/256 s), so the float arithmetic is exact
@@ -68,11 +70,13 @@ LATENCY = 1 / 128  # 7.8125 ms: dyadic, so every instant is an exact float
 IFACE = "eth0"
 LAN = "lan"
 PASSWORD = b"s3cret"
-MASTER, BACKUP, INIT = VhidState.MASTER, VhidState.BACKUP, VhidState.INIT
+MASTER, BACKUP, INIT, FAULT = (VhidState.MASTER, VhidState.BACKUP, VhidState.INIT,
+                               VhidState.FAULT)
 
 _DELIVER, _TIMER, _STEP = 0, 1, 2  # order of kinds at one instant
 # (advert timer armed, master-down timer armed) per state: anything else is a stuck machine
-_TIMERS = {MASTER: (True, False), BACKUP: (False, True), INIT: (False, False)}
+_TIMERS = {MASTER: (True, False), BACKUP: (False, True), INIT: (False, False),
+           FAULT: (False, False)}
 TRACE_TAIL = 60
 
 
@@ -530,8 +534,9 @@ class Simulation:
                 seg = self.segments[host.segments[p.interface]]
                 # A host that cannot send is not eligible: nobody can hear it, so a peer
                 # whose skew exceeds its send-error skew (240) legitimately stays MASTER too.
+                # A FAULT machine bowed out on purpose and takes no part until it clears.
                 if (not host.link_up[p.interface] or p.name not in host.enabled
-                        or host.tx_broken):
+                        or host.tx_broken or host.node.machine(p.name).faulted):
                     continue
                 key = (seg.name, seg.component.get(host.name, 0), p.vhid, p.password.reveal())
                 groups.setdefault(key, []).append(
