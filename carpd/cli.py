@@ -1,8 +1,9 @@
 """The `carpd` command: parse arguments, load the configuration, check it or run the daemon.
 
-Owns: the command line (`carpd [--config PATH] [--check] [--version]`), the `--check` summary
-and the exit codes: 0 valid / daemon exited cleanly, 2 invalid configuration or usage (as
-argparse), whatever `carpd.runner.run` returns otherwise.
+Owns: the command line (`carpd [--config PATH] [--check | --cleanup] [--version]`), the
+`--check` summary and the exit codes: 0 valid / daemon exited cleanly, 2 invalid configuration
+or usage (as argparse), whatever `carpd.runner.run` (or `carpd.cleanup.cleanup` for
+`--cleanup`) returns otherwise.
 Invariants: a configuration problem is one line `carpd: error: FILE:LINE: KEY: REASON` on stderr,
 never a traceback; the password is never printed (only where it comes from).
 Must not: hold protocol logic. The daemon (carpd.runner.run, the wiring around carpd.daemon) is
@@ -34,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", action="store_true",
                         help="validate the configuration, print one line per VIP and exit "
                              "(0 valid, 2 invalid)")
+    parser.add_argument("--cleanup", action="store_true",
+                        help="remove every configured VIP still on its interface and stop the "
+                             "master units, then exit (systemd runs it after carpd exits: "
+                             "ExecStopPost=); idempotent, needs no password")
     parser.add_argument("--version", action="version", version=f"carpd {__version__}")
     return parser
 
@@ -66,6 +71,10 @@ def _run_daemon(config: Config) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.cleanup:
+        from carpd.cleanup import cleanup  # netlink only when actually cleaning up
+
+        return cleanup(args.config)
     try:
         config = load_config(args.config)
     except ConfigError as err:

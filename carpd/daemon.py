@@ -60,10 +60,15 @@ from carpd.ports import (
     ScriptRunner,
     UnitPort,
 )
+from carpd.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload
 
 LANE_DRAIN_TIMEOUT_S = 5.0
 SCRIPT_DRAIN_TIMEOUT_S = 10.0
 RECONCILE_DEBOUNCE_S = 0.2
+
+
+def _names(vips: tuple[VipParams, ...]) -> str:
+    return ",".join(p.name for p in vips)
 
 
 class StartupError(Exception):
@@ -273,6 +278,84 @@ class Daemon:
             self._fatal = reason
         if self._stop is not None:
             self._stop.set()
+
+    # -- reload (carpd.reload plans it; SIGHUP in carpd.runner triggers it) -----------------
+
+    async def reload(self, load: Callable[[], Awaitable[tuple[VipParams, ...]]]) -> bool:
+        """Re-read the configuration through `load` and apply it without touching unchanged
+        VIPs. A `ReloadRefused`/`StartupError` from loading or checking refuses the reload
+        and the running configuration stays. Returns whether the new one was applied."""
+        loop = asyncio.get_running_loop()
+        notifier = self.ports.notifier
+        notifier.notify(RELOADING="1", MONOTONIC_USEC=str(int(loop.time() * 1_000_000)),
+                        STATUS="reloading the configuration")
+        try:
+            if self.node is None or (self._stop is not None and self._stop.is_set()):
+                raise ReloadRefused("the daemon is not running its VIPs yet (or any more)")
+            vips = await load()
+            plan = plan_reload(self._running(), await self._resolve_for_reload(vips))
+        except (ReloadRefused, StartupError, OSError) as exc:
+            self._log(msg.ERR, f"reload refused, still running the previous configuration: "
+                      f"{exc}", MESSAGE_ID=RELOAD_REFUSED)
+            notifier.notify(READY="1", STATUS=self.status_line())
+            return False
+        for old in plan.retire:
+            await self._retire(old)
+        for new in plan.enlist:
+            await self._enlist(new)
+        self._configured = vips
+        self._log(msg.NOTICE, f"configuration reloaded: {plan.summary()}", MESSAGE_ID=RELOADED,
+                  CARP_RELOAD_ADDED=_names(plan.added), CARP_RELOAD_REMOVED=_names(plan.removed),
+                  CARP_RELOAD_CHANGED=_names(tuple(new for _, new in plan.changed)),
+                  CARP_RELOAD_UNCHANGED=_names(plan.unchanged))
+        notifier.notify(READY="1", STATUS=self.status_line())
+        return True
+
+    def _running(self) -> tuple[VipParams, ...]:
+        assert self.node is not None
+        return tuple(self.node.machine(n).params for n in self.node.names)
+
+    async def _resolve_for_reload(self, vips: tuple[VipParams, ...]) -> tuple[VipParams, ...]:
+        """'auto' sources resolve to what the interface already sends from (one source per
+        interface), or, on an interface new to this daemon, to its primary address."""
+        sources = {p.interface: p.source for p in self._running()}
+        resolved: list[VipParams] = []
+        for p in vips:
+            if p.interface not in sources:
+                if not await self.ports.addresses.exists(p.interface):
+                    raise StartupError(f"interface {p.interface} does not exist (used by vip "
+                                       f"{p.name})")
+                sources[p.interface] = await self.ports.addresses.primary_ipv4(p.interface)
+            resolved.append(self._resolve_source(p, sources[p.interface]))
+        self._check_one_source_per_interface(resolved)
+        return tuple(resolved)
+
+    async def _retire(self, p: VipParams) -> None:
+        """Bow out (if MASTER) and release, wait for its lane, then forget the VIP."""
+        self._post(Shutdown(name=p.name))
+        await self._lanes[p.name].drain(LANE_DRAIN_TIMEOUT_S)
+        assert self.node is not None
+        self.node.remove(p.name)
+        self._lanes.pop(p.name).cancel()
+        if burst := self._bursts.pop(p.name, None):
+            burst.cancel()
+
+    async def _enlist(self, p: VipParams) -> None:
+        """Create the VIP and start it in BACKUP (INIT while its link is down)."""
+        assert self.node is not None and p.source is not None
+        try:
+            self.ports.transport.open(p.interface, p.source, frozenset({p.multicast_group}),
+                                      self._on_packet)
+            link_up = await self.ports.addresses.link_up(p.interface)
+        except OSError as exc:
+            self._log(msg.ERR, f"vip {p.name}: not started, cannot open {p.interface}: {exc}",
+                      MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=p.name)
+            return
+        self.node.add(p, asyncio.get_running_loop().time())
+        self._lanes[p.name] = _Lane(p.name, self._lane_error)
+        if not link_up:
+            self._post(LinkChanged(interface=p.interface, up=False))
+        self._post(Start(name=p.name))
 
     # -- events in ------------------------------------------------------------------------
 

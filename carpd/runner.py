@@ -1,20 +1,25 @@
 """Wiring: build the real adapters around the Daemon and run it under asyncio with signals.
 
 Owns: choosing adapters (journald or stderr, systemctl or no unit jobs), the signal handlers
-(SIGTERM/SIGINT -> orderly shutdown), the control server's lifetime, and the exit status.
+(SIGTERM/SIGINT -> orderly shutdown, SIGHUP -> reload the configuration file, and with
+CARPD_TEST_HOOKS=1 only, SIGUSR2 -> wedge the loop for the watchdog test), the control
+server's lifetime, and the exit status.
 Must not: contain protocol logic (core) or event handling (daemon).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import signal
 import socket
+import time
 
 from carpd import __version__
 from carpd import messages as msg
-from carpd.config import Config
+from carpd.config import Config, ConfigError, load_config
+from carpd.core.params import VipParams
 from carpd.daemon import Daemon, Ports
 from carpd.io.announce import GarpAnnouncer
 from carpd.io.control_server import ControlServer, ControlServerError
@@ -24,6 +29,7 @@ from carpd.io.scripts import AsyncScriptRunner
 from carpd.io.systemd import SdNotifier, make_event_log
 from carpd.io.units import NullUnits, SystemctlUnits, systemd_running
 from carpd.ports import EventLog, UnitPort
+from carpd.reload import ReloadRefused
 
 
 def run(config: Config) -> int:
@@ -58,6 +64,52 @@ def _script_logger(log: EventLog):  # type: ignore[no-untyped-def]
     return on_result
 
 
+class _Reloader:
+    """SIGHUP: re-read the configuration file and hand it to `Daemon.reload`, one reload at
+    a time (a SIGHUP during a reload runs one more afterwards). An invalid file is refused
+    by the daemon with a journald record; the running configuration stays."""
+
+    def __init__(self, daemon: Daemon, config: Config, log: EventLog) -> None:
+        self._daemon, self._initial, self._log = daemon, config, log
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def request(self) -> None:
+        if self._task is not None:
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                await self._daemon.reload(self._load)
+        finally:
+            self._task = None
+
+    async def _load(self) -> tuple[VipParams, ...]:
+        try:
+            config = await asyncio.to_thread(load_config, self._initial.path)
+        except ConfigError as err:
+            raise ReloadRefused(str(err)) from None
+        for warning in config.warnings:
+            self._log.record(msg.WARNING, warning)
+        for key in ("control_socket", "state_directory"):
+            if getattr(config, key) != getattr(self._initial, key):
+                self._log.record(msg.WARNING, f"{config.path}: carpd.{key} changed; it takes "
+                                 "effect at the next restart (`systemctl restart carpd`)")
+        return config.vips
+
+
+def _wedge_loop(log: EventLog) -> None:
+    """Test hook (CARPD_TEST_HOOKS=1, SIGUSR2): block the event loop, as a bug would, so
+    nothing (adverts, watchdog pings) runs until systemd's watchdog kills us."""
+    log.record(msg.WARNING, "test hook: blocking the event loop (SIGUSR2, CARPD_TEST_HOOKS=1)")
+    time.sleep(3600)
+
+
 async def _main(config: Config) -> int:
     loop = asyncio.get_running_loop()
     log = make_event_log()
@@ -74,6 +126,9 @@ async def _main(config: Config) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _Reloader(daemon, config, log).request)
+    if os.environ.get("CARPD_TEST_HOOKS") == "1":  # tests/systemd: the watchdog must fire
+        loop.add_signal_handler(signal.SIGUSR2, _wedge_loop, log)
     control = ControlServer(config.control_socket, daemon.handle_control)
     try:
         await control.start()

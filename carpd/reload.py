@@ -1,0 +1,100 @@
+"""Reload planning: what a new configuration does to the running VIPs, as a pure diff.
+
+Owns: `plan_reload(running, new) -> ReloadPlan` (which VIPs are unchanged, added, removed or
+changed, matched by name), the human summary that goes into the journald record, the
+`ReloadRefused` exception a configuration loader raises for a file that cannot be used, and
+the MESSAGE_IDs of the two reload records (documented in packaging/carpd.catalog).
+Rules (INTERFACE.md, OPERATORS.md row 3): a VIP is unchanged when its `VipParams` compare
+equal, so every setting counts, the password included (compared through `Secret.__eq__`,
+named but never shown). The caller resolves `source = "auto"` in the new parameters the same
+way the running ones were resolved before calling, so "auto" on both sides compares equal.
+The driver keeps unchanged VIPs as they are (state, timers, counters), starts added ones in
+BACKUP, lets removed ones bow out and release, and re-creates changed ones (remove + add).
+Must not: touch the network, the clock or the daemon; import anything but carpd.core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from carpd.core.params import VipParams
+
+# journald MESSAGE_IDs (never change a released id: alerts match on them)
+RELOADED = "724113a2bfa34ea6a27f631e5c01800a"
+RELOAD_REFUSED = "6cfd6f44ba93413d8db5216ded628b14"
+
+_SECRET_FIELDS = frozenset({"password"})
+
+
+class ReloadRefused(Exception):  # noqa: N818 - a condition reported to the operator
+    """The new configuration cannot be applied; the message says why (FILE:LINE: KEY: ...)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReloadPlan:
+    unchanged: tuple[VipParams, ...]
+    added: tuple[VipParams, ...]
+    removed: tuple[VipParams, ...]
+    changed: tuple[tuple[VipParams, VipParams], ...]  # (running, new)
+
+    @property
+    def retire(self) -> tuple[VipParams, ...]:
+        """Running VIPs to bow out and release: removed ones, then the old side of changes."""
+        return self.removed + tuple(old for old, _ in self.changed)
+
+    @property
+    def enlist(self) -> tuple[VipParams, ...]:
+        """VIPs to create and start in BACKUP: added ones, then the new side of changes."""
+        return self.added + tuple(new for _, new in self.changed)
+
+    @property
+    def is_noop(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def summary(self) -> str:
+        """One line, e.g. `mail changed (advskew 100 -> 50); web unchanged`."""
+        parts = [f"{old.name} changed ({', '.join(differences(old, new))})"
+                 for old, new in self.changed]
+        parts += [f"{p.name} added (vhid {p.vhid} on {p.interface})" for p in self.added]
+        parts += [f"{p.name} removed" for p in self.removed]
+        if self.unchanged:
+            parts.append(f"{_names(self.unchanged)} unchanged")
+        return "; ".join(parts) if parts else "no VIP configured"
+
+
+def plan_reload(running: Iterable[VipParams], new: Iterable[VipParams]) -> ReloadPlan:
+    """Match by name; keep the new file's order for added/changed/unchanged."""
+    old = {p.name: p for p in running}
+    fresh = {p.name: p for p in new}
+    return ReloadPlan(
+        unchanged=tuple(p for n, p in fresh.items() if n in old and old[n] == p),
+        added=tuple(p for n, p in fresh.items() if n not in old),
+        removed=tuple(p for n, p in old.items() if n not in fresh),
+        changed=tuple((old[n], p) for n, p in fresh.items() if n in old and old[n] != p),
+    )
+
+
+def differences(old: VipParams, new: VipParams) -> list[str]:
+    """The settings that differ, as `key OLD -> NEW` (a secret only by its name)."""
+    out: list[str] = []
+    for f in dataclasses.fields(VipParams):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if a == b:
+            continue
+        if f.name in _SECRET_FIELDS:
+            out.append(f.name)
+        else:
+            out.append(f"{f.name} {_show(a)} -> {_show(b)}")
+    return out
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
+    return "none" if value is None else str(value)
+
+
+def _names(vips: tuple[VipParams, ...]) -> str:
+    return ", ".join(p.name for p in vips)
