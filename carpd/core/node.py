@@ -9,32 +9,48 @@ becomes a PacketDropped action; only the "loud" reasons may be logged, and each 
 reason) at most once per `drop_log_interval` seconds, so foreign traffic cannot flood a log.
 Invariants: network bytes never raise out of `handle`; machines are keyed by (interface, vhid)
 and by name, both unique (config.py guarantees it).
+Health (issue 5): `CheckResult` events go through the VIP's `CheckTracker` (core/checks.py),
+whose verdicts become SetDemotion/SetFault for that VIP. Sync groups (OpenBSD's interface-group
+demotion counter, CARP.md 6.1): after every event that can change a member's own demotion, its
+fault or its link, every OTHER member of the group gets the demotion "sync_group" = the largest
+weight among the other members, where a member weighs its own demotion (everything but
+"sync_group"), or 240 if it is faulted or its link is down (it cannot serve), whichever is
+more; the resulting actions follow the event's own, members in configuration order. So one
+demoted or faulted member moves the whole group, and it moves back when that member recovers.
+Anomalies (dual master, foreign advert, check flapping) are counted per VIP and kind; each
+(kind, VIP, peer) is logged at most once per `drop_log_interval` seconds. A bad HMAC on one of
+our VHIDs is both a drop and a "foreign_advert" anomaly naming the sender.
 Must not: read the clock, draw randomness, or touch sockets.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from carpd.core import auth, wire
-from carpd.core.actions import Action, PacketDropped
+from carpd.core import auth, timing, wire
+from carpd.core.actions import Action, Anomaly, PacketDropped
+from carpd.core.checks import CheckStatistics, CheckTracker
 from carpd.core.events import (
     AddressOpFailed,
     AdvertReceived,
+    CheckResult,
     Event,
     LinkChanged,
     PacketReceived,
     SendResult,
     SetDemotion,
+    SetFault,
+    SetHoldDown,
     Shutdown,
     Start,
     TimerFired,
 )
 from carpd.core.params import VipParams
-from carpd.core.vhid import VhidMachine, VhidStatistics
+from carpd.core.vhid import SYNC_GROUP, VhidMachine, VhidStatistics
 
 QUIET_DROPS = frozenset({"own_packet", "vrrp", "unknown_vhid"})
 DROP_REASONS = (
@@ -48,6 +64,8 @@ class NodeStatistics:
     vips: tuple[VhidStatistics, ...]
     vip_drops: dict[str, dict[str, int]]
     interface_drops: dict[str, dict[str, int]]
+    anomalies: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    checks: tuple[CheckStatistics, ...] = ()
 
 
 class _Drop(Exception):  # noqa: N818 - internal control flow, never escapes handle()
@@ -71,6 +89,9 @@ class Node:
         self._iface_drops: dict[str, Counter[str]] = {}
         self._vip_drops: dict[str, Counter[str]] = {}
         self._last_logged: dict[tuple[str, str], float] = {}
+        self._checks: dict[tuple[str, str], CheckTracker] = {}
+        self._anomalies: dict[str, Counter[str]] = {}
+        self._anomaly_logged: dict[tuple[str, str, str], float] = {}
         for params in vips:
             self.add(params, now)
 
@@ -86,12 +107,18 @@ class Node:
         self._machines[params.name] = machine
         self._by_key[key] = machine
         self._vip_drops[params.name] = Counter()
+        self._anomalies[params.name] = Counter()
+        for check in params.checks:
+            self._checks[(params.name, check.name)] = CheckTracker(params.name, check)
         return machine
 
     def remove(self, name: str) -> None:
         machine = self._machines.pop(name)
         del self._by_key[(machine.params.interface, machine.params.vhid)]
         del self._vip_drops[name]
+        del self._anomalies[name]
+        for key in [k for k in self._checks if k[0] == name]:
+            del self._checks[key]
 
     def machine(self, name: str) -> VhidMachine:
         return self._machines[name]
@@ -103,6 +130,13 @@ class Node:
     # -- the API ------------------------------------------------------------------------------
 
     def handle(self, event: Event, now: float) -> list[Action]:
+        actions = self._dispatch(event, now)
+        if isinstance(event, SetDemotion | SetFault | SetHoldDown | LinkChanged | CheckResult
+                      | Start | Shutdown):
+            actions += self._sync_groups(now)
+        return self._rate_limit(actions, now)
+
+    def _dispatch(self, event: Event, now: float) -> list[Action]:
         match event:
             case PacketReceived():
                 return self._receive(event, now)
@@ -112,8 +146,10 @@ class Node:
                 return self._fan_out(due, event, now)
             case Start(name=name) | Shutdown(name=name):
                 return self._fan_out(self._select(name), event, now)
-            case SetDemotion(name=name):
+            case SetDemotion(name=name) | SetFault(name=name) | SetHoldDown(name=name):
                 return self._fan_out(self._select(name), event, now)
+            case CheckResult():
+                return self._check_result(event, now)
             case LinkChanged(interface=ifname):
                 targets = [m for m in self._machines.values() if m.params.interface == ifname]
                 return self._fan_out(targets, event, now)
@@ -131,7 +167,52 @@ class Node:
             vips=tuple(m.statistics() for m in self._machines.values()),
             vip_drops={n: dict(c) for n, c in self._vip_drops.items()},
             interface_drops={i: dict(c) for i, c in self._iface_drops.items()},
+            anomalies={n: dict(c) for n, c in self._anomalies.items()},
+            checks=tuple(t.statistics() for t in self._checks.values()),
         )
+
+    def tracker(self, name: str, check: str) -> CheckTracker | None:
+        return self._checks.get((name, check))
+
+    # -- health, sync groups, anomalies ---------------------------------------------------------
+
+    def _check_result(self, ev: CheckResult, now: float) -> list[Action]:
+        tracker = self._checks.get((ev.name, ev.check))
+        if tracker is None:  # a check that a reload removed, still reporting: ignore
+            return []
+        events, actions = tracker.observe(ev.ok, ev.detail, now)
+        for e in events:
+            actions += self._dispatch(e, now)
+        return actions
+
+    def _sync_groups(self, now: float) -> list[Action]:
+        """Lend every member the largest weight of the OTHER members (module docstring)."""
+        groups: dict[str, list[VhidMachine]] = {}
+        for m in self._machines.values():
+            if m.params.sync_group is not None:
+                groups.setdefault(m.params.sync_group, []).append(m)
+        actions: list[Action] = []
+        for members in groups.values():
+            weights = [_sync_weight(m) for m in members]
+            for i, m in enumerate(members):
+                lent = max((w for j, w in enumerate(weights) if j != i), default=0)
+                actions += m.handle(SetDemotion(name=m.params.name, source=SYNC_GROUP,
+                                                amount=lent), now)
+        return actions
+
+    def _rate_limit(self, actions: list[Action], now: float) -> list[Action]:
+        """Count every Anomaly; log each (kind, VIP, peer) once per interval."""
+        for i, a in enumerate(actions):
+            if not isinstance(a, Anomaly) or a.name not in self._anomalies:
+                continue
+            self._anomalies[a.name][a.kind] += 1
+            key = (a.kind, a.name, str(a.peer))
+            last = self._anomaly_logged.get(key)
+            if last is not None and now - last < self._drop_log_interval:
+                actions[i] = dataclasses.replace(a, log=False)
+            elif a.log:
+                self._anomaly_logged[key] = now
+        return actions
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -151,7 +232,14 @@ class Node:
         try:
             machine, advert = self._validate(packet)
         except _Drop as drop:
-            return [self._count_drop(packet.interface, drop, now)]
+            dropped = self._count_drop(packet.interface, drop, now)
+            if drop.reason != "bad_hmac" or drop.name is None:
+                return [dropped]
+            return [dropped, Anomaly(
+                kind="foreign_advert", name=drop.name, peer=drop.source, log=True,
+                detail=f"advert for vhid {drop.vhid} on {packet.interface} from {drop.source} "
+                       "fails our HMAC: another cluster on our VHID, or a different password "
+                       "or address set")]
         return machine.handle(advert, now)
 
     def _validate(self, packet: PacketReceived) -> tuple[VhidMachine, AdvertReceived]:
@@ -220,3 +308,9 @@ class Node:
                 log = True
         return PacketDropped(interface=interface, reason=drop.reason, detail=drop.detail,
                              source=drop.source, vhid=drop.vhid, log=log)
+
+
+def _sync_weight(m: VhidMachine) -> int:
+    """What a member lends its sync group: its own demotion, or 240 if it cannot serve."""
+    down = m.faulted or not m.link_up
+    return max(m.own_demotion, timing.HOLD_DOWN_SKEW if down else 0)
