@@ -286,6 +286,11 @@ class Simulation:
         host.enabled |= {p.name for p in host.vips if vip_name in (None, p.name)}
         self.inject(name, Start(name=vip_name))
 
+    def health(self, name: str, event: Event) -> None:
+        """A health event (CheckResult, SetFault, SetHoldDown): a fault for the settle clock."""
+        self._fault(f"health {name} {event}")
+        self.inject(name, event)
+
     def inject(self, name: str, event: Event) -> None:
         """Feed any event to a live host now (demotion, shutdown and friends use this)."""
         host = self.hosts[name]
