@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from carpd.config_checks import BadCheckError, parse_checks
 from carpd.core.params import MAX_PASSWORD_BYTES, Secret, VipParams
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli fallback kept for 3.10 backports)
@@ -75,6 +76,7 @@ class Config:
     vips: tuple[VipParams, ...] = ()
     warnings: tuple[str, ...] = ()
     password_sources: dict[str, str] = field(default_factory=dict)
+    metrics_textfile: str | None = None
 
 
 class _BadValueError(Exception):
@@ -106,6 +108,7 @@ class _LineIndex:
     def __init__(self, text: str) -> None:
         self._lines: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
+        arrays: dict[tuple[str, ...], int] = {}  # [[a.b]] headers seen so far, per path
         in_multiline = False
         for number, line in enumerate(text.splitlines(), start=1):
             quotes = line.count('"""') + line.count("'''")
@@ -117,6 +120,10 @@ class _LineIndex:
             if header:
                 table = _split_key(header.group(1))
                 self._lines.setdefault(table, number)
+                if line.lstrip().startswith("[["):  # array of tables: a.b[N], 1-based
+                    arrays[table] = arrays.get(table, 0) + 1
+                    table = (*table, str(arrays[table]))
+                    self._lines.setdefault(table, number)
             elif key:
                 self._lines.setdefault(table + _split_key(key.group(1)), number)
             in_multiline = quotes % 2 == 1
@@ -313,8 +320,19 @@ VIP_KEYS: dict[str, Callable[[object], object]] = {
     "master_units": _master_units, "upscript": _script, "downscript": _script,
     "xparam": _xparam,
 }
+def _sync_group(value: object) -> str:
+    name = _text(value)
+    if not VIP_NAME_RE.fullmatch(name):
+        raise _BadValueError(f"invalid sync group name {name!r}: use 1-32 of a-z, 0-9, '_' "
+                             "and '-'")
+    return name
+
+
+VIP_KEYS.update({"sync_group": _sync_group, "require_units": _master_units,
+                 "check": parse_checks})
 CARPD_KEYS: dict[str, Callable[[object], object]] = {
     "control_socket": _absolute_path, "state_directory": _absolute_path,
+    "metrics_textfile": _absolute_path,
 }
 TOP_TABLES = ("carpd", "defaults", "vip")
 _EXCLUSIVE = (("address", "addresses"), ("password_file", "password_credential", "password"))
@@ -380,6 +398,8 @@ class _Loader:
             state_directory=carpd["state_directory"].value if "state_directory" in carpd
             else DEFAULT_STATE_DIRECTORY,
             vips=vips, warnings=tuple(self.warnings),
+            metrics_textfile=carpd["metrics_textfile"].value if "metrics_textfile" in carpd
+            else None,
             password_sources={name: self._secrets[src][1] for name, src in self._sources.items()},
         )
 
@@ -400,6 +420,8 @@ class _Loader:
                 checked = keys[key](value)
             except _BadValueError as err:
                 raise self.error(dotted, err.reason) from None
+            except BadCheckError as err:  # [[vip.NAME.check]]: located inside the array
+                raise self.error(dotted + err.where, err.reason) from None
             settings[key] = _Setting(checked, dotted, self.lines.line(tuple(_split_key(dotted))))
         for group in _EXCLUSIVE:
             present = sorted((settings[k] for k in group if k in settings),
@@ -466,6 +488,10 @@ class _Loader:
                       "a single late advert causes a takeover")
         units = s.get("master_units")
         opt = {k: v.value for k, v in s.items() if k in _OPTIONAL}
+        if "require_units" in s:
+            opt["require_units"] = tuple(_expand(u, name) for u in s["require_units"].value)
+        if "check" in s:
+            opt["checks"] = s["check"].value
         return VipParams(
             name=name, vhid=vhid, interface=interface, password=password,
             addresses=_hosts_interfaces(addresses.value),
@@ -558,7 +584,8 @@ def _hosts(value: object) -> tuple[ipaddress.IPv4Address, ...]:
     return tuple(a.ip for a in _hosts_interfaces(value))
 
 
-_OPTIONAL = frozenset({"advbase", "advskew", "deadratio", "preempt", "source", "multicast_group",
+_OPTIONAL = frozenset({"sync_group",
+                       "advbase", "advskew", "deadratio", "preempt", "source", "multicast_group",
                        "l2_broadcast", "garp_count", "garp_interval", "upscript", "downscript",
                        "xparam"})
 

@@ -256,7 +256,7 @@ BAD: list[tuple[str, str, str]] = [
      f"{P}:8: vip.web.colour: unknown key; known: interface, vhid, address, addresses, "
      "advbase, advskew, deadratio, preempt, password_file, password_credential, password, "
      "source, multicast_group, l2_broadcast, garp_count, garp_interval, master_units, "
-     "upscript, downscript, xparam"),
+     "upscript, downscript, xparam, sync_group, require_units, check"),
     ("unknown-table", "[default]\n" + BASE,
      f"{P}:1: default: unknown table; did you mean 'defaults'?"),
     ("vip-key-at-top", "advskew = 1\n" + BASE,
