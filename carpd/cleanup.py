@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import subprocess
 import tomllib
 from dataclasses import dataclass
@@ -39,7 +38,8 @@ class Target:
 
 
 def targets(path: str) -> list[Target]:
-    """The VIPs of the file: validated when possible, else a best-effort raw read."""
+    """The VIPs of the file: validated when possible, else a best-effort raw read (which
+    raises OSError or TOMLDecodeError when the file cannot be read at all)."""
     try:
         config = load_config(path)
     except ConfigError:
@@ -48,11 +48,9 @@ def targets(path: str) -> list[Target]:
 
 
 def _raw_targets(path: str) -> list[Target]:
-    try:
-        with open(path, "rb") as handle:
-            doc = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError):
-        return []
+    """Raises OSError or TOMLDecodeError when the file cannot be read at all."""
+    with open(path, "rb") as handle:
+        doc = tomllib.load(handle)
     defaults = doc.get("defaults", {})
     found = []
     for name, table in (doc.get("vip") or {}).items():
@@ -114,11 +112,15 @@ def _stop_units(found: list[Target], log: EventLog) -> None:
 def cleanup(path: str) -> int:
     """Exit status 0 (also when there was nothing to do), 1 when the file cannot be read."""
     log = make_event_log()
-    found = targets(path)
+    try:
+        found = targets(path)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        log.record(msg.ERR, f"cleanup: cannot read the VIPs of {path} ({exc}); nothing "
+                   "removed: check the interfaces by hand", MESSAGE_ID=msg.IO_FAILURE)
+        return 1
     if not found:
-        log.record(msg.WARNING if os.path.exists(path) else msg.INFO,
-                   f"cleanup: no VIP can be read from {path}; nothing removed")
-        return 1 if os.path.exists(path) else 0
+        log.record(msg.INFO, f"cleanup: no VIP configured in {path}; nothing to remove")
+        return 0
     removed = asyncio.run(_remove_addresses(found, log))
     _stop_units(found, log)
     if not removed:
