@@ -3,7 +3,9 @@
 Owns: the health-check keys of a VIP (reference in docs/configuration.md, "Health checks"):
 `type` (unit | exec | tcp | http | interface), `name` (derived when absent), exactly one of
 `weight` (1..254) and `fatal = true`, `interval` (default 2 s), `timeout` (default 1 s, at most
-the interval), `rise` and `fall` (default 2 each), and the keys of each type.
+the interval), `rise` and `fall` (default 2 each; 1 for `unit`, whose results are systemd's
+own state changes, so it fails the moment the unit leaves "active"), and the keys of each
+type.
 Errors are `BadCheckError(where, reason)` where `where` is the suffix after the VIP's key path
 ("[2].port", 1-based like the tables in the file); config.py adds the file, line and VIP.
 Why a module of its own: config.py owns the file format and locations; this owns one
@@ -180,6 +182,9 @@ def _parse_one(where: str, table: dict[str, Any]) -> CheckParams:
                             f"({interval:g} s)")
     values.pop("type")
     values.update(interval=interval, timeout=timeout)
+    if kind == "unit":  # event-driven (D-Bus signals): every signal is a real change
+        values.setdefault("rise", 1)
+        values.setdefault("fall", 1)
     values.setdefault("name", default_name(kind, values))
     return CheckParams(type=kind, **values)
 

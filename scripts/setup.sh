@@ -30,6 +30,6 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
     echo "setup.sh: creating .venv with $($PY --version)"
     "$PY" -m venv .venv
     .venv/bin/pip install -q --upgrade pip >/dev/null
-    .venv/bin/pip install -q -e '.[test,systemd]'
+    .venv/bin/pip install -q -e '.[test,systemd,health]'
     echo "$want" > "$stamp"
 fi

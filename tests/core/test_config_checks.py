@@ -57,7 +57,8 @@ def test_full_check_table(workdir: Path) -> None:  # noqa: F811
     assert web.sync_group == "dc"
     assert web.require_units == ("nginx.service", "carpd-ready@web.target")
     assert web.checks == (
-        CheckParams(name="nginx", type="unit", fatal=True, unit="nginx.service"),
+        CheckParams(name="nginx", type="unit", fatal=True, unit="nginx.service", rise=1,
+                    fall=1),
         CheckParams(name="check-web", type="exec", weight=50, interval=5.0, timeout=2.5,
                     rise=3, fall=1, command=("/usr/local/bin/check-web", "--quiet")),
         CheckParams(name="tcp-80", type="tcp", weight=100, host="127.0.0.1", port=80),
@@ -66,7 +67,7 @@ def test_full_check_table(workdir: Path) -> None:  # noqa: F811
         CheckParams(name="link-eth1", type="interface", weight=240, interface="eth1"),
     )
     assert web.checks[0].interval == 2.0 and web.checks[0].timeout == 1.0
-    assert (web.checks[0].rise, web.checks[0].fall) == (2, 2)
+    assert (web.checks[2].rise, web.checks[2].fall) == (2, 2)
 
 
 def test_defaults_are_inherited_and_short_interval_caps_the_timeout(workdir: Path  # noqa: F811
