@@ -7,7 +7,7 @@
 # `dpkg-buildpackage -us -uc -b`. Then lintian (errors fail the build; warnings are listed).
 # Needs: dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all
 # python3-setuptools lintian (scripts/setup.sh installs them). Root is not needed.
-#   scripts/build-deb.sh [--no-lintian]
+#   scripts/build-deb.sh [--no-lintian]      (CARPD_DEB_TREE=HEAD: from the last commit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -23,11 +23,16 @@ trap 'rm -rf "$work"' EXIT
 src=$work/carpd
 mkdir -p "$src"
 # what the package is built from: the files git knows about (tracked and new, not ignored)
-# under these paths, as they are in the work tree
-git ls-files -z --cached --others --exclude-standard -- \
-        carpd docs etc packaging units pyproject.toml README.md \
-    | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$src"
-cp -a packaging/debian "$src/debian"
+# under these paths, as they are in the work tree; CARPD_DEB_TREE=HEAD (or another commit)
+# builds the committed tree instead, ignoring uncommitted edits
+paths=(carpd docs etc packaging units pyproject.toml README.md)
+if [ -n "${CARPD_DEB_TREE:-}" ]; then
+    git archive --format=tar "$CARPD_DEB_TREE" -- "${paths[@]}" | tar -xf - -C "$src"
+else
+    git ls-files -z --cached --others --exclude-standard -- "${paths[@]}" \
+        | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$src"
+fi
+cp -a "$src/packaging/debian" "$src/debian"
 
 # Debian's own python3 builds the package (not a pyenv or venv python earlier on PATH)
 (cd "$src" && PATH=/usr/sbin:/usr/bin:/sbin:/bin SOURCE_DATE_EPOCH=$(git -C "$top" log -1 --format=%ct 2>/dev/null || date +%s) \
