@@ -313,7 +313,8 @@ def test_invalid_file_is_refused_and_the_old_config_keeps_running(pair: Pair) ->
     wait_for("the refusal record", lambda: records(a, mark, MESSAGE_ID=RELOAD_REFUSED), 5)
     refused = records(a, mark, MESSAGE_ID=RELOAD_REFUSED)[0]["MESSAGE"]
     assert refused == ("reload refused, still running the previous configuration: "
-                       "/etc/carpd.toml:6: vip.web.vhid: 300 is out of range")
+                       "/etc/carpd.toml:6: vip.web.vhid: 300 is out of range: must be an "
+                       "integer 1..255")
     assert active(a, "carpd") == "active" and show(a, "carpd", "MainPID") == pid
     assert show(a, "carpd", "StatusText") == "2 VIPs: web MASTER, mail BACKUP"
     assert not records(a, mark, MESSAGE_ID=STATE_CHANGED)
