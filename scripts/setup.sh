@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev iproute2 ucarp
               tcpdump nftables iputils-ping procps kmod)
+# tests/systemd: real systemd servers (systemd-nspawn; util-linux for unshare/nsenter), the
+# .deb build (scripts/build-deb.sh) and carpd's Debian dependencies, which the servers use
+# from this machine's / (their overlay's lower layer)
+APT_PACKAGES+=(systemd-container util-linux dpkg-dev debhelper dh-python pybuild-plugin-pyproject
+               python3-all python3-setuptools lintian python3-pyroute2 python3-systemd)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs Debian packages): sudo $0" >&2
