@@ -1,7 +1,10 @@
 """carpctl: the operator's command line for a running carpd (talks to its control socket).
 
 Owns: argument parsing, the request/response round trip, and rendering (table or JSON).
-Exit codes: 0 success, 1 the daemon refused the request, 2 usage error, 3 the daemon is not
+Commands: status, explain NAME, watch [--json], metrics, demote NAME|--all [--for D] [--by N],
+promote NAME|--all, maintenance on|off. Durations: 90, 30s, 5m, 1h, 1h30m.
+Exit codes: 0 success, 1 the daemon refused the request (including "permission denied" for
+demote/promote/maintenance from a user who may only read), 2 usage error, 3 the daemon is not
 reachable (not running, or the socket is not accessible to this user).
 Must not: import the daemon or any adapter (only carpd.control), so it runs unprivileged.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import sys
 from datetime import datetime
@@ -21,6 +25,7 @@ from carpd.control.protocol import (
     MAX_MESSAGE,
     ProtocolError,
     Request,
+    decode_event,
     decode_response,
     encode_request,
 )
@@ -77,7 +82,24 @@ def render_table(status: dict[str, Any]) -> str:
             f"up {_duration(node.get('uptime_s', 0))}")
     lines = [head] + ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
                       for r in rows]
-    return "\n".join(lines)
+    return "\n".join(lines + _notes(status))
+
+
+def _notes(status: dict[str, Any]) -> list[str]:
+    """Lines after the table (never new columns): maintenance, failing checks, hold-down."""
+    notes = []
+    if status.get("maintenance", {}).get("on"):
+        notes.append(f"maintenance mode ON since {_short_time(status['maintenance']['since'])}"
+                     " (carpctl maintenance off)")
+    for v in status.get("vips", []):
+        failing = [c["name"] for c in v.get("checks", []) if c["state"] == "failing"]
+        if failing:
+            notes.append(f"{v['name']}: failing checks: {', '.join(failing)} "
+                         f"(carpctl explain {v['name']})")
+        if v.get("hold_down"):
+            notes.append(f"{v['name']}: boot hold-down, waiting for "
+                         f"{', '.join(v.get('waiting_for', [])) or 'nothing'}")
+    return notes
 
 
 def _skew(v: dict[str, Any]) -> str:
@@ -102,6 +124,22 @@ def _duration(seconds: float) -> str:
     return f"{d}d {h:02}:{m:02}:{s:02}" if d else f"{h:02}:{m:02}:{s:02}"
 
 
+_DURATION_RE = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?"
+                          r"(?:(\d+(?:\.\d+)?)s?)?")
+
+
+def parse_duration(text: str) -> float:
+    """'90' or '90s', '5m', '1h', '1h30m' -> seconds (argparse type)."""
+    match = _DURATION_RE.fullmatch(text.strip())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 30s, 5m, 1h30m)")
+    h, m, sec = (float(g) if g else 0.0 for g in match.groups())
+    seconds = h * 3600 + m * 60 + sec
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be more than 0")
+    return seconds
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="carpctl", description="Query and steer a running carpd.")
     p.add_argument("--socket", default=os.environ.get("CARPD_SOCKET", DEFAULT_SOCKET),
@@ -110,13 +148,47 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="state of every VIP (or one)")
     st.add_argument("name", nargs="?", help="only this VIP")
     st.add_argument("--json", action="store_true", help="machine-readable document")
+    ex = sub.add_parser("explain", help="why a VIP is in its state here, in one paragraph")
+    ex.add_argument("name")
+    wa = sub.add_parser("watch", help="live stream of transitions, check results, anomalies")
+    wa.add_argument("--json", action="store_true", help="one JSON object per line")
+    sub.add_parser("metrics", help="metrics in the Prometheus text format")
+    for verb, text in (("demote", "demote a VIP (or all) on this node"),
+                       ("promote", "clear the operator demotion of a VIP (or all)")):
+        cmd = sub.add_parser(verb, help=text)
+        which = cmd.add_mutually_exclusive_group(required=True)
+        which.add_argument("name", nargs="?")
+        which.add_argument("--all", action="store_true", help="every VIP")
+        if verb == "demote":
+            cmd.add_argument("--for", dest="duration", type=parse_duration, metavar="DURATION",
+                             help="expire after DURATION (30s, 5m, 1h); default: until promote")
+            cmd.add_argument("--by", type=int, default=254, metavar="N",
+                             help="demotion added to advskew, 1..254 (default 254)")
+    mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently")
+    mt.add_argument("mode", choices=("on", "off"))
     return p
+
+
+def _build(args: argparse.Namespace) -> Request:
+    match args.command:
+        case "explain":
+            return Request(cmd="explain", args={"name": args.name})
+        case "demote" | "promote":
+            target: dict[str, Any] = {"all": True} if args.all else {"name": args.name}
+            if args.command == "demote":
+                target |= {"by": args.by, **({"for": args.duration} if args.duration else {})}
+            return Request(cmd=args.command, args=target)
+        case "maintenance":
+            return Request(cmd="maintenance", args={"on": args.mode == "on"})
+    return Request(cmd=args.command)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "watch":
+        return watch(args.socket, as_json=args.json)
     try:
-        result = request(args.socket, Request(cmd="status"))
+        result = request(args.socket, _build(args))
     except Unreachable as exc:
         print(f"carpctl: {exc} (is carpd running? are you root or in its group?)",
               file=sys.stderr)
@@ -124,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProtocolError as exc:
         print(f"carpctl: carpd refused the request: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    if args.command != "status":
+        print(_render_reply(args.command, result))
+        return 0
     if args.name is not None:
         vips = [v for v in result.get("vips", []) if v.get("name") == args.name]
         if not vips:
@@ -132,6 +207,65 @@ def main(argv: list[str] | None = None) -> int:
         result = {**result, "vips": vips}
     print(json.dumps(result, indent=2) if args.json else render_table(result))
     return 0
+
+
+def _render_reply(command: str, r: dict[str, Any]) -> str:
+    match command:
+        case "explain":
+            return str(r["text"])
+        case "metrics":
+            return str(r["text"]).rstrip("\n")
+        case "demote":
+            until = f" until {_short_time(r['until'])}" if r.get("until") else ""
+            return f"demoted {', '.join(r['demoted'])} by {r['by']}{until}"
+        case "promote":
+            return f"promoted {', '.join(r['promoted'])}" if r["promoted"] else (
+                "nothing to promote (no operator demotion)")
+        case "maintenance":
+            return f"maintenance mode {'on' if r['maintenance'] else 'off'}"
+    return json.dumps(r, indent=2)
+
+
+def render_event(e: dict[str, Any]) -> str:
+    """One watch event as a line for people."""
+    when = _short_time(e.get("time"))
+    match e.get("type"):
+        case "transition":
+            peer = f" peer {e['peer']}" if e.get("peer") else ""
+            return f"{when} {e['vip']}: {e['from']} -> {e['to']} ({e['reason']}){peer}"
+        case "check":
+            mark = "changed to " if e.get("changed") else ""
+            return f"{when} {e['vip']}: check {e['check']} {mark}{e['state']}: {e['detail']}"
+        case "anomaly":
+            return f"{when} {e['vip']}: ANOMALY {e['kind']}: {e['detail']}"
+    return f"{when} {e.get('type')}: {e.get('detail', '')}"
+
+
+def watch(path: str, *, as_json: bool) -> int:
+    """Print the daemon's event stream until interrupted or the daemon ends it."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(TIMEOUT_S)
+        try:
+            sock.connect(path)
+            sock.sendall(encode_request(Request(cmd="watch")))
+            stream = sock.makefile("rb")
+            decode_response(stream.readline(MAX_MESSAGE))
+        except (OSError, TimeoutError) as exc:
+            print(f"carpctl: cannot reach carpd at {path}: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        except ProtocolError as exc:
+            print(f"carpctl: carpd refused the request: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
+        sock.settimeout(None)
+        try:
+            for line in stream:
+                print(line.decode().rstrip("\n") if as_json else render_event(
+                    decode_event(line)), flush=True)
+        except KeyboardInterrupt:
+            return 0
+    print("carpctl: carpd ended the stream (stopped, or this client read too slowly)",
+          file=sys.stderr)
+    return EXIT_UNREACHABLE
 
 
 if __name__ == "__main__":

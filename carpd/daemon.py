@@ -9,6 +9,10 @@ The advert path is synchronous: a timer or packet callback runs the core and sen
 with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP
 bursts, scripts, unit jobs) runs in one ordered "lane" task per VIP, so a VIP's operations
 happen in the order the core emitted them and never delay any advert.
+Health checks, the boot hold-down, operator commands (demote, promote, maintenance,
+explain, metrics, watch) and the extra status fields live in carpd.operations, which this
+driver calls at a few points (`self.ops`); metrics are also written every METRICS_INTERVAL_S
+to the optional MetricsSink (a node_exporter textfile).
 Must not: import carpd.io (adapters are injected through `Ports`), or contain protocol rules.
 """
 
@@ -25,11 +29,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from carpd import messages as msg
-from carpd.control.protocol import Request
+from carpd.control.protocol import Peer, Request
 from carpd.core.actions import (
     Action,
     AddAddresses,
     Announce,
+    Anomaly,
+    CheckObserved,
     PacketDropped,
     RemoveAddresses,
     RunScript,
@@ -51,12 +57,20 @@ from carpd.core.events import (
 )
 from carpd.core.node import Node
 from carpd.core.params import VipParams
+from carpd.core.vhid import VhidMachine
+from carpd.metrics import render as render_metrics
+from carpd.operations import Operations
 from carpd.ports import (
     AddressPort,
     AdvertTransport,
     Announcer,
     EventLog,
+    FlagStore,
+    HealthPort,
+    MemoryFlags,
+    MetricsSink,
     Notifier,
+    NullHealth,
     ScriptRunner,
     UnitPort,
 )
@@ -65,6 +79,7 @@ from carpd.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload
 LANE_DRAIN_TIMEOUT_S = 5.0
 SCRIPT_DRAIN_TIMEOUT_S = 10.0
 RECONCILE_DEBOUNCE_S = 0.2
+METRICS_INTERVAL_S = 15.0
 
 
 def _names(vips: tuple[VipParams, ...]) -> str:
@@ -84,6 +99,9 @@ class Ports:
     units: UnitPort
     notifier: Notifier
     log: EventLog
+    health: HealthPort = dataclasses.field(default_factory=NullHealth)
+    flags: FlagStore = dataclasses.field(default_factory=MemoryFlags)
+    metrics: MetricsSink | None = None
 
 
 class _Lane:
@@ -151,6 +169,7 @@ class Daemon:
         self._stop: asyncio.Event | None = None
         self.node: Node | None = None
         self._started_at = 0.0
+        self.ops = Operations(self)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -238,7 +257,9 @@ class Daemon:
                                  frozenset(p.multicast_group for p in vips), self._on_packet)
             if not await ports.addresses.link_up(iface):
                 self._post(LinkChanged(interface=iface, up=False))
+        self.ops.before_start()
         self._post(Start())
+        self.ops.after_start(params)
         self._start_periodic()
         ports.notifier.notify(READY="1", STATUS=self.status_line())
         self._log(msg.INFO, f"carpd {self._version} started: {self.status_line()}",
@@ -252,6 +273,7 @@ class Daemon:
             self._post(Shutdown())
         if self._timer is not None:
             self._timer.cancel()
+        await self.ops.close()
         await asyncio.gather(*(lane.drain(LANE_DRAIN_TIMEOUT_S) for lane in self._lanes.values()))
         for task in self._bursts.values():
             task.cancel()
@@ -332,6 +354,7 @@ class Daemon:
 
     async def _retire(self, p: VipParams) -> None:
         """Bow out (if MASTER) and release, wait for its lane, then forget the VIP."""
+        self.ops.vip_removed(p.name)
         self._post(Shutdown(name=p.name))
         await self._lanes[p.name].drain(LANE_DRAIN_TIMEOUT_S)
         assert self.node is not None
@@ -356,6 +379,7 @@ class Daemon:
         if not link_up:
             self._post(LinkChanged(interface=p.interface, up=False))
         self._post(Start(name=p.name))
+        self.ops.vip_added(p)
 
     # -- events in ------------------------------------------------------------------------
 
@@ -363,10 +387,12 @@ class Daemon:
         self._post(PacketReceived(interface=interface, data=data))
 
     def _on_link(self, interface: str, up: bool) -> None:
+        self.ops.link_changed(interface, up)  # first: carrier may end the boot hold-down
         self._post(LinkChanged(interface=interface, up=up))
 
     def _on_addresses_changed(self, interface: str) -> None:
         self._reconcile(interface)
+        self.ops.addresses_changed(interface)
 
     def _on_timer(self, deadline: float) -> None:
         self._timer = self._timer_at = None
@@ -384,6 +410,26 @@ class Daemon:
         finally:
             self._draining = False
         self._arm_timer()
+
+    # -- what carpd.operations uses ------------------------------------------------------
+
+    def post(self, event: Event) -> None:
+        self._post(event)
+
+    def vip_names(self) -> tuple[str, ...]:
+        return self.node.names if self.node is not None else ()
+
+    def machine(self, name: str) -> VhidMachine:
+        assert self.node is not None
+        return self.node.machine(name)
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def wall_clock(self) -> float:
+        return self._wall_clock()
 
     def _drain(self) -> None:
         assert self.node is not None
@@ -423,8 +469,11 @@ class Daemon:
                 self._lane(action.name).submit(lambda: self._script(action))
             case StateChanged():
                 self._state_changed(action)
+                self.ops.on_action(action)
             case PacketDropped():
                 self._dropped(action)
+            case Anomaly() | CheckObserved():
+                self.ops.on_action(action)
 
     def _send(self, a: SendAdvert) -> None:
         try:
@@ -486,7 +535,7 @@ class Daemon:
         self.ports.notifier.notify(STATUS=self.status_line())
 
     def _dropped(self, a: PacketDropped) -> None:
-        if a.log:
+        if a.log and a.reason != "bad_hmac":  # a foreign_advert Anomaly names the sender
             self._log(msg.WARNING, f"dropped CARP packet on {a.interface} from {a.source}: "
                       f"{a.reason} ({a.detail}); further drops of this kind are counted, not "
                       "logged, for a while", MESSAGE_ID=msg.PACKET_DROPPED,
@@ -508,6 +557,17 @@ class Daemon:
             self._every(loop, self._watchdog_interval / 2,
                         lambda: self.ports.notifier.notify(WATCHDOG="1"))
         self._every(loop, self._reconcile_interval, lambda: self._reconcile(None))
+        if self.ports.metrics is not None:
+            self._write_metrics()
+            self._every(loop, METRICS_INTERVAL_S, self._write_metrics)
+
+    def _write_metrics(self) -> None:
+        assert self.ports.metrics is not None
+        try:
+            self.ports.metrics.write(render_metrics(self.status_document()))
+        except OSError as exc:
+            self._log(msg.WARNING, f"cannot write the metrics textfile: {exc}",
+                      MESSAGE_ID=msg.IO_FAILURE)
 
     def _every(self, loop: asyncio.AbstractEventLoop, interval: float,
                fn: Callable[[], None]) -> None:
@@ -583,12 +643,14 @@ class Daemon:
             return "starting"
         parts = [f"{s.name} {s.state.value}" for s in self.node.statistics().vips]
         n = len(parts)
-        return f"{n} VIP{'s' if n != 1 else ''}: {', '.join(parts)}"
+        maintenance = "; maintenance on" if self.ops.maintenance else ""
+        return f"{n} VIP{'s' if n != 1 else ''}: {', '.join(parts)}{maintenance}"
 
-    async def handle_control(self, req: Request) -> dict[str, Any]:
+    async def handle_control(self, req: Request, peer: Peer | None = None) -> dict[str, Any]:
+        """One control request; `peer` is None for in-process callers (trusted)."""
         if req.cmd == "status":
             return self.status_document()
-        raise ValueError(f"unsupported command {req.cmd}")
+        return await self.ops.control(req, peer)
 
     def status_document(self) -> dict[str, Any]:
         loop_now = asyncio.get_running_loop().time()
@@ -619,6 +681,7 @@ class Daemon:
                              "transitions": s.transitions, "drops": drops},
             })
         doc["interface_drops"] = stats.interface_drops
+        self.ops.augment(doc, stats)
         return doc
 
     def _log(self, priority: int, message: str, **fields: object) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from carpd.core.actions import SendAdvert
+from carpd.core.params import CheckParams
 
 IPv4 = ipaddress.IPv4Address
 IPv4If = ipaddress.IPv4Interface
@@ -95,3 +96,58 @@ class EventLog(Protocol):
     """Structured records: journald fields when journald is there, readable stderr otherwise."""
 
     def record(self, priority: int, message: str, **fields: object) -> None: ...
+
+
+class HealthPort(Protocol):
+    """Health checks (carpd.io.health): each started check reports raw results through
+    `on_result(check_id, ok, detail)` from the event loop until it is stopped."""
+
+    def start(self, check_id: str, params: CheckParams,
+              on_result: Callable[[str, bool, str], None]) -> None: ...
+
+    def stop(self, check_id: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class FlagStore(Protocol):
+    """Operator flags that survive restarts (carpd.io.statefile): small JSON documents in the
+    state directory, written atomically. `load` returns None when there is none yet."""
+
+    def load(self, name: str) -> dict[str, Any] | None: ...
+
+    def save(self, name: str, document: dict[str, Any]) -> None:
+        """Raises OSError when it cannot be written."""
+
+
+class MetricsSink(Protocol):
+    """Where the OpenMetrics text goes every 15 s (a node_exporter textfile, atomically)."""
+
+    def write(self, text: str) -> None: ...
+
+
+class NullHealth:
+    """No health adapter: checks never report (tests of the driver that need none)."""
+
+    def start(self, check_id: str, params: CheckParams,
+              on_result: Callable[[str, bool, str], None]) -> None:
+        return
+
+    def stop(self, check_id: str) -> None:
+        return
+
+    async def close(self) -> None:
+        return
+
+
+class MemoryFlags:
+    """Flags kept in memory only (tests, and a daemon without a state directory)."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    def load(self, name: str) -> dict[str, Any] | None:
+        return self.documents.get(name)
+
+    def save(self, name: str, document: dict[str, Any]) -> None:
+        self.documents[name] = document

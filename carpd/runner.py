@@ -23,9 +23,11 @@ from carpd.core.params import VipParams
 from carpd.daemon import Daemon, Ports
 from carpd.io.announce import GarpAnnouncer
 from carpd.io.control_server import ControlServer, ControlServerError
+from carpd.io.health import HealthChecks
 from carpd.io.netlink import NetlinkAddresses
 from carpd.io.rawsock import RawSocketTransport
 from carpd.io.scripts import AsyncScriptRunner
+from carpd.io.statefile import JsonFlags, Textfile
 from carpd.io.systemd import SdNotifier, make_event_log
 from carpd.io.units import NullUnits, SystemctlUnits, systemd_running
 from carpd.ports import EventLog, UnitPort
@@ -119,7 +121,10 @@ async def _main(config: Config) -> int:
     ports = Ports(
         transport=RawSocketTransport(), addresses=NetlinkAddresses(),
         announcer=GarpAnnouncer(), scripts=AsyncScriptRunner(_script_logger(log)),
-        units=_units(log), notifier=notifier, log=log)
+        units=_units(log), notifier=notifier, log=log, health=HealthChecks(),
+        flags=JsonFlags(config.state_directory,
+                        lambda text: log.record(msg.WARNING, text, MESSAGE_ID=msg.IO_FAILURE)),
+        metrics=Textfile(config.metrics_textfile) if config.metrics_textfile else None)
     daemon = Daemon(config.vips, ports, hostname=socket.gethostname(), version=__version__,
                     counter_source=lambda _name: secrets.randbits(64),
                     watchdog_interval=notifier.watchdog_interval)
@@ -129,7 +134,8 @@ async def _main(config: Config) -> int:
     loop.add_signal_handler(signal.SIGHUP, _Reloader(daemon, config, log).request)
     if os.environ.get("CARPD_TEST_HOOKS") == "1":  # tests/systemd: the watchdog must fire
         loop.add_signal_handler(signal.SIGUSR2, _wedge_loop, log)
-    control = ControlServer(config.control_socket, daemon.handle_control)
+    control = ControlServer(config.control_socket, daemon.handle_control,
+                            subscribe=daemon.ops.subscribe)
     try:
         await control.start()
     except (ControlServerError, OSError) as exc:

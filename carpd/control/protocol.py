@@ -1,9 +1,10 @@
 """The control socket protocol: one JSON request line in, one JSON response line out.
 
 Owns: the request/response schema shared by the daemon's control server and `carpctl`, and
-their encoding. A request is `{"cmd": "status", "args": {...}}`; a response is
-`{"ok": true, "result": {...}}` or `{"ok": false, "error": "text"}`. Lines are UTF-8 JSON
-terminated by "\n" and at most MAX_MESSAGE bytes.
+their encoding, the set of commands that change state (WRITE_COMMANDS) and `Peer`. A request
+is `{"cmd": "status", "args": {...}}`; a response is `{"ok": true, "result": {...}}` or
+`{"ok": false, "error": "text"}`. Lines are UTF-8 JSON terminated by "\n" and at most
+MAX_MESSAGE bytes.
 Must not: import the daemon or anything that needs root (carpctl imports only this).
 """
 
@@ -15,7 +16,11 @@ from typing import Any
 
 MAX_MESSAGE = 4 * 1024 * 1024
 DEFAULT_SOCKET = "/run/carpd/control.sock"
-COMMANDS = frozenset({"status"})
+COMMANDS = frozenset({"status", "explain", "metrics", "watch", "demote", "promote",
+                      "maintenance"})
+WRITE_COMMANDS = frozenset({"demote", "promote", "maintenance"})
+# `watch`: after the first response line ({"ok": true, "result": {"watching": true}}) the
+# server keeps the connection open and sends one JSON event object per line, in order.
 
 
 class ProtocolError(ValueError):
@@ -26,6 +31,18 @@ class ProtocolError(ValueError):
 class Request:
     cmd: str
     args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Peer:
+    """Who is on the other end of a control connection (SO_PEERCRED). `may_write`: root, the
+    socket's owner, or a member of the socket's group may change things; anyone else who can
+    connect may only look."""
+
+    pid: int
+    uid: int
+    gid: int
+    may_write: bool
 
 
 def encode_request(req: Request) -> bytes:
@@ -44,6 +61,15 @@ def decode_request(line: bytes) -> Request:
 
 def encode_result(result: dict[str, Any]) -> bytes:
     return json.dumps({"ok": True, "result": result}).encode() + b"\n"
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """One line of a `watch` stream."""
+    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+
+
+def decode_event(line: bytes) -> dict[str, Any]:
+    return _decode(line)
 
 
 def encode_error(message: str) -> bytes:

@@ -4,6 +4,13 @@ Owns: the listening socket (mode 0660, created with a restrictive umask, parent 
 created 0755 if missing), refusal to start when another live daemon owns the path, removal
 of a stale socket file, and one request per connection. The answer comes from a handler
 coroutine that the daemon provides; a slow or silent client is cut off after a timeout.
+Every request carries the client's `Peer` (SO_PEERCRED): it may write when it is root, the
+socket's owner, or in the socket's group (primary or supplementary, from /proc/PID/status);
+the daemon refuses state-changing commands to anyone else.
+`watch` keeps the connection: the daemon's `subscribe` gives a bounded queue of event
+objects which this server writes one per line until the client leaves, the daemon ends the
+subscription (None), or the queue overflowed because the client reads too slowly (the daemon
+drops it: a slow watcher never blocks the daemon).
 Must not: interpret requests beyond the protocol's schema (the daemon does).
 """
 
@@ -14,19 +21,23 @@ import contextlib
 import os
 import socket
 import stat
+import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from carpd.control.protocol import (
     MAX_MESSAGE,
+    Peer,
     ProtocolError,
     Request,
     decode_request,
     encode_error,
+    encode_event,
     encode_result,
 )
 
-Handler = Callable[[Request], Awaitable[dict[str, Any]]]
+Handler = Callable[[Request, Peer], Awaitable[dict[str, Any]]]
+Subscribe = Callable[[Request, Peer], "asyncio.Queue[dict[str, Any] | None]"]
 CLIENT_TIMEOUT_S = 5.0
 
 
@@ -35,11 +46,14 @@ class ControlServerError(OSError):
 
 
 class ControlServer:
-    def __init__(self, path: str, handler: Handler, *, mode: int = 0o660) -> None:
+    def __init__(self, path: str, handler: Handler, *, mode: int = 0o660,
+                 subscribe: Subscribe | None = None) -> None:
         self.path = path
         self._handler = handler
+        self._subscribe = subscribe
         self._mode = mode
         self._server: asyncio.base_events.Server | None = None
+        self._watchers: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         parent = os.path.dirname(self.path) or "."
@@ -73,8 +87,13 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), CLIENT_TIMEOUT_S)
+            peer = self._peer(writer)
             try:
-                reply = encode_result(await self._handler(decode_request(line)))
+                req = decode_request(line)
+                if req.cmd == "watch" and self._subscribe is not None:
+                    await self._watch(self._subscribe(req, peer), reader, writer)
+                    return
+                reply = encode_result(await self._handler(req, peer))
             except ProtocolError as exc:
                 reply = encode_error(str(exc))
             writer.write(reply)
@@ -86,10 +105,58 @@ class ControlServer:
             with contextlib.suppress(ConnectionError, TimeoutError):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
+    async def _watch(self, queue: asyncio.Queue[dict[str, Any] | None],
+                     reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Stream events until the client goes away or the daemon ends the subscription."""
+        writer.write(encode_result({"watching": True}))
+        await asyncio.wait_for(writer.drain(), CLIENT_TIMEOUT_S)
+        gone = asyncio.ensure_future(reader.read(1))  # EOF (or anything) ends the watch
+        self._watchers.add(gone)
+        try:
+            while True:
+                item = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({item, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if gone in done:
+                    item.cancel()
+                    return
+                event = item.result()
+                if event is None:
+                    return
+                writer.write(encode_event(event))
+                await asyncio.wait_for(writer.drain(), CLIENT_TIMEOUT_S)
+        finally:
+            gone.cancel()
+            self._watchers.discard(gone)
+
+    def _peer(self, writer: asyncio.StreamWriter) -> Peer:
+        sock = writer.get_extra_info("socket")
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, gid = struct.unpack("3i", creds)
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return Peer(pid=pid, uid=uid, gid=gid, may_write=uid == 0)
+        may = uid in (0, st.st_uid) or st.st_gid == gid or st.st_gid in _groups(pid)
+        return Peer(pid=pid, uid=uid, gid=gid, may_write=may)
+
     async def close(self) -> None:
+        for task in list(self._watchers):
+            task.cancel()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+
+def _groups(pid: int) -> set[int]:
+    """Supplementary groups of a process (the kernel's view, as SO_PEERCRED's pid has it)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("Groups:"):
+                    return {int(g) for g in line.split()[1:]}
+    except (OSError, ValueError):
+        pass
+    return set()

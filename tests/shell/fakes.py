@@ -73,6 +73,7 @@ class FakeAddresses:
         self.on_link: Callable[[str, bool], None] | None = None
         self.on_addresses: Callable[[str], None] | None = None
         self.carrier = True
+        self.has_primary = True  # the primary (source) address is on the interface
         self.dumps = 0
 
     async def start(self, on_link: Callable[[str, bool], None],
@@ -90,8 +91,10 @@ class FakeAddresses:
         self.present[interface].difference_update(addresses)
 
     async def addresses(self, interface: str) -> set[ipaddress.IPv4Interface]:
+        """What is on the interface: the VIPs present and the primary (source) address."""
         self.dumps += 1
-        return set(self.present[interface])
+        primary = {ipaddress.IPv4Interface(f"{self.primary}/24")} if self.has_primary else set()
+        return set(self.present[interface]) | primary
 
     async def primary_ipv4(self, interface: str) -> ipaddress.IPv4Address | None:
         return self.primary
@@ -164,3 +167,28 @@ def fake_ports() -> Ports:
     return Ports(transport=FakeTransport(), addresses=FakeAddresses(),
                  announcer=FakeAnnouncer(), scripts=FakeScripts(), units=FakeUnits(),
                  notifier=FakeNotifier(), log=FakeLog())
+
+
+class FakeHealth:
+    """The health port: remembers started checks; a test reports results by hand."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, object] = {}
+        self.callbacks: dict[str, Callable[[str, bool, str], None]] = {}
+        self.stopped: list[str] = []
+        self.closed = False
+
+    def start(self, check_id: str, params: object,
+              on_result: Callable[[str, bool, str], None]) -> None:
+        self.started[check_id] = params
+        self.callbacks[check_id] = on_result
+
+    def stop(self, check_id: str) -> None:
+        self.stopped.append(check_id)
+        self.callbacks.pop(check_id, None)
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def report(self, check_id: str, ok: bool, detail: str = "") -> None:
+        self.callbacks[check_id](check_id, ok, detail)

@@ -1,0 +1,101 @@
+"""Metrics in the Prometheus text exposition format, rendered from the status document.
+
+Owns: `render(status) -> str`. Families (all prefixed carpd_): vip_state (one gauge per
+state, 1 for the current one), advskew and effective_advskew, demotion{source}, transitions,
+adverts sent/received, send errors, drops{reason} per VIP and per interface, anomalies{kind},
+check_up (1 passing, 0 failing, -1 unknown) and check results{result}, hold_down,
+maintenance, uptime. Counters end in _total; labels are escaped as the format requires.
+Why the status document: it is the one place every number is already named for operators,
+so `carpctl status --json`, `carpctl metrics` and the textfile never disagree.
+Must not: read the clock or touch files (the daemon writes the textfile through a port).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STATES = ("INIT", "BACKUP", "MASTER", "FAULT")
+
+
+def _escape(value: object) -> str:
+    return str(value).replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _labels(**labels: object) -> str:
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+
+
+class _Families:
+    def __init__(self) -> None:
+        self._order: list[str] = []
+        self._meta: dict[str, tuple[str, str]] = {}
+        self._samples: dict[str, list[str]] = {}
+
+    def add(self, name: str, family_type: str, help_text: str, value: float,
+            **labels: object) -> None:
+        full = f"carpd_{name}"
+        if full not in self._meta:
+            self._order.append(full)
+            self._meta[full] = (family_type, help_text)
+            self._samples[full] = []
+        shown = int(value) if float(value).is_integer() else value
+        self._samples[full].append(f"{full}{_labels(**labels) if labels else ''} {shown}")
+
+    def text(self) -> str:
+        lines: list[str] = []
+        for name in self._order:
+            kind, help_text = self._meta[name]
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *self._samples[name]]
+        return "\n".join(lines) + "\n"
+
+
+def render(status: dict[str, Any]) -> str:
+    f = _Families()
+    node = status.get("node", {})
+    f.add("uptime_seconds", "gauge", "Seconds since carpd started.", node.get("uptime_s", 0))
+    f.add("maintenance", "gauge", "1 while maintenance mode is on.",
+          1 if status.get("maintenance", {}).get("on") else 0)
+    for vip in status.get("vips", []):
+        _vip(f, vip)
+    for iface, drops in sorted(status.get("interface_drops", {}).items()):
+        for reason, n in sorted(drops.items()):
+            f.add("interface_drops_total", "counter", "Received packets dropped, by reason.",
+                  n, interface=iface, reason=reason)
+    return f.text()
+
+
+def _vip(f: _Families, v: dict[str, Any]) -> None:
+    vip = v["name"]
+    for state in STATES:
+        f.add("vip_state", "gauge", "1 for the state the VIP is in.",
+              1 if v["state"] == state else 0, vip=vip, vhid=v["vhid"],
+              interface=v["interface"], state=state)
+    f.add("advskew", "gauge", "Configured advskew.", v["advskew"], vip=vip)
+    f.add("effective_advskew", "gauge", "Advertised advskew: advskew plus demotions, at most "
+          "254.", v["effective_advskew"], vip=vip)
+    for source, amount in sorted(v.get("demotions", {}).items()):
+        f.add("demotion", "gauge", "Each named demotion added to advskew.", amount, vip=vip,
+              source=source)
+    f.add("hold_down", "gauge", "1 while the boot hold-down is active.",
+          1 if v.get("hold_down") else 0, vip=vip)
+    c = v.get("counters", {})
+    f.add("transitions_total", "counter", "State changes.", c.get("transitions", 0), vip=vip)
+    f.add("adverts_sent_total", "counter", "Adverts sent.", c.get("adverts_sent", 0), vip=vip)
+    f.add("adverts_received_total", "counter", "Valid adverts received.",
+          c.get("adverts_received", 0), vip=vip)
+    f.add("send_errors_total", "counter", "Adverts that could not be sent.",
+          c.get("send_errors", 0), vip=vip)
+    for reason, n in sorted(c.get("drops", {}).items()):
+        f.add("drops_total", "counter", "Packets for this VIP dropped, by reason.", n,
+              vip=vip, reason=reason)
+    for kind, n in sorted(v.get("anomalies", {}).items()):
+        f.add("anomalies_total", "counter", "Anomalies seen (dual master, foreign advert, "
+              "check flapping).", n, vip=vip, kind=kind)
+    for check in v.get("checks", []):
+        up = {"passing": 1, "failing": 0}.get(check["state"], -1)
+        labels = {"vip": vip, "check": check["name"], "type": check["type"]}
+        f.add("check_up", "gauge", "1 passing, 0 failing, -1 no result yet.", up, **labels)
+        f.add("check_results_total", "counter", "Check results, by outcome.",
+              check["results"] - check["failures"], **labels, result="pass")
+        f.add("check_results_total", "counter", "Check results, by outcome.",
+              check["failures"], **labels, result="fail")
