@@ -1,0 +1,145 @@
+"""The control server and carpctl over a real Unix socket: peer credentials, the watch stream,
+the new commands' exit codes, durations and the statefile writer (no root needed)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from carpd import carpctl
+from carpd.control.protocol import Peer, ProtocolError, Request
+from carpd.io.control_server import ControlServer
+from carpd.io.statefile import JsonFlags, Textfile, write_atomic
+
+
+class Server:
+    """A ControlServer on its own loop thread with a scripted handler and a watch queue."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.peers: list[Peer] = []
+        self.queue: asyncio.Queue[dict[str, Any] | None] | None = None
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    async def handler(self, req: Request, peer: Peer) -> dict[str, Any]:
+        self.peers.append(peer)
+        if req.cmd == "demote" and req.args.get("name") == "nope":
+            raise ProtocolError("no VIP named 'nope' (known: web)")
+        return {"demoted": ["web"], "by": req.args.get("by"), "until": None} \
+            if req.cmd == "demote" else {"text": f"{req.cmd} {req.args}"}
+
+    def subscribe(self, req: Request, peer: Peer) -> asyncio.Queue[dict[str, Any] | None]:
+        self.peers.append(peer)
+        self.queue = asyncio.Queue(10)
+        return self.queue
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.server = ControlServer(self.path, self.handler, subscribe=self.subscribe)
+        self.loop.run_until_complete(self.server.start())
+        self.ready.set()
+        self.loop.run_forever()
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        self.ready.wait(5)
+        return self
+
+    def push(self, event: dict[str, Any] | None) -> None:
+        async def put() -> None:
+            while self.queue is None:
+                await asyncio.sleep(0.01)
+            await self.queue.put(event)
+        asyncio.run_coroutine_threadsafe(put(), self.loop).result(5)
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def test_peer_credentials_reach_the_handler(tmp_path: Path) -> None:
+    with Server(str(tmp_path / "c.sock")) as srv:
+        assert carpctl.request(srv.path, Request(cmd="explain", args={"name": "web"})) == {
+            "text": "explain {'name': 'web'}"}
+    (peer,) = srv.peers
+    assert (peer.pid, peer.uid, peer.gid) == (os.getpid(), os.getuid(), os.getgid())
+    assert peer.may_write  # the socket's owner
+
+
+def test_carpctl_commands_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                         ) -> None:
+    with Server(str(tmp_path / "c.sock")) as srv:
+        base = ["--socket", srv.path]
+        assert carpctl.main([*base, "demote", "web", "--by", "30"]) == 0
+        assert capsys.readouterr().out == "demoted web by 30\n"
+        assert carpctl.main([*base, "demote", "nope"]) == 1
+        assert "carpd refused the request: no VIP named 'nope'" in capsys.readouterr().err
+    assert carpctl.main(["--socket", str(tmp_path / "none.sock"), "maintenance", "on"]) == 3
+
+
+def test_watch_streams_lines_until_the_daemon_ends_it(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with Server(str(tmp_path / "c.sock")) as srv:
+        result: list[int] = []
+        reader = threading.Thread(target=lambda: result.append(
+            carpctl.main(["--socket", srv.path, "watch", "--json"])))
+        reader.start()
+        srv.push({"type": "transition", "vip": "web", "from": "BACKUP", "to": "MASTER",
+                  "reason": "master_down_timer", "peer": None, "time": None})
+        srv.push({"type": "check", "vip": "web", "check": "nginx", "ok": False,
+                  "state": "failing", "changed": True, "detail": "refused", "time": None})
+        srv.push(None)
+        reader.join(5)
+    out = capsys.readouterr()
+    lines = [json.loads(line) for line in out.out.splitlines()]
+    assert [e["type"] for e in lines] == ["transition", "check"]
+    assert result == [3] and "carpd ended the stream" in out.err
+
+
+def test_render_event_for_people() -> None:
+    assert carpctl.render_event({"type": "transition", "vip": "web", "from": "MASTER",
+                                 "to": "FAULT", "reason": "fault_check:db", "peer": None,
+                                 "time": None}) == "- web: MASTER -> FAULT (fault_check:db)"
+    assert carpctl.render_event({"type": "check", "vip": "web", "check": "nginx",
+                                 "state": "failing", "changed": True, "detail": "refused",
+                                 "time": None}) == (
+        "- web: check nginx changed to failing: refused")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("30s", 30), ("5m", 300),
+                                               ("1h", 3600), ("1h30m", 5400), ("1.5m", 90)])
+def test_durations(text: str, seconds: float) -> None:
+    assert carpctl.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "5x", "m", "-3s", "1d"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        carpctl.parse_duration(text)
+
+
+def test_statefile_atomic_json_and_corrupt_files(tmp_path: Path) -> None:
+    errors: list[str] = []
+    flags = JsonFlags(str(tmp_path / "state"), errors.append)
+    assert flags.load("maintenance") is None
+    flags.save("maintenance", {"on": True, "since": 1.5})
+    assert flags.load("maintenance") == {"on": True, "since": 1.5}
+    assert sorted(os.listdir(tmp_path / "state")) == ["maintenance"]  # no temporary left
+    (tmp_path / "state" / "demotions").write_text("{not json")
+    assert flags.load("demotions") is None and "cannot be read as JSON" in errors[0]
+    (tmp_path / "state" / "demotions").write_text("[1]")
+    assert flags.load("demotions") is None and "not a JSON object" in errors[1]
+    Textfile(str(tmp_path / "prom" / "carpd.prom")).write("carpd_maintenance 1\n")
+    assert (tmp_path / "prom" / "carpd.prom").read_text() == "carpd_maintenance 1\n"
+    write_atomic(str(tmp_path / "x"), b"a", mode=0o600)
+    assert (tmp_path / "x").stat().st_mode & 0o777 == 0o600
