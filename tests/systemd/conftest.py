@@ -60,7 +60,7 @@ def lab(deb: Path) -> Iterator[SdLab]:
         yield the_lab
         for server in the_lab.servers.values():  # the journals, for a failed run's log
             if server.running:
-                tail = server.run("journalctl", "-b", "--no-pager", "-n", "80", check=False)
+                tail = server.run("journalctl", "--no-pager", "-n", "80", check=False)
                 print(f"--- journal of {server.name} ---\n{tail.stdout}")
         run_id, prefix = the_lab.run_id, the_lab.prefix
     leftovers = [ns for ns in subprocess.run(["ip", "netns", "list"], capture_output=True,

@@ -68,13 +68,13 @@ def _ip(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a killed run whose parent has not reaped it
+    is gone for our purposes)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _cgroup_roots() -> list[Path]:

@@ -149,6 +149,8 @@ def test_package_installs_but_starts_nothing_until_configured(lab: SdLab) -> Non
     # its dependencies are Debian 12's own packages: pyroute2 0.7.2 (no AsyncIPRoute)
     pyroute2 = a.run("dpkg-query", "-W", "-f=${Version}", "python3-pyroute2").stdout
     assert pyroute2.startswith("0.7.2"), pyroute2
+    assert a.run("python3", "-c", "import pyroute2; print(hasattr(pyroute2, 'AsyncIPRoute'))"
+                 ).stdout.strip() == "False"  # so carpd's netlink adapter runs its thread path
     assert a.run("dpkg-query", "-W", "-f=${Status}", "python3-systemd").stdout.endswith(
         "installed")
     for path in ("/usr/sbin/carpd", "/usr/sbin/carpctl", "/lib/systemd/system/carpd.service",
