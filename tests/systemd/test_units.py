@@ -340,7 +340,8 @@ def test_watchdog_restarts_a_wedged_event_loop(pair: Pair) -> None:
     took = wait_for("systemd's watchdog restarts carpd", lambda: (
         show(b, "carpd", "MainPID") not in (pid, "0") and active(b, "carpd") == "active"), 15)
     print(f"watchdog restart {took:.2f} s after the loop was wedged (WatchdogSec=5s)")
-    assert took >= 4.0
+    # the last ping was at most WatchdogSec/2 before the wedge: the kill comes 2.5..5 s later
+    assert took >= 2.5
     assert "carpd.service: Watchdog timeout" in log_after(b, mark)
     assert int(show(b, "carpd", "NRestarts")) == restarts + 1
     b.run("rm", "/etc/systemd/system/carpd.service.d/test-hooks.conf")
