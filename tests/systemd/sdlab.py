@@ -86,24 +86,21 @@ def _cgroup_roots() -> list[Path]:
 
 
 def _cgroup_pids(dirs: list[Path]) -> list[int]:
+    """Every PID in these cgroup trees (which may be changing: errors are skipped)."""
     pids: set[int] = set()
     for d in dirs:
-        if d.is_dir():
-            for procs in d.rglob("cgroup.procs"):
+        for root, _dirs, files in os.walk(d):  # os.walk ignores vanishing directories
+            if "cgroup.procs" in files:
                 with contextlib.suppress(OSError):
-                    pids.update(int(p) for p in procs.read_text().split())
+                    pids.update(int(p) for p in Path(root, "cgroup.procs").read_text().split())
     return sorted(pids)
 
 
 def _rmdir_tree(d: Path) -> None:
     """Remove an (empty) cgroup directory tree, deepest first; never files."""
-    if not d.is_dir():
-        return
-    for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+    for root, _dirs, _files in os.walk(d, topdown=False):
         with contextlib.suppress(OSError):
-            sub.rmdir()
-    with contextlib.suppress(OSError):
-        d.rmdir()
+            os.rmdir(root)
 
 
 def _rmtree_state(path: Path) -> None:
