@@ -5,7 +5,7 @@ Everything here needs root, systemd-nspawn and the Debian build tools (scripts/s
 installs them); the tests skip with the reason otherwise. The servers see the machine's
 installed Debian packages through their overlay, so carpd's dependencies (python3-pyroute2,
 python3-systemd) come from Debian's archive exactly as `apt install ./carpd_*.deb` would get
-them; the package itself is installed inside each server with dpkg.
+them; the package itself is installed inside each server with `apt install ./carpd_*.deb`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.systemd.sdlab import STATE_ROOT, SdLab, prerequisites
+from tests.systemd.sdlab import STATE_ROOT, SdLab, Server, prerequisites
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "dist"
@@ -49,6 +49,14 @@ def deb() -> Path:
     return debs[0]
 
 
+def install(server: Server, deb: Path) -> None:
+    """What the operator does: `apt install ./carpd_*.deb`. --no-download: every dependency
+    must already be there (Debian's archive, installed on the machine), never fetched."""
+    server.run("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
+               "--no-download", "--no-install-recommends", f"{DIST_IN_SERVER}/{deb.name}",
+               timeout=120)
+
+
 @pytest.fixture(scope="module")
 def lab(deb: Path) -> Iterator[SdLab]:
     """Servers a and b booted, the .deb installed (nothing configured or enabled yet)."""
@@ -56,7 +64,7 @@ def lab(deb: Path) -> Iterator[SdLab]:
         for name in ("a", "b"):
             server = the_lab.add(name)
             server.boot()
-            server.run("dpkg", "-i", f"{DIST_IN_SERVER}/{deb.name}", timeout=120)
+            install(server, deb)
         yield the_lab
         for server in the_lab.servers.values():  # the journals, for a failed run's log
             if server.running:

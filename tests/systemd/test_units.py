@@ -12,13 +12,14 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from carpd.messages import STATE_CHANGED
 from carpd.reload import RELOAD_REFUSED, RELOADED
-from tests.systemd.conftest import lab_skip_reason
+from tests.systemd.conftest import install, lab_skip_reason
 from tests.systemd.sdlab import SdLab, Server
 
 pytestmark = pytest.mark.skipif(lab_skip_reason() is not None,
@@ -374,3 +375,14 @@ def test_password_from_a_systemd_credential(pair: Pair) -> None:
     assert "password from credential carp" in log_after(a, mark)
     environ = a.sh("tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value carpd)/environ")
     assert "CREDENTIALS_DIRECTORY=" in environ.stdout and PASSWORD not in environ.stdout
+
+
+def test_upgrade_restarts_a_running_carpd_and_keeps_the_config(pair: Pair, deb: Path) -> None:
+    a = pair.a
+    pid = show(a, "carpd", "MainPID")
+    before = a.run("cat", "/etc/carpd.toml").stdout
+    install(a, deb)  # the same version again: dpkg runs postinst configure with $2 set
+    assert a.run("cat", "/etc/carpd.toml").stdout == before  # the conffile stays the operator's
+    wait_for("carpd restarted by the upgrade", lambda: show(a, "carpd", "MainPID") not in (
+        pid, "0") and active(a, "carpd") == "active", 10)
+    steady(pair.lab, timeout=MASTER_DOWN + 3 * MARGIN)
