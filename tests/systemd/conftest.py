@@ -10,6 +10,7 @@ them; the package itself is installed inside each server with `apt install ./car
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -49,12 +50,13 @@ def deb() -> Path:
     return debs[0]
 
 
-def install(server: Server, deb: Path) -> None:
-    """What the operator does: `apt install ./carpd_*.deb`. --no-download: every dependency
-    must already be there (Debian's archive, installed on the machine), never fetched."""
-    server.run("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
-               "--no-download", "--no-install-recommends", f"{DIST_IN_SERVER}/{deb.name}",
-               timeout=120)
+def install(server: Server, deb: Path) -> str:
+    """What the operator does: `apt install ./carpd_*.deb`. The servers have no route out, so
+    apt can fetch nothing: every dependency comes from Debian's archive as installed on the
+    machine (scripts/setup.sh). Returns apt's output."""
+    return server.run("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
+                      "--no-install-recommends", f"{DIST_IN_SERVER}/{deb.name}",
+                      timeout=120).stdout
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,8 @@ def lab(deb: Path) -> Iterator[SdLab]:
         for name in ("a", "b"):
             server = the_lab.add(name)
             server.boot()
-            install(server, deb)
+            out = install(server, deb)
+            assert re.search(r"0 upgraded, 1 newly installed, 0 to remove", out), out
         yield the_lab
         for server in the_lab.servers.values():  # the journals, for a failed run's log
             if server.running:
