@@ -50,13 +50,13 @@ def deb() -> Path:
     return debs[0]
 
 
-def install(server: Server, deb: Path) -> str:
+def install(server: Server, deb: Path, *, again: bool = False) -> str:
     """What the operator does: `apt install ./carpd_*.deb`. The servers have no route out, so
     apt can fetch nothing: every dependency comes from Debian's archive as installed on the
     machine (scripts/setup.sh). Returns apt's output."""
     return server.run("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
-                      "--no-install-recommends", f"{DIST_IN_SERVER}/{deb.name}",
-                      timeout=120).stdout
+                      "--no-install-recommends", *(["--reinstall"] if again else []),
+                      f"{DIST_IN_SERVER}/{deb.name}", timeout=120).stdout
 
 
 @pytest.fixture(scope="module")

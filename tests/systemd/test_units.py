@@ -381,7 +381,7 @@ def test_upgrade_restarts_a_running_carpd_and_keeps_the_config(pair: Pair, deb: 
     a = pair.a
     pid = show(a, "carpd", "MainPID")
     before = a.run("cat", "/etc/carpd.toml").stdout
-    install(a, deb)  # the same version again: dpkg runs postinst configure with $2 set
+    install(a, deb, again=True)  # as an upgrade: postinst configure runs with $2 set
     assert a.run("cat", "/etc/carpd.toml").stdout == before  # the conffile stays the operator's
     wait_for("carpd restarted by the upgrade", lambda: show(a, "carpd", "MainPID") not in (
         pid, "0") and active(a, "carpd") == "active", 10)
