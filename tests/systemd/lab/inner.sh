@@ -57,6 +57,9 @@ if [ ! -e "$S/customized" ]; then
     done
     mkdir -p "$R/etc/systemd/journald.conf.d"
     printf '[Journal]\nStorage=persistent\nSystemMaxUse=32M\n' > "$R/etc/systemd/journald.conf.d/sdlab.conf"
+    # a container-image policy-rc.d (exit 101) would stop maintainer scripts from touching
+    # services; a real server has none
+    rm -f "$R/usr/sbin/policy-rc.d"
     # dpkg inside the server must not try to reach any network or prompt
     mkdir -p "$R/etc/apt/apt.conf.d"
     printf 'Acquire::Retries "0";\nAcquire::http::Timeout "1";\n' > "$R/etc/apt/apt.conf.d/99sdlab"
