@@ -386,3 +386,16 @@ def test_upgrade_restarts_a_running_carpd_and_keeps_the_config(pair: Pair, deb: 
     wait_for("carpd restarted by the upgrade", lambda: show(a, "carpd", "MainPID") not in (
         pid, "0") and active(a, "carpd") == "active", 10)
     steady(pair.lab, timeout=MASTER_DOWN + 3 * MARGIN)
+
+
+def test_removing_the_package_stops_carpd_and_hands_over(pair: Pair) -> None:
+    a, b, lab = pair.a, pair.b, pair.lab
+    t0 = time.monotonic()
+    b.run("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "carpd",
+          timeout=120)
+    assert active(b, "carpd") in ("inactive", "unknown")
+    assert MAIL not in lab.addresses("b") and WEB not in lab.addresses("b")
+    assert active(b, "carpd-master@mail.target") != "active"
+    wait_for("a takes mail over", lambda: states(a) == {"web": "MASTER", "mail": "MASTER"},
+             MASTER_DOWN + MARGIN)
+    print(f"a holds mail {time.monotonic() - t0:.2f} s after `apt remove carpd` began on b")
