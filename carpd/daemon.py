@@ -74,16 +74,12 @@ from carpd.ports import (
     ScriptRunner,
     UnitPort,
 )
-from carpd.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload
+from carpd.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload, vip_names
 
 LANE_DRAIN_TIMEOUT_S = 5.0
 SCRIPT_DRAIN_TIMEOUT_S = 10.0
 RECONCILE_DEBOUNCE_S = 0.2
 METRICS_INTERVAL_S = 15.0
-
-
-def _names(vips: tuple[VipParams, ...]) -> str:
-    return ",".join(p.name for p in vips)
 
 
 class StartupError(Exception):
@@ -327,9 +323,10 @@ class Daemon:
             await self._enlist(new)
         self._configured = vips
         self._log(msg.NOTICE, f"configuration reloaded: {plan.summary()}", MESSAGE_ID=RELOADED,
-                  CARP_RELOAD_ADDED=_names(plan.added), CARP_RELOAD_REMOVED=_names(plan.removed),
-                  CARP_RELOAD_CHANGED=_names(tuple(new for _, new in plan.changed)),
-                  CARP_RELOAD_UNCHANGED=_names(plan.unchanged))
+                  CARP_RELOAD_ADDED=vip_names(plan.added),
+                  CARP_RELOAD_REMOVED=vip_names(plan.removed),
+                  CARP_RELOAD_CHANGED=vip_names(new for _, new in plan.changed),
+                  CARP_RELOAD_UNCHANGED=vip_names(plan.unchanged))
         notifier.notify(READY="1", STATUS=self.status_line())
         return True
 

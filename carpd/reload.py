@@ -60,7 +60,7 @@ class ReloadPlan:
         parts += [f"{p.name} added (vhid {p.vhid} on {p.interface})" for p in self.added]
         parts += [f"{p.name} removed" for p in self.removed]
         if self.unchanged:
-            parts.append(f"{_names(self.unchanged)} unchanged")
+            parts.append(f"{vip_names(self.unchanged)} unchanged")
         return "; ".join(parts) if parts else "no VIP configured"
 
 
@@ -96,5 +96,6 @@ def _show(value: object) -> str:
     return "none" if value is None else str(value)
 
 
-def _names(vips: tuple[VipParams, ...]) -> str:
+def vip_names(vips: Iterable[VipParams]) -> str:
+    """`web, mail` (for messages and journald fields)."""
     return ", ".join(p.name for p in vips)
