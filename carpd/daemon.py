@@ -158,7 +158,7 @@ class Daemon:
         self._timer_at: float | None = None
         self._periodic: list[asyncio.TimerHandle] = []
         self._lanes: dict[str, _Lane] = {}
-        self._bursts: dict[str, asyncio.Task[None]] = {}
+        self._bursts: dict[str, set[asyncio.Task[None]]] = {}
         self._reconciling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._fatal: str | None = None
@@ -271,8 +271,8 @@ class Daemon:
             self._timer.cancel()
         await self.ops.close()
         await asyncio.gather(*(lane.drain(LANE_DRAIN_TIMEOUT_S) for lane in self._lanes.values()))
-        for task in self._bursts.values():
-            task.cancel()
+        for name in list(self._bursts):
+            self._cancel_bursts(name)
         await self.ports.scripts.drain(SCRIPT_DRAIN_TIMEOUT_S)
         await self.ports.units.drain(LANE_DRAIN_TIMEOUT_S)
         await self._release_everything()
@@ -357,8 +357,7 @@ class Daemon:
         assert self.node is not None
         self.node.remove(p.name)
         self._lanes.pop(p.name).cancel()
-        if burst := self._bursts.pop(p.name, None):
-            burst.cancel()
+        self._cancel_bursts(p.name)
 
     async def _enlist(self, p: VipParams) -> None:
         """Create the VIP and start it in BACKUP (INIT while its link is down)."""
@@ -484,8 +483,8 @@ class Daemon:
 
     def _address_op(self, a: AddAddresses | RemoveAddresses) -> None:
         lane = self._lane(a.name)
-        if isinstance(a, RemoveAddresses) and (burst := self._bursts.pop(a.name, None)):
-            burst.cancel()  # stop announcing what we are about to release
+        if isinstance(a, RemoveAddresses):
+            self._cancel_bursts(a.name)  # stop announcing what we are about to release
 
         async def op() -> None:
             try:
@@ -503,11 +502,16 @@ class Daemon:
         lane.submit(op)
 
     async def _start_burst(self, a: Announce) -> None:
-        old = self._bursts.pop(a.name, None)
-        if old is not None:
-            old.cancel()
+        """Bursts run side by side: a one-off re-announcement (a slower master was heard)
+        must not cut short the promotion burst still running. Only a release stops them."""
         task = asyncio.get_running_loop().create_task(self._burst(a))
-        self._bursts[a.name] = task
+        tasks = self._bursts.setdefault(a.name, set())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def _cancel_bursts(self, name: str) -> None:
+        for task in self._bursts.pop(name, set()):
+            task.cancel()
 
     async def _burst(self, a: Announce) -> None:
         try:

@@ -739,10 +739,6 @@ class GarpBurstMismatch(AssertionError):
     """carpd's promotion burst is not garp_count frames garp_interval apart."""
 
 
-@pytest.mark.xfail(raises=GarpBurstMismatch, strict=True, reason=(
-    "carpd bug: a reassert (GARP + advert when a slower master is heard) cancels the "
-    "promotion burst still in progress (Daemon._start_burst), so after a preemption fewer "
-    "than garp_count GARPs are sent"))
 def test_s14b_garp_burst_when_preempting(lab: Lab, tmp_path: Path) -> None:
     """Scenario 14 for a promotion by preemption, made deterministic: carpd (advskew 0,
     preempt, garp_count 3, garp_interval 1.0) is BACKUP; the client injects what a `ucarp
