@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # dbus-fast is imported only when a unit check runs (optional
 
 OnResult = Callable[[str, bool, str], None]
 OUTPUT_LIMIT = 200
+CLOSE_TIMEOUT_S = 2.0
 SYS_NET = Path("/sys/class/net")
 SYSTEMD = "org.freedesktop.systemd1"
 UNIT_IFACE = "org.freedesktop.systemd1.Unit"
@@ -53,6 +54,7 @@ class HealthChecks:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sys_net = sys_net
         self._bus: _SystemBus | None = None
+        self._closed = False
 
     def start(self, check_id: str, params: CheckParams, on_result: OnResult) -> None:
         self.stop(check_id)
@@ -66,11 +68,15 @@ class HealthChecks:
             task.cancel()
 
     async def close(self) -> None:
+        """Stop every check. Bounded: Python 3.11's wait_for can swallow a cancellation
+        that races with its result, so the loops also stop on `_closed`."""
+        self._closed = True
         tasks = list(self._tasks.values())
         self._tasks.clear()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
         if self._bus is not None:
             await self._bus.close()
 
@@ -79,7 +85,7 @@ class HealthChecks:
     async def _periodic(self, check_id: str, p: CheckParams, on_result: OnResult) -> None:
         probe = {"exec": run_exec, "tcp": run_tcp, "http": run_http}.get(p.type)
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._closed:
             started = loop.time()
             if probe is None:
                 ok, detail = interface_state(self._sys_net, p.interface or "")
@@ -92,7 +98,7 @@ class HealthChecks:
 
     async def _unit(self, check_id: str, p: CheckParams, on_result: OnResult) -> None:
         assert p.unit is not None
-        while True:
+        while not self._closed:
             try:
                 bus = await self._system_bus()
                 await bus.watch_unit(p.unit, lambda ok, detail: on_result(check_id, ok, detail))

@@ -38,6 +38,7 @@ class Carpd:
     workdir: Path
     vips: list[Vip]
     extra: dict[str, str] = field(default_factory=dict)
+    vip_toml: dict[str, str] = field(default_factory=dict)  # raw TOML after [vip.NAME]
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -65,6 +66,8 @@ class Carpd:
         for v in self.vips:
             lines += ["", f"[vip.{v.name}]", f"vhid = {v.vhid}", f'address = "{v.address}"',
                       f"advskew = {v.advskew}"]
+            if v.name in self.vip_toml:  # e.g. sync_group, [[vip.NAME.check]] tables
+                lines += [self.vip_toml[v.name]]
         self.config.write_text("\n".join(lines) + "\n")
 
     def start(self) -> None:
@@ -90,6 +93,12 @@ class Carpd:
             return carpctl.request(self.socket, Request(cmd="status"), timeout=2.0)
         except (carpctl.Unreachable, ProtocolError):
             return None
+
+    def ctl(self, *argv: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+        """Run `carpctl --socket SOCK ARGV...` as a separate process (exit code, stdout)."""
+        return subprocess.run([sys.executable, "-m", "carpd.carpctl", "--socket", self.socket,
+                               *argv], capture_output=True, text=True, timeout=timeout,
+                              cwd=REPO, check=False)
 
     def states(self) -> dict[str, str]:
         doc = self.status()
