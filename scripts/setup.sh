@@ -11,6 +11,8 @@ APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev ipr
 # from this machine's / (their overlay's lower layer)
 APT_PACKAGES+=(systemd-container util-linux dpkg-dev debhelper dh-python pybuild-plugin-pyproject
                python3-all python3-setuptools lintian python3-pyroute2 python3-systemd)
+# unit health checks in the servers: systemd's D-Bus API (dbus) through python3-dbus-fast
+APT_PACKAGES+=(dbus python3-dbus-fast)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs Debian packages): sudo $0" >&2

@@ -136,7 +136,7 @@ class ControlServer:
             st = os.stat(self.path)
         except OSError:
             return Peer(pid=pid, uid=uid, gid=gid, may_write=uid == 0)
-        may = uid in (0, st.st_uid) or st.st_gid == gid or st.st_gid in _groups(pid)
+        may = uid in (0, st.st_uid) or st.st_gid == gid or st.st_gid in _groups(sock, pid)
         return Peer(pid=pid, uid=uid, gid=gid, may_write=may)
 
     async def close(self) -> None:
@@ -150,8 +150,15 @@ class ControlServer:
             os.unlink(self.path)
 
 
-def _groups(pid: int) -> set[int]:
-    """Supplementary groups of a process (the kernel's view, as SO_PEERCRED's pid has it)."""
+SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)  # Linux >= 4.13
+
+
+def _groups(sock: socket.socket, pid: int) -> set[int]:
+    """The peer's supplementary groups: SO_PEERGROUPS (from the kernel, at connect time),
+    else /proc/PID/status (hidden under ProtectProc=invisible, hence second)."""
+    with contextlib.suppress(OSError):
+        raw = sock.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, 1024)  # buflen <= 1024
+        return set(struct.unpack(f"{len(raw) // 4}I", raw[: len(raw) // 4 * 4]))
     try:
         with open(f"/proc/{pid}/status") as handle:
             for line in handle:

@@ -7,6 +7,9 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -143,3 +146,39 @@ def test_statefile_atomic_json_and_corrupt_files(tmp_path: Path) -> None:
     assert (tmp_path / "prom" / "carpd.prom").read_text() == "carpd_maintenance 1\n"
     write_atomic(str(tmp_path / "x"), b"a", mode=0o600)
     assert (tmp_path / "x").stat().st_mode & 0o777 == 0o600
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # readable by everyone, unlike a venv under /root
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None
+                    or not os.path.exists(SYSTEM_PYTHON),
+                    reason="needs root, setpriv and /usr/bin/python3 to act as another user")
+@pytest.mark.parametrize(("groups", "may_write"), [("", False), ("4242", True),
+                                                   ("100,4242", True)])
+def test_write_permission_follows_the_socket_group(groups: str, may_write: bool) -> None:
+    """nobody connects (the socket is made 0666 here so that a non-member can): it may write
+    only with the socket's group among its supplementary groups (SO_PEERGROUPS)."""
+    directory = tempfile.mkdtemp(prefix="carpd-ctl-", dir="/tmp")
+    os.chmod(directory, 0o755)
+    path = os.path.join(directory, "c.sock")
+    try:
+        _as_nobody(path, groups, may_write)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _as_nobody(path: str, groups: str, may_write: bool) -> None:
+    with Server(path) as srv:
+        os.chown(path, 0, 4242)
+        os.chmod(path, 0o666)  # so that a non-member can connect at all (read-only)
+        argv = ["setpriv", "--reuid=65534", "--regid=65534",
+                f"--groups={groups}" if groups else "--clear-groups",
+                SYSTEM_PYTHON, "-c", "from carpd import carpctl; "
+                f"from carpd.control.protocol import Request; carpctl.request({path!r}, "
+                "Request(cmd='metrics'))"]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+        assert proc.returncode == 0, proc.stderr
+    (peer,) = srv.peers
+    assert (peer.uid, peer.gid, peer.may_write) == (65534, 65534, may_write)
