@@ -536,7 +536,7 @@ class Daemon:
         self.ports.notifier.notify(STATUS=self.status_line())
 
     def _dropped(self, a: PacketDropped) -> None:
-        if a.log and a.reason != "bad_hmac":  # a foreign_advert Anomaly names the sender
+        if a.log:  # (a bad HMAC is also a foreign_advert Anomaly, logged per sender)
             self._log(msg.WARNING, f"dropped CARP packet on {a.interface} from {a.source}: "
                       f"{a.reason} ({a.detail}); further drops of this kind are counted, not "
                       "logged, for a while", MESSAGE_ID=msg.PACKET_DROPPED,
