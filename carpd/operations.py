@@ -121,6 +121,11 @@ class Operations:
                          checks={c.name for c in p.checks})
         self._holds[p.name] = hold
         self._d.post(SetHoldDown(name=p.name, active=True))
+        if self.maintenance:  # a VIP a reload (re)created carries the node's flags too
+            self._d.post(SetDemotion(name=p.name, source=MAINTENANCE, amount=MAX_DEMOTION))
+        if p.name in self._operator:
+            self._d.post(SetDemotion(name=p.name, source=OPERATOR,
+                                     amount=self._operator[p.name][0]))
         ids = []
         for check in p.checks:
             ids.append(f"{p.name}/{check.name}")
@@ -134,11 +139,11 @@ class Operations:
         self._d.spawn(self._check_address(p))
 
     def vip_removed(self, name: str) -> None:
+        """Stop its checks. Its operator demotion stays (a reload that re-creates the VIP
+        gets it back in vip_added; for a VIP gone for good it expires or is promoted)."""
         for check_id in self._checks.pop(name, ()):
             self._d.ports.health.stop(check_id)
         self._holds.pop(name, None)
-        if handle := self._expiry.pop(name, None):
-            handle.cancel()
 
     async def close(self) -> None:
         for handle in self._expiry.values():

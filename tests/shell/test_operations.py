@@ -353,3 +353,31 @@ def test_metrics_textfile_written_every_15_s() -> None:
     assert [round(t, 3) for t, _ in written] == [1000.0, 1015.0, 1030.0]
     assert 'carpd_vip_state{vip="web",vhid="1",interface="eth0",state="MASTER"} 1' in \
         written[-1][1]
+
+
+def test_reload_recreating_a_vip_keeps_maintenance_operator_demotion_and_checks() -> None:
+    health = FakeHealth()
+    ports = ports_with(health)
+    mail = vip(name="mail", vhid=2, addresses=(vip().addresses[0].__class__("172.16.90.32/24"),),
+               master_units=(), upscript=None, downscript=None)
+
+    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+        health.report("web/nginx", True, "ok")
+        await until(loop, 1004)
+        await d.handle_control(Request(cmd="maintenance", args={"on": True}), ROOT)
+        await d.handle_control(Request(cmd="demote", args={"name": "web", "by": 7}), ROOT)
+        changed = vip(checks=(dataclasses.replace(NGINX, name="front"),), advskew=5)
+
+        async def load() -> tuple[VipParams, ...]:
+            return (changed, mail)
+
+        assert await d.reload(load)
+        assert health.stopped == ["web/nginx"] and "web/front" in health.started
+        doc = state(d)
+        assert doc["demotions"] == {"maintenance": 254, "operator": 7, "hold_down": 240}
+        await asyncio.sleep(0.01)  # the hold-down's address check
+        health.report("web/front", False, "refused")
+        assert state(d)["demotions"] == {"maintenance": 254, "operator": 7, "check:front": 100}
+        assert state(d, "mail")["demotions"] == {"maintenance": 254}  # untouched by the reload
+
+    assert run(scenario, ports, (vip(checks=(NGINX,)), mail)) == 0
