@@ -1,12 +1,12 @@
 """Random fault schedules on a 3-host, 2-VHID simulation (Hypothesis stateful testing).
 
 Rules advance time, partition/heal the segment, kill/restart hosts, take links down/up,
-break/repair a host's transmit path, shut VIPs down/start them, demote/undemote, and switch
-20% loss on/off. The simulator checks
+break/repair a host's transmit path, shut VIPs down/start them, demote/undemote, set/clear a
+fatal check's fault (FAULT: bow out, stay out), and switch 20% loss on/off. The simulator checks
 its invariants after every step inside each rule (VIP held iff MASTER, no deadline in the past,
 no send on a down link, one master per group once settled); the `quiet` rule advances past
 the settle window and additionally checks that, with preempt, the settled master is a most
-preferred eligible machine (lowest effective advskew).
+preferred eligible machine (lowest effective advskew; a FAULT machine is not eligible).
 web: vhid 1, advskew A 0 / B 100 / C 200, preempt on.
 mail: vhid 2, advskew A 50 / B 50 / C 0, preempt off (ties broken by the x86 address rule).
 Runs derandomized with no example database, so CI sees the same schedules every time.
@@ -18,6 +18,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from carpd.core.events import SetFault
 from tests.sim.sim import MASTER, Simulation, vip
 
 HOSTS = {"A": "172.16.90.101", "B": "172.16.90.102", "C": "172.16.90.103"}
@@ -87,6 +88,11 @@ class CarpSchedules(RuleBasedStateMachine):
     def demote(self, host: str, name: str, amount: int) -> None:
         self.sim.demote(host, amount, name)
 
+    @rule(host=host_names, name=vip_names, failing=st.booleans())
+    def fault(self, host: str, name: str, failing: bool) -> None:
+        """A fatal check fails or passes (the VIP goes FAULT or back to BACKUP)."""
+        self.sim.health(host, SetFault(name=name, source="check:app", failing=failing))
+
     @rule(on=st.booleans())
     def loss(self, on: bool) -> None:
         self.sim.set_loss(0.2 if on else 0.0)
@@ -98,7 +104,8 @@ class CarpSchedules(RuleBasedStateMachine):
     def _check_preferred_master(self, name: str) -> None:
         sim = self.sim
         eligible = [h for h in sim.hosts.values() if h.alive and h.link_up["eth0"]
-                    and name in h.enabled and not h.tx_broken]
+                    and name in h.enabled and not h.tx_broken
+                    and not h.node.machine(name).faulted]  # type: ignore[union-attr]
         components: dict[int, list[str]] = {}
         for h in eligible:
             components.setdefault(sim.segments["lan"].component.get(h.name, 0), []).append(
