@@ -4,11 +4,12 @@ Owns: turning the outside world (packets, carrier changes, address changes, sign
 requests) into core events stamped with the loop's monotonic clock; executing the core's
 actions strictly in order; one timer armed at `Node.next_deadline()` and fired with
 `now = max(deadline, loop.time())`; feeding I/O outcomes back as events; the start-up checks,
-stale-VIP cleanup, the reconcile pass, the watchdog ping, and the orderly shutdown.
+stale-VIP cleanup, reload, the watchdog ping, the status document, and the orderly shutdown.
 The advert path is synchronous: a timer or packet callback runs the core and sends adverts
 with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP
-bursts, scripts, unit jobs) runs in one ordered "lane" task per VIP, so a VIP's operations
-happen in the order the core emitted them and never delay any advert.
+bursts, scripts, unit jobs, the reconcile pass) is handed to carpd.vipwork, which runs it in
+one ordered lane per VIP, so a VIP's operations happen in the order the core emitted them
+and never delay any advert.
 Health checks, the boot hold-down, operator commands (demote, promote, maintenance,
 explain, metrics, watch) and the extra status fields live in carpd.operations, which this
 driver calls at a few points (`self.ops`); metrics are also written every METRICS_INTERVAL_S
@@ -19,7 +20,6 @@ Must not: import carpd.io (adapters are injected through `Ports`), or contain pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import ipaddress
 import time
@@ -46,7 +46,6 @@ from carpd.core.actions import (
     VhidState,
 )
 from carpd.core.events import (
-    AddressOpFailed,
     Event,
     LinkChanged,
     PacketReceived,
@@ -60,84 +59,17 @@ from carpd.core.params import VipParams
 from carpd.core.vhid import VhidMachine
 from carpd.metrics import render as render_metrics
 from carpd.operations import Operations
-from carpd.ports import (
-    AddressPort,
-    AdvertTransport,
-    Announcer,
-    EventLog,
-    FlagStore,
-    HealthPort,
-    MemoryFlags,
-    MetricsSink,
-    Notifier,
-    NullHealth,
-    ScriptRunner,
-    UnitPort,
-)
+from carpd.ports import Ports
 from carpd.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload, vip_names
+from carpd.vipwork import VipWork
 
 LANE_DRAIN_TIMEOUT_S = 5.0
 SCRIPT_DRAIN_TIMEOUT_S = 10.0
-RECONCILE_DEBOUNCE_S = 0.2
 METRICS_INTERVAL_S = 15.0
 
 
 class StartupError(Exception):
     """The daemon cannot start with this configuration on this host (message says why)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Ports:
-    transport: AdvertTransport
-    addresses: AddressPort
-    announcer: Announcer
-    scripts: ScriptRunner
-    units: UnitPort
-    notifier: Notifier
-    log: EventLog
-    health: HealthPort = dataclasses.field(default_factory=NullHealth)
-    flags: FlagStore = dataclasses.field(default_factory=MemoryFlags)
-    metrics: MetricsSink | None = None
-
-
-class _Lane:
-    """One VIP's ordered queue of slow operations, run by one task."""
-
-    def __init__(self, name: str, on_error: Callable[[str, BaseException], None]) -> None:
-        self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
-        self._on_error = on_error
-        self._name = name
-        self._task = asyncio.get_running_loop().create_task(self._work())
-        self._active = False
-        self.held = False  # what the last executed address operation left on the interface
-
-    @property
-    def busy(self) -> bool:
-        return self._active or not self._queue.empty()
-
-    def submit(self, op: Callable[[], Awaitable[None]]) -> None:
-        self._queue.put_nowait(op)
-
-    async def _work(self) -> None:
-        while True:
-            op = await self._queue.get()
-            self._active = True
-            try:
-                await op()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # an adapter failure must not kill the lane
-                self._on_error(self._name, exc)
-            finally:
-                self._active = False
-                self._queue.task_done()
-
-    async def drain(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), timeout)
-
-    def cancel(self) -> None:
-        self._task.cancel()
 
 
 class Daemon:
@@ -157,15 +89,13 @@ class Daemon:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._periodic: list[asyncio.TimerHandle] = []
-        self._lanes: dict[str, _Lane] = {}
-        self._bursts: dict[str, set[asyncio.Task[None]]] = {}
-        self._reconciling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._fatal: str | None = None
         self._stop: asyncio.Event | None = None
         self.node: Node | None = None
         self._started_at = 0.0
         self.ops = Operations(self)
+        self.work = VipWork(ports, self._post, self._running)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -178,7 +108,8 @@ class Daemon:
         except (StartupError, OSError) as exc:
             return self._fail_start(str(exc))
         self.node = Node(params, counter_source=self._counter_source, now=loop.time())
-        self._lanes = {p.name: _Lane(p.name, self._lane_error) for p in params}
+        for p in params:
+            self.work.add(p.name)
         try:
             await self._bring_up(params)
         except OSError as exc:
@@ -270,14 +201,11 @@ class Daemon:
         if self._timer is not None:
             self._timer.cancel()
         await self.ops.close()
-        await asyncio.gather(*(lane.drain(LANE_DRAIN_TIMEOUT_S) for lane in self._lanes.values()))
-        for name in list(self._bursts):
-            self._cancel_bursts(name)
+        await self.work.drain(LANE_DRAIN_TIMEOUT_S)
         await self.ports.scripts.drain(SCRIPT_DRAIN_TIMEOUT_S)
         await self.ports.units.drain(LANE_DRAIN_TIMEOUT_S)
         await self._release_everything()
-        for lane in self._lanes.values():
-            lane.cancel()
+        self.work.close()
         self.ports.transport.close()
         await self.ports.addresses.close()
 
@@ -331,7 +259,8 @@ class Daemon:
         return True
 
     def _running(self) -> tuple[VipParams, ...]:
-        assert self.node is not None
+        if self.node is None:
+            return ()
         return tuple(self.node.machine(n).params for n in self.node.names)
 
     async def _resolve_for_reload(self, vips: tuple[VipParams, ...]) -> tuple[VipParams, ...]:
@@ -353,11 +282,9 @@ class Daemon:
         """Bow out (if MASTER) and release, wait for its lane, then forget the VIP."""
         self.ops.vip_removed(p.name)
         self._post(Shutdown(name=p.name))
-        await self._lanes[p.name].drain(LANE_DRAIN_TIMEOUT_S)
+        await self.work.remove(p.name, LANE_DRAIN_TIMEOUT_S)
         assert self.node is not None
         self.node.remove(p.name)
-        self._lanes.pop(p.name).cancel()
-        self._cancel_bursts(p.name)
 
     async def _enlist(self, p: VipParams) -> None:
         """Create the VIP and start it in BACKUP (INIT while its link is down)."""
@@ -371,7 +298,7 @@ class Daemon:
                       MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=p.name)
             return
         self.node.add(p, asyncio.get_running_loop().time())
-        self._lanes[p.name] = _Lane(p.name, self._lane_error)
+        self.work.add(p.name)
         if not link_up:
             self._post(LinkChanged(interface=p.interface, up=False))
         self._post(Start(name=p.name))
@@ -387,7 +314,7 @@ class Daemon:
         self._post(LinkChanged(interface=interface, up=up))
 
     def _on_addresses_changed(self, interface: str) -> None:
-        self._reconcile(interface)
+        self.work.reconcile(interface)
         self.ops.addresses_changed(interface)
 
     def _on_timer(self, deadline: float) -> None:
@@ -453,16 +380,9 @@ class Daemon:
         match action:
             case SendAdvert():
                 self._send(action)
-            case AddAddresses() | RemoveAddresses():
-                self._address_op(action)
-            case Announce():
-                self._lane(action.name).submit(lambda: self._start_burst(action))
-            case StartUnits():
-                self._lane(action.name).submit(lambda: self._units(action, True))
-            case StopUnits():
-                self._lane(action.name).submit(lambda: self._units(action, False))
-            case RunScript():
-                self._lane(action.name).submit(lambda: self._script(action))
+            case AddAddresses() | RemoveAddresses() | Announce() | StartUnits() | StopUnits() \
+                    | RunScript():
+                self.work.execute(action)
             case StateChanged():
                 self._state_changed(action)
                 self.ops.on_action(action)
@@ -481,51 +401,6 @@ class Daemon:
             return
         self._post(SendResult(name=a.name, ok=True))
 
-    def _address_op(self, a: AddAddresses | RemoveAddresses) -> None:
-        lane = self._lane(a.name)
-        if isinstance(a, RemoveAddresses):
-            self._cancel_bursts(a.name)  # stop announcing what we are about to release
-
-        async def op() -> None:
-            try:
-                if isinstance(a, AddAddresses):
-                    await self.ports.addresses.add(a.interface, a.addresses, a.label)
-                else:
-                    await self.ports.addresses.remove(a.interface, a.addresses)
-            except OSError as exc:
-                self._log(msg.ERR, f"vip {a.name}: {exc}", MESSAGE_ID=msg.IO_FAILURE,
-                          CARP_NAME=a.name)
-                self._post(AddressOpFailed(name=a.name, error=str(exc)))
-            finally:
-                lane.held = isinstance(a, AddAddresses)
-
-        lane.submit(op)
-
-    async def _start_burst(self, a: Announce) -> None:
-        """Bursts run side by side: a one-off re-announcement (a slower master was heard)
-        must not cut short the promotion burst still running. Only a release stops them."""
-        task = asyncio.get_running_loop().create_task(self._burst(a))
-        tasks = self._bursts.setdefault(a.name, set())
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    def _cancel_bursts(self, name: str) -> None:
-        for task in self._bursts.pop(name, set()):
-            task.cancel()
-
-    async def _burst(self, a: Announce) -> None:
-        try:
-            await self.ports.announcer.announce(a.interface, a.addresses, a.count, a.interval)
-        except OSError as exc:
-            self._log(msg.WARNING, f"vip {a.name}: gratuitous ARP failed: {exc}",
-                      MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=a.name)
-
-    async def _units(self, a: StartUnits | StopUnits, start: bool) -> None:
-        (self.ports.units.start_units if start else self.ports.units.stop_units)(a.name, a.units)
-
-    async def _script(self, a: RunScript) -> None:
-        self.ports.scripts.submit(a.name, a.argv)
-
     def _state_changed(self, a: StateChanged) -> None:
         peer = f" (peer {a.peer})" if a.peer is not None else ""
         prio = msg.NOTICE if VhidState.MASTER in (a.old, a.new) else msg.INFO
@@ -543,21 +418,14 @@ class Daemon:
                       CARP_INTERFACE=a.interface, CARP_DROP_REASON=a.reason, CARP_PEER=a.source,
                       CARP_VHID=a.vhid)
 
-    def _lane(self, name: str) -> _Lane:
-        return self._lanes[name]
-
-    def _lane_error(self, name: str, exc: BaseException) -> None:
-        self._log(msg.ERR, f"vip {name}: {type(exc).__name__}: {exc}", MESSAGE_ID=msg.IO_FAILURE,
-                  CARP_NAME=name)
-
-    # -- reconcile and periodic work --------------------------------------------------------
+    # -- periodic work --------------------------------------------------------
 
     def _start_periodic(self) -> None:
         loop = asyncio.get_running_loop()
         if self._watchdog_interval:
             self._every(loop, self._watchdog_interval / 2,
                         lambda: self.ports.notifier.notify(WATCHDOG="1"))
-        self._every(loop, self._reconcile_interval, lambda: self._reconcile(None))
+        self._every(loop, self._reconcile_interval, lambda: self.work.reconcile(None))
         if self.ports.metrics is not None:
             self._write_metrics()
             self._every(loop, METRICS_INTERVAL_S, self._write_metrics)
@@ -579,63 +447,6 @@ class Daemon:
             self._periodic[index] = loop.call_later(interval, tick)
 
         self._periodic.append(loop.call_later(interval, tick))
-
-    def _reconcile(self, interface: str | None) -> None:
-        """Schedule one reconcile pass per interface, coalescing bursts of notifications
-        (our own address changes trigger them too)."""
-        if self.node is None:
-            return
-        loop = asyncio.get_running_loop()
-        ifaces = {self.node.machine(n).params.interface for n in self.node.names}
-        for iface in sorted(ifaces):
-            if (interface is None or iface == interface) and iface not in self._reconciling:
-                self._reconciling.add(iface)
-                loop.call_later(RECONCILE_DEBOUNCE_S, self._start_pass, iface)
-
-    def _start_pass(self, iface: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._reconcile_pass(iface))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _reconcile_pass(self, iface: str) -> None:
-        """One address dump for the interface; each VIP whose lane is idle is compared with
-        what its state machine wants. A busy lane is skipped: its pending operations are
-        about to change the interface, and the next pass looks again."""
-        self._reconciling.discard(iface)
-        if self.node is None:
-            return
-        try:
-            present = await self.ports.addresses.addresses(iface)
-        except OSError as exc:
-            self._log(msg.WARNING, f"reconcile of {iface} failed: {exc}",
-                      MESSAGE_ID=msg.IO_FAILURE, CARP_INTERFACE=iface)
-            return
-        for name in self.node.names:
-            p, lane = self.node.machine(name).params, self._lane(name)
-            if p.interface != iface or lane.busy:
-                continue
-            wanted = {a.ip for a in p.addresses}
-            have = tuple(a for a in present if a.ip in wanted)
-            if lane.held and len(have) < len(wanted):
-                lane.submit(lambda p=p: self._restore(p))  # type: ignore[misc]
-            elif not lane.held and have:
-                lane.submit(lambda p=p, have=have: self._evict(p, have))  # type: ignore[misc]
-
-    async def _restore(self, p: VipParams) -> None:
-        if not self._lane(p.name).held:
-            return  # released meanwhile
-        await self.ports.addresses.add(p.interface, p.addresses, f"{p.interface}:{p.name}"[:15])
-        self._log(msg.WARNING, f"vip {p.name}: address removed behind carpd's back while "
-                  "MASTER; restored it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
-        await self._start_burst(Announce(name=p.name, interface=p.interface, addresses=p.hosts,
-                                         count=1, interval=p.garp_interval))
-
-    async def _evict(self, p: VipParams, have: tuple[ipaddress.IPv4Interface, ...]) -> None:
-        if self._lane(p.name).held:
-            return  # became MASTER meanwhile
-        await self.ports.addresses.remove(p.interface, have)
-        self._log(msg.WARNING, f"vip {p.name}: {', '.join(map(str, have))} present while not "
-                  "MASTER; removed it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
 
     # -- status ---------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ turns into events for the core.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -151,3 +152,19 @@ class MemoryFlags:
 
     def save(self, name: str, document: dict[str, Any]) -> None:
         self.documents[name] = document
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Ports:
+    """Every adapter the driver uses, injected by carpd.runner (or a test)."""
+
+    transport: AdvertTransport
+    addresses: AddressPort
+    announcer: Announcer
+    scripts: ScriptRunner
+    units: UnitPort
+    notifier: Notifier
+    log: EventLog
+    health: HealthPort = dataclasses.field(default_factory=NullHealth)
+    flags: FlagStore = dataclasses.field(default_factory=MemoryFlags)
+    metrics: MetricsSink | None = None

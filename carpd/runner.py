@@ -20,7 +20,7 @@ from carpd import __version__
 from carpd import messages as msg
 from carpd.config import Config, ConfigError, load_config
 from carpd.core.params import VipParams
-from carpd.daemon import Daemon, Ports
+from carpd.daemon import Daemon
 from carpd.io.announce import GarpAnnouncer
 from carpd.io.control_server import ControlServer, ControlServerError
 from carpd.io.health import HealthChecks
@@ -30,7 +30,7 @@ from carpd.io.scripts import AsyncScriptRunner
 from carpd.io.statefile import JsonFlags, Textfile
 from carpd.io.systemd import SdNotifier, make_event_log
 from carpd.io.units import NullUnits, SystemctlUnits, systemd_running
-from carpd.ports import EventLog, UnitPort
+from carpd.ports import EventLog, Ports, UnitPort
 from carpd.reload import ReloadRefused
 
 

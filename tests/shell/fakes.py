@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from carpd.core.actions import SendAdvert
-from carpd.daemon import Ports
+from carpd.ports import Ports
 
 
 class _FakeSelector(selectors.DefaultSelector):

@@ -10,7 +10,8 @@ import pytest
 
 from carpd.core import auth, wire
 from carpd.core.params import Secret, VipParams
-from carpd.daemon import Daemon, Ports
+from carpd.daemon import Daemon
+from carpd.ports import Ports
 from tests.shell.fakes import FakeClockLoop, fake_ports
 
 WEB = ipaddress.IPv4Interface("172.16.90.31/24")

@@ -13,8 +13,8 @@ import pytest
 from carpd.control.protocol import Peer, ProtocolError, Request
 from carpd.core import wire
 from carpd.core.params import CheckParams, VipParams
-from carpd.daemon import Daemon, Ports
-from carpd.ports import MemoryFlags
+from carpd.daemon import Daemon
+from carpd.ports import MemoryFlags, Ports
 from tests.shell.fakes import FakeClockLoop, FakeHealth, fake_ports
 from tests.shell.test_daemon import peer_advert, until, vip
 
