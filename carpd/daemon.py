@@ -49,6 +49,7 @@ from carpd.core.events import (
     Event,
     LinkChanged,
     PacketReceived,
+    Retune,
     SendResult,
     Shutdown,
     Start,
@@ -229,8 +230,9 @@ class Daemon:
 
     async def reload(self, load: Callable[[], Awaitable[tuple[VipParams, ...]]]) -> bool:
         """Re-read the configuration through `load` and apply it without touching unchanged
-        VIPs. A `ReloadRefused`/`StartupError` from loading or checking refuses the reload
-        and the running configuration stays. Returns whether the new one was applied."""
+        VIPs and retuning (not re-creating) those changed only in tunable settings. A
+        `ReloadRefused`/`StartupError` from loading or checking refuses the reload and the
+        running configuration stays. Returns whether the new one was applied."""
         loop = asyncio.get_running_loop()
         notifier = self.ports.notifier
         notifier.notify(RELOADING="1", MONOTONIC_USEC=str(int(loop.time() * 1_000_000)),
@@ -247,6 +249,8 @@ class Daemon:
             return False
         for old in plan.retire:
             await self._retire(old)
+        for old, new in plan.retuned:
+            self._retune(old, new)
         for new in plan.enlist:
             await self._enlist(new)
         self._configured = vips
@@ -254,6 +258,7 @@ class Daemon:
                   CARP_RELOAD_ADDED=vip_names(plan.added),
                   CARP_RELOAD_REMOVED=vip_names(plan.removed),
                   CARP_RELOAD_CHANGED=vip_names(new for _, new in plan.changed),
+                  CARP_RELOAD_RETUNED=vip_names(new for _, new in plan.retuned),
                   CARP_RELOAD_UNCHANGED=vip_names(plan.unchanged))
         notifier.notify(READY="1", STATUS=self.status_line())
         return True
@@ -285,6 +290,13 @@ class Daemon:
         await self.work.remove(p.name, LANE_DRAIN_TIMEOUT_S)
         assert self.node is not None
         self.node.remove(p.name)
+
+    def _retune(self, old: VipParams, new: VipParams) -> None:
+        """New tunable settings for a running VIP: its machine keeps state, timers, counter
+        and demotions (the core's actions run through the normal path), then carpd.operations
+        swaps the checks and unit watchers that changed."""
+        self._post(Retune(params=new))
+        self.ops.vip_retuned(old, new)
 
     async def _enlist(self, p: VipParams) -> None:
         """Create the VIP and start it in BACKUP (INIT while its link is down)."""

@@ -8,7 +8,10 @@ this):
   lone node still takes over after exactly one master-down interval) until its interface has
   carrier and its source address, every `require_units` unit is active and every check has
   reported once; then `SetHoldDown(active=False)`, logged with how long it took. Only at boot
-  (and for VIPs a reload adds): a unit stopping later is a check's business, not this;
+  (and for VIPs a reload adds or re-creates): a unit stopping later is a check's business;
+- reload retunes (`vip_retuned`): only the checks and unit watchers whose definition changed
+  are stopped/started; the machine kept its demotions (operator, maintenance, hold-down), so
+  nothing is re-posted, and a VIP still held down waits for the new requirements instead;
 - operator commands: `demote` (the demotion "operator", default 254, optionally expiring
   `for` N seconds through loop.call_later), `promote`, `maintenance on|off` (the demotion
   "maintenance" = 254 on every VIP). Both are persisted in the state directory (files
@@ -126,17 +129,31 @@ class Operations:
         if p.name in self._operator:
             self._d.post(SetDemotion(name=p.name, source=OPERATOR,
                                      amount=self._operator[p.name][0]))
-        ids = []
-        for check in p.checks:
-            ids.append(f"{p.name}/{check.name}")
-            self._d.ports.health.start(ids[-1], check, self.check_result)
-        for unit in p.require_units:
-            ids.append(f"{p.name}/{REQUIRE}{unit}")
-            spec = CheckParams(name=REQUIRE + unit, type="unit", fatal=True, unit=unit,
-                               interval=2.0, rise=1, fall=1)
-            self._d.ports.health.start(ids[-1], spec, self.check_result)
-        self._checks[p.name] = tuple(ids)
+        specs = _watches(p)
+        for check_id, spec in specs.items():
+            self._d.ports.health.start(check_id, spec, self.check_result)
+        self._checks[p.name] = tuple(specs)
         self._d.spawn(self._check_address(p))
+
+    def vip_retuned(self, old: VipParams, new: VipParams) -> None:
+        """The core retuned the VIP in place (Daemon._retune posted it first): stop the
+        watchers that are gone or redefined, start the new and redefined ones (a redefined
+        check keeps its verdict in the core's tracker), and update a pending hold-down."""
+        before, after = _watches(old), _watches(new)
+        for check_id, spec in before.items():
+            if after.get(check_id) != spec:
+                self._d.ports.health.stop(check_id)
+        for check_id, spec in after.items():
+            if before.get(check_id) != spec:
+                self._d.ports.health.start(check_id, spec, self.check_result)
+        self._checks[new.name] = tuple(after)
+        hold = self._holds.get(new.name)
+        if hold is not None:
+            known = {c.name for c in old.checks}
+            hold.units = {u: hold.units.get(u, False) for u in new.require_units}
+            hold.checks = {c.name for c in new.checks
+                           if c.name in hold.checks or c.name not in known}
+            self._evaluate(new.name)
 
     def vip_removed(self, name: str) -> None:
         """Stop its checks. Its operator demotion stays (a reload that re-creates the VIP
@@ -156,8 +173,8 @@ class Operations:
 
     def check_result(self, check_id: str, ok: bool, detail: str) -> None:
         name, _, check = check_id.partition("/")
-        if name not in self._checks:
-            return  # stopped meanwhile
+        if check_id not in self._checks.get(name, ()):
+            return  # stopped meanwhile (the VIP is gone, or a reload removed the check)
         hold = self._holds.get(name)
         if check.startswith(REQUIRE):
             if hold is not None:
@@ -428,6 +445,17 @@ class Operations:
 
     def _log(self, priority: int, message: str, **fields: object) -> None:
         self._d.ports.log.record(priority, message, **fields)
+
+
+def _watches(p: VipParams) -> dict[str, CheckParams]:
+    """What the health port runs for a VIP, by check id: its checks, then one fatal unit
+    watcher per `require_units` entry (for the hold-down)."""
+    specs = {f"{p.name}/{c.name}": c for c in p.checks}
+    for unit in p.require_units:
+        specs[f"{p.name}/{REQUIRE}{unit}"] = CheckParams(
+            name=REQUIRE + unit, type="unit", fatal=True, unit=unit, interval=2.0, rise=1,
+            fall=1)
+    return specs
 
 
 def _ago(seconds: float) -> str:

@@ -12,6 +12,8 @@ only reports raw results (ok or not, with a detail); this module decides what th
   Anomaly when it starts, re-armed once the changes in the window fall below the threshold.
 Every result also yields one `CheckObserved` action (the watch stream, the journal when the
 state changes). Time is the `now` argument; the tracker never reads a clock.
+A reload that redefines a check under the same name retunes its tracker (`retune`): the
+verdict and its history stay, so a failing check's demotion never lapses for a reload.
 Must not: run checks, read the clock, or know about sockets or processes.
 """
 
@@ -93,6 +95,24 @@ class CheckTracker:
         actions.insert(0, CheckObserved(name=self.vip, check=self.params.name, ok=ok,
                                         state=self.state.value, changed=changed, detail=detail))
         return events, actions
+
+    def retune(self, params: CheckParams) -> list[SetDemotion | SetFault]:
+        """New settings for the same check: state, counters and flap history stay; rise,
+        fall and the rest apply from the next result. Returns what re-applies a failing
+        verdict whose effect changed (another weight, or fatal <-> weight): the new effect
+        first, then the end of the old kind (so fatal -> weight demotes before leaving
+        FAULT, and weight -> fatal bows out before dropping the demotion)."""
+        if params.name != self.params.name:
+            raise ValueError(f"check {self.params.name} of vip {self.vip}: cannot retune "
+                             f"to another check ({params.name})")
+        old, self.params = self.params, params
+        if not self.failing or (old.fatal, old.weight) == (params.fatal, params.weight):
+            return []
+        events = [self.effect()]
+        if old.fatal != params.fatal:
+            events.append(SetFault(name=self.vip, source=old.source, failing=False) if old.fatal
+                          else SetDemotion(name=self.vip, source=old.source, amount=0))
+        return events
 
     def effect(self) -> SetDemotion | SetFault:
         """The event that applies the current state to the VIP."""

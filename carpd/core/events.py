@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from carpd.core.params import VipParams
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Start:
@@ -104,9 +106,17 @@ class AddressOpFailed:
     error: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retune:
+    """A reload changed VIP `params.name` only in tunable settings (params.TUNABLE_FIELDS):
+    the running machine takes them in place (Node.retune)."""
+
+    params: VipParams
+
+
 Event = (
     Start | Shutdown | TimerFired | PacketReceived | LinkChanged | SetDemotion | SendResult
-    | AddressOpFailed | SetFault | SetHoldDown | CheckResult
+    | AddressOpFailed | SetFault | SetHoldDown | CheckResult | Retune
 )
 
 

@@ -17,6 +17,11 @@ weight among the other members, where a member weighs its own demotion (everythi
 "sync_group"), or 240 if it is faulted or its link is down (it cannot serve), whichever is
 more; the resulting actions follow the event's own, members in configuration order. So one
 demoted or faulted member moves the whole group, and it moves back when that member recovers.
+Retune (a reload, `retune`/`Retune`): the VIP's machine takes the new settings in place
+(VhidMachine.retune); checks are matched by name: a kept one keeps its tracker (retuned, its
+verdict stays), a removed one's tracker goes (the machine drops its demotion or fault), a new
+one starts unknown; a VIP that leaves its sync group drops the "sync_group" demotion, and the
+groups are recomputed as after any event.
 Anomalies (dual master, foreign advert, check flapping) are counted per VIP and kind; each
 (kind, VIP, peer) is logged at most once per `drop_log_interval` seconds. A bad HMAC on one of
 our VHIDs is both a drop and a "foreign_advert" anomaly naming the sender.
@@ -41,6 +46,7 @@ from carpd.core.events import (
     Event,
     LinkChanged,
     PacketReceived,
+    Retune,
     SendResult,
     SetDemotion,
     SetFault,
@@ -120,6 +126,12 @@ class Node:
         for key in [k for k in self._checks if k[0] == name]:
             del self._checks[key]
 
+    def retune(self, params: VipParams, now: float) -> list[Action]:
+        """Give the running VIP `params.name` new tunable settings in place (= handling
+        `Retune(params=params)`). ValueError if it is not running or an untunable setting
+        differs; nothing has changed then."""
+        return self.handle(Retune(params=params), now)
+
     def machine(self, name: str) -> VhidMachine:
         return self._machines[name]
 
@@ -132,7 +144,7 @@ class Node:
     def handle(self, event: Event, now: float) -> list[Action]:
         actions = self._dispatch(event, now)
         if isinstance(event, SetDemotion | SetFault | SetHoldDown | LinkChanged | CheckResult
-                      | Start | Shutdown):
+                      | Start | Shutdown | Retune):
             actions += self._sync_groups(now)
         return self._rate_limit(actions, now)
 
@@ -150,6 +162,8 @@ class Node:
                 return self._fan_out(self._select(name), event, now)
             case CheckResult():
                 return self._check_result(event, now)
+            case Retune(params=params):
+                return self._retune(params, now)
             case LinkChanged(interface=ifname):
                 targets = [m for m in self._machines.values() if m.params.interface == ifname]
                 return self._fan_out(targets, event, now)
@@ -184,6 +198,33 @@ class Node:
         for e in events:
             actions += self._dispatch(e, now)
         return actions
+
+    def _retune(self, params: VipParams, now: float) -> list[Action]:
+        machine = self._machines.get(params.name)
+        if machine is None:
+            raise ValueError(f"vip {params.name}: not running, cannot retune it")
+        old = machine.params
+        actions = machine.retune(params, now)  # raises before anything changed
+        for event in self._retune_checks(old, params):
+            actions += machine.handle(event, now)
+        if old.sync_group is not None and params.sync_group is None:
+            actions += machine.handle(SetDemotion(name=params.name, source=SYNC_GROUP,
+                                                  amount=0), now)
+        return actions
+
+    def _retune_checks(self, old: VipParams, new: VipParams) -> list[SetDemotion | SetFault]:
+        """Trackers by check name: kept ones retuned, new ones fresh, the rest dropped (in
+        the new configuration order); returns the kept ones' re-applied verdicts."""
+        kept = {c.name: self._checks.pop((old.name, c.name), None) for c in old.checks}
+        events: list[SetDemotion | SetFault] = []
+        for check in new.checks:
+            tracker = kept.get(check.name)
+            if tracker is None:
+                tracker = CheckTracker(new.name, check)
+            else:
+                events += tracker.retune(check)
+            self._checks[(new.name, check.name)] = tracker
+        return events
 
     def _sync_groups(self, now: float) -> list[Action]:
         """Lend every member the largest weight of the OTHER members (module docstring)."""

@@ -1,7 +1,10 @@
 """Frozen per-VIP parameters that the core needs, and the Secret wrapper for passwords.
 
 Owns: `VipParams` (one VHID on one interface, fully resolved), `CheckParams` (one health
-check of a VIP: what the tracker needs and what the health adapter runs) and `Secret`.
+check of a VIP: what the tracker needs and what the health adapter runs), `Secret`, and which
+VipParams fields a running machine may take in place (`TUNABLE_FIELDS`, `untunable_changes`):
+everything but the identity of the virtual host on the wire (name, vhid, interface, addresses,
+password, source, multicast group, L2 broadcast), which peers authenticate and demultiplex on.
 Invariant: a `Secret` never shows its bytes in repr/str, so a password cannot leak through a
 log line, a traceback or a status document by accident.
 Must not: read files or the environment (config.py does that and builds these objects).
@@ -9,6 +12,7 @@ Must not: read files or the environment (config.py does that and builds these ob
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -120,3 +124,18 @@ class VipParams:
     def hosts(self) -> tuple[IPv4, ...]:
         """The bare addresses (no prefix length), in configured order."""
         return tuple(a.ip for a in self.addresses)
+
+
+# What a reload may change on a running VIP without re-creating it (VhidMachine.retune). The
+# election ones change the adverts or the master-down timer; the others only what happens at
+# the next transition (announce, units, scripts) or what the node/driver wrap around it.
+ELECTION_FIELDS = frozenset({"advbase", "advskew", "deadratio", "preempt"})
+TUNABLE_FIELDS = ELECTION_FIELDS | frozenset({
+    "garp_count", "garp_interval", "master_units", "upscript", "downscript", "xparam",
+    "sync_group", "require_units", "checks"})
+
+
+def untunable_changes(old: VipParams, new: VipParams) -> list[str]:
+    """The names of the fields that differ and cannot change in place, in field order."""
+    return [f.name for f in dataclasses.fields(VipParams) if f.name not in TUNABLE_FIELDS
+            and getattr(old, f.name) != getattr(new, f.name)]

@@ -41,6 +41,7 @@ class VhidInput(enum.Enum):
     SHUTDOWN = "shutdown"
     FAULTED = "faulted"  # a fault began (or Start/link-up while one is set)
     FAULT_CLEARED = "fault_cleared"  # the last fault ended
+    RETUNED = "retuned"  # a reload changed tunable settings in place (VhidMachine.retune)
 
 
 def skew_usec(advskew: int) -> int:

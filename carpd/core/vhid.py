@@ -23,6 +23,9 @@ is the named demotion "hold_down" (240) plus "do not preempt" (the OpenBSD rc in
 A MASTER that hears a slower master which has had a full advert interval of its own to hear
 us reports a "dual_master" Anomaly (the same slower-master advert that a preempted master's
 farewell produces right after a takeover is not one).
+Retune (a reload, OPERATORS.md row 3): `retune(params, now)` swaps in new tunable settings
+(params.TUNABLE_FIELDS) and steps the input RETUNED through the same table; state, timers,
+counter, statistics and demotions stay. See `retune` for what each state does and why.
 Must not: read the clock, draw randomness itself, touch sockets or log.
 """
 
@@ -59,7 +62,7 @@ from carpd.core.events import (
     Start,
     TimerFired,
 )
-from carpd.core.params import VipParams
+from carpd.core.params import VipParams, untunable_changes
 from carpd.core.timing import VhidInput
 
 SEND_ERRORS_TO_SUPPRESS = 3  # CARP_SENDAD_MAX_ERRORS
@@ -114,6 +117,8 @@ class _Ctx:
     reason: str = ""
     peer: ipaddress.IPv4Address | None = None
     anomaly: Anomaly | None = None
+    previous: VipParams | None = None  # RETUNED: the settings before
+    previous_skew: int = 0  # RETUNED: the effective advskew before
 
 
 Effect = Callable[["VhidMachine", float, _Ctx], list[Action]]
@@ -149,8 +154,37 @@ class VhidMachine:
     def handle(self, event: MachineEvent, now: float) -> list[Action]:
         ctx = _Ctx()
         inp = self._classify(event, now, ctx)
-        if inp is None:
-            return []
+        return [] if inp is None else self._step(inp, now, ctx)
+
+    def retune(self, params: VipParams, now: float) -> list[Action]:
+        """Take new tunable settings in place (a reload); ValueError if anything else
+        differs (the driver re-creates such a VIP). Demotions and faults of checks the new
+        settings no longer have are dropped, then RETUNED goes through the table:
+        - MASTER: a changed advertised interval (advbase, effective advskew) is advertised at
+          once and rescheduled from `now`, as a demotion change is (a backup that must now
+          preempt us hears it at once); master units follow: removed ones stop, new ones start.
+        - BACKUP: a changed master-down interval restarts the timer from `now`. Never earlier
+          than CARP allows: the master was last heard at or before `now`, so a backup whose
+          skew grew cannot race a better one (a kept deadline has the old skew in it); a
+          master that died just before the reload is taken over later by at most the time
+          since it was last heard.
+        - BACKUP, INIT, FAULT: added master units are stopped once the VIP was released.
+        Scripts and GARP settings apply from the next transition. A FAULT whose last fault
+        belonged to a removed check then gets FAULT_CLEARED."""
+        untunable = untunable_changes(self.params, params)
+        if untunable:
+            raise ValueError(f"vip {self.params.name}: {', '.join(untunable)} cannot change "
+                             "in place: re-create the VIP")
+        old = self.params
+        ctx = _Ctx(reason="retuned", previous=old, previous_skew=self.effective_advskew)
+        self.params = params
+        fault_cleared = self._forget_checks(old, params)
+        actions = self._step(VhidInput.RETUNED, now, ctx)
+        if fault_cleared and self.state is VhidState.FAULT:
+            actions += self._step(VhidInput.FAULT_CLEARED, now, _Ctx(reason="fault_cleared"))
+        return actions
+
+    def _step(self, inp: VhidInput, now: float, ctx: _Ctx) -> list[Action]:
         effect, next_state = TRANSITIONS[(self.state, inp)]
         actions = effect(self, now, ctx)
         if next_state is not self.state:
@@ -403,6 +437,32 @@ class VhidMachine:
         self._n.address_errors += 1
         return []
 
+    def _retune_master(self, now: float, ctx: _Ctx) -> list[Action]:
+        old, p = ctx.previous, self.params
+        assert old is not None
+        actions: list[Action] = []
+        if (old.advbase, ctx.previous_skew) != (p.advbase, self.effective_advskew):
+            actions.append(self._advert(now))
+        if gone := tuple(u for u in old.master_units if u not in p.master_units):
+            actions.append(StopUnits(name=p.name, units=gone))
+        if new := tuple(u for u in p.master_units if u not in old.master_units):
+            actions.append(StartUnits(name=p.name, units=new))
+        return actions
+
+    def _retune_backup(self, now: float, ctx: _Ctx) -> list[Action]:
+        old, p = ctx.previous, self.params
+        assert old is not None
+        if timing.master_down_interval(old.advbase, old.deadratio, ctx.previous_skew) != \
+                timing.master_down_interval(p.advbase, p.deadratio, self.effective_advskew):
+            self._restart_master_down(now)
+        return self._retune_idle(now, ctx)
+
+    def _retune_idle(self, now: float, ctx: _Ctx) -> list[Action]:
+        old, p = ctx.previous, self.params
+        assert old is not None
+        new = tuple(u for u in p.master_units if u not in old.master_units)
+        return [StopUnits(name=p.name, units=new)] if new and self._released_once else []
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _change_state(self, new: VhidState, now: float, ctx: _Ctx) -> StateChanged:
@@ -418,6 +478,16 @@ class VhidMachine:
         self.master_down_at = now + timing.master_down_interval(
             p.advbase, p.deadratio, self.effective_advskew
         )
+
+    def _forget_checks(self, old: VipParams, new: VipParams) -> bool:
+        """Drop the demotions and faults of checks `new` no longer has; True if that
+        cleared the last fault."""
+        gone = {c.source for c in old.checks} - {c.source for c in new.checks}
+        for source in gone:
+            self._demotions.pop(source, None)
+        faulted = bool(self._faults)
+        self._faults -= gone
+        return faulted and not self._faults
 
     def _release_once(self) -> list[Action]:
         if self._released_once:
@@ -505,6 +575,7 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_I, V.SHUTDOWN): (M._ignore, _I),
     (_I, V.FAULTED): (M._enter_fault, _F),  # Start/link-up while a fault is set
     (_I, V.FAULT_CLEARED): (M._ignore, _I),  # not classified in INIT (bookkeeping only)
+    (_I, V.RETUNED): (M._retune_idle, _I),
 
     (_B, V.START): (M._ignore, _B),
     (_B, V.LINK_UP): (M._ignore, _B),
@@ -521,6 +592,7 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_B, V.SHUTDOWN): (M._go_init, _I),
     (_B, V.FAULTED): (M._enter_fault, _F),
     (_B, V.FAULT_CLEARED): (M._ignore, _B),  # cannot happen: BACKUP has no fault
+    (_B, V.RETUNED): (M._retune_backup, _B),
 
     (_M, V.START): (M._ignore, _M),
     (_M, V.LINK_UP): (M._ignore, _M),
@@ -537,6 +609,7 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_M, V.SHUTDOWN): (M._bow_out, _I),
     (_M, V.FAULTED): (M._bow_out, _F),  # the shutdown bow-out: the peer takes over at once
     (_M, V.FAULT_CLEARED): (M._ignore, _M),  # cannot happen: MASTER has no fault
+    (_M, V.RETUNED): (M._retune_master, _M),
 
     (_F, V.START): (M._ignore, _F),
     (_F, V.LINK_UP): (M._ignore, _F),
@@ -553,4 +626,5 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_F, V.SHUTDOWN): (M._go_init, _I),
     (_F, V.FAULTED): (M._ignore, _F),
     (_F, V.FAULT_CLEARED): (M._enter_backup, _B),
+    (_F, V.RETUNED): (M._retune_idle, _F),  # no timers; a cleared last fault follows
 }

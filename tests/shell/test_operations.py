@@ -366,7 +366,8 @@ def test_reload_recreating_a_vip_keeps_maintenance_operator_demotion_and_checks(
         await until(loop, 1004)
         await d.handle_control(Request(cmd="maintenance", args={"on": True}), ROOT)
         await d.handle_control(Request(cmd="demote", args={"name": "web", "by": 7}), ROOT)
-        changed = vip(checks=(dataclasses.replace(NGINX, name="front"),), advskew=5)
+        changed = vip(checks=(dataclasses.replace(NGINX, name="front"),), advskew=5,
+                      addresses=(vip().addresses[0].__class__("172.16.90.33/24"),))  # re-created
 
         async def load() -> tuple[VipParams, ...]:
             return (changed, mail)

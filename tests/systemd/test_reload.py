@@ -1,5 +1,6 @@
 """Reload without flapping: the pure plan (carpd.reload) and the driver applying it
-(Daemon.reload on the fake-clock loop with in-memory ports). No root, no sleeping."""
+(Daemon.reload on the fake-clock loop with in-memory ports). No root, no sleeping.
+(tests/core/test_reload_plan.py and tests/shell/test_reload.py cover retune in place in detail.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import ipaddress
 
 from carpd.core.params import Secret, VipParams
 from carpd.daemon import Daemon
+from carpd.messages import STATE_CHANGED
 from carpd.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, differences, plan_reload
 from tests.shell.fakes import FakeClockLoop, fake_ports
 
@@ -31,16 +33,19 @@ WEB, MAIL = vip("web", 1, 31), vip("mail", 2, 32, advskew=100)
 
 def test_plan_sorts_vips_by_what_changed() -> None:
     new_mail = dataclasses.replace(MAIL, advskew=50)
+    ftp = vip("ftp", 4, 34)
+    new_ftp = dataclasses.replace(ftp, vhid=5)
     dns = vip("dns", 3, 33)
-    plan = plan_reload([WEB, MAIL, vip("old", 9, 39)], [WEB, new_mail, dns])
+    plan = plan_reload([WEB, MAIL, vip("old", 9, 39), ftp], [WEB, new_mail, dns, new_ftp])
     assert [p.name for p in plan.unchanged] == ["web"]
     assert [p.name for p in plan.added] == ["dns"]
     assert [p.name for p in plan.removed] == ["old"]
-    assert plan.changed == ((MAIL, new_mail),)
-    assert [p.name for p in plan.retire] == ["old", "mail"]
-    assert [p.name for p in plan.enlist] == ["dns", "mail"]
-    assert plan.summary() == ("mail changed (advskew 100 -> 50); dns added (vhid 3 on eth0); "
-                              "old removed; web unchanged")
+    assert plan.retuned == ((MAIL, new_mail),)  # advskew only: kept and retuned in place
+    assert plan.changed == ((ftp, new_ftp),)  # a new vhid: re-created
+    assert [p.name for p in plan.retire] == ["old", "ftp"]
+    assert [p.name for p in plan.enlist] == ["dns", "ftp"]
+    assert plan.summary() == ("ftp changed (vhid 4 -> 5); mail retuned (advskew 100 -> 50); "
+                              "dns added (vhid 3 on eth0); old removed; web unchanged")
 
 
 def test_identical_files_are_a_noop() -> None:
@@ -95,39 +100,39 @@ def states(d: Daemon) -> dict[str, str]:
     return {v["name"]: v["state"] for v in d.status_document()["vips"]}
 
 
-def test_reload_keeps_unchanged_vip_and_recreates_the_changed_one() -> None:
+def test_reload_keeps_unchanged_vip_and_retunes_the_changed_one() -> None:
     seen: dict[str, object] = {}
 
     async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
         await asyncio.sleep(5)  # both MASTER (alone on the segment)
         assert states(d) == {"web": "MASTER", "mail": "MASTER"}
-        since = d.node.machine("web").statistics().since_at  # type: ignore[union-attr]
+        since = {n: d.node.machine(n).statistics().since_at  # type: ignore[union-attr]
+                 for n in ("web", "mail")}
         d.ports.units.jobs.clear()  # type: ignore[attr-defined]
         d.ports.log.records.clear()  # type: ignore[attr-defined]
         assert await d.reload(loader(WEB, dataclasses.replace(MAIL, advskew=50)))
         seen["states"] = states(d)
-        seen["web_since"] = (since,
-                             d.node.machine("web").statistics().since_at)  # type: ignore[union-attr]
+        seen["since"] = (since, {n: d.node.machine(n).statistics().since_at  # type: ignore[union-attr]
+                                 for n in ("web", "mail")})
         seen["skew"] = d.node.machine("mail").params.advskew  # type: ignore[union-attr]
         await asyncio.sleep(0.1)  # let the lanes run what the reload queued
         seen["jobs"] = list(d.ports.units.jobs)  # type: ignore[attr-defined]
 
     ports = drive(scenario)
-    assert seen["states"] == {"web": "MASTER", "mail": "BACKUP"}
-    before, after = seen["web_since"]  # type: ignore[misc]
+    assert seen["states"] == {"web": "MASTER", "mail": "MASTER"}  # mail kept, not re-created
+    before, after = seen["since"]  # type: ignore[misc]
     assert before == after
     assert seen["skew"] == 50
-    # no unit job for web; mail released (its master target stopped) and came back in BACKUP
-    assert seen["jobs"] == [("stop", "mail", ("carpd-master@mail.target",)),
-                            ("stop", "mail", ("carpd-master@mail.target",))]
+    assert seen["jobs"] == []  # no unit job for either: mail's master target stays up
     records = ports.log.records  # type: ignore[attr-defined]
-    web_changes = [m for _, m, f in records if f.get("CARP_NAME") == "web"
-                   and "->" in m and "(shutdown)" not in m]
-    assert web_changes == []  # web never changed state during the reload
+    changes = [m for _, m, f in records if f.get("MESSAGE_ID") == STATE_CHANGED
+               and "(shutdown)" not in m]
+    assert changes == []  # neither VIP changed state during the reload
     reloaded = [(m, f) for _, m, f in records if f.get("MESSAGE_ID") == RELOADED]
-    assert reloaded[0][0] == ("configuration reloaded: mail changed (advskew 100 -> 50); "
+    assert reloaded[0][0] == ("configuration reloaded: mail retuned (advskew 100 -> 50); "
                               "web unchanged")
-    assert reloaded[0][1]["CARP_RELOAD_CHANGED"] == "mail"
+    assert reloaded[0][1]["CARP_RELOAD_RETUNED"] == "mail"
+    assert reloaded[0][1]["CARP_RELOAD_CHANGED"] == ""
     assert reloaded[0][1]["CARP_RELOAD_UNCHANGED"] == "web"
     notes = ports.notifier.messages  # type: ignore[attr-defined]
     i = next(i for i, n in enumerate(notes) if n.get("RELOADING") == "1")
