@@ -56,7 +56,8 @@ from carpd.core.events import (
     TimerFired,
 )
 from carpd.core.params import VipParams
-from carpd.core.vhid import SYNC_GROUP, VhidMachine, VhidStatistics
+from carpd.core.stats import VhidStatistics
+from carpd.core.vhid import SYNC_GROUP, VhidMachine
 
 QUIET_DROPS = frozenset({"own_packet", "vrrp", "unknown_vhid"})
 DROP_REASONS = (

@@ -63,6 +63,7 @@ from carpd.core.events import (
     TimerFired,
 )
 from carpd.core.params import VipParams, untunable_changes
+from carpd.core.stats import Counters, VhidStatistics
 from carpd.core.timing import VhidInput
 
 SEND_ERRORS_TO_SUPPRESS = 3  # CARP_SENDAD_MAX_ERRORS
@@ -70,44 +71,6 @@ SENDS_OK_TO_UNSUPPRESS = 3  # CARP_SENDAD_MIN_SUCCESS
 IFNAMSIZ = 16
 HOLD_DOWN = "hold_down"  # the demotion name of the boot hold-down
 SYNC_GROUP = "sync_group"  # the demotion name the node sets on sync-group members
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VhidStatistics:
-    name: str
-    vhid: int
-    interface: str
-    state: VhidState
-    since_at: float
-    reason: str
-    master: ipaddress.IPv4Address | None
-    advbase: int
-    advskew: int
-    effective_advskew: int
-    preempt: bool
-    demotions: tuple[tuple[str, int], ...]
-    send_suppressed: bool
-    last_peer_advbase: int | None
-    last_peer_advskew: int | None
-    adverts_sent: int
-    adverts_received: int
-    send_errors: int
-    address_errors: int
-    transitions: int
-    faults: tuple[str, ...] = ()
-    hold_down: bool = False
-    own_demotion: int = 0
-
-
-@dataclass(slots=True)
-class _Counters:
-    adverts_sent: int = 0
-    adverts_received: int = 0
-    send_errors: int = 0
-    address_errors: int = 0
-    transitions: int = 0
-    consecutive_send_errors: int = 0
-    consecutive_sends_ok: int = 0
 
 
 @dataclass(slots=True)
@@ -147,7 +110,7 @@ class VhidMachine:
         self._peer_interval: tuple[int, int] | None = None
         self.advert_due_at: float | None = None
         self.master_down_at: float | None = None
-        self._n = _Counters()
+        self._n = Counters()
 
     # -- public API ---------------------------------------------------------------------
 
