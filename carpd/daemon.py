@@ -207,6 +207,7 @@ class Daemon:
         await self.ports.units.drain(LANE_DRAIN_TIMEOUT_S)
         await self._release_everything()
         self.work.close()
+        self.ports.announcer.close()
         self.ports.transport.close()
         await self.ports.addresses.close()
 
@@ -390,6 +391,9 @@ class Daemon:
 
     def _execute(self, action: Action) -> None:
         match action:
+            case SendAdvert() if action.bow_out:
+                # after the release queued before it: the peer is told once our VIP is gone
+                self.work.after_pending(action.name, lambda: self._send(action))
             case SendAdvert():
                 self._send(action)
             case AddAddresses() | RemoveAddresses() | Announce() | StartUnits() | StopUnits() \

@@ -67,6 +67,8 @@ class Announcer(Protocol):
     async def announce(self, interface: str, addresses: tuple[IPv4, ...], count: int,
                        interval: float) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class ScriptRunner(Protocol):
     """ucarp-style up/down scripts, one at a time per VIP, in order (carpd.io.scripts)."""

@@ -112,6 +112,13 @@ class VipWork:
 
     # -- the core's slow actions -------------------------------------------------------------
 
+    def after_pending(self, name: str, fn: Callable[[], None]) -> None:
+        """Run `fn` in the loop once the VIP's operations queued so far are done."""
+        async def op() -> None:
+            fn()
+
+        self._lanes[name].submit(op)
+
     def execute(self, a: SlowAction) -> None:
         lane = self._lanes[a.name]
         match a:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from carpd.core import auth, timing, wire
 from carpd.core.actions import Action, Anomaly, PacketDropped
 from carpd.core.checks import CheckStatistics, CheckTracker
+from carpd.core.deadlines import DeadlineQueue
 from carpd.core.events import (
     AddressOpFailed,
     AdvertReceived,
@@ -99,6 +100,9 @@ class Node:
         self._checks: dict[tuple[str, str], CheckTracker] = {}
         self._anomalies: dict[str, Counter[str]] = {}
         self._anomaly_logged: dict[tuple[str, str, str], float] = {}
+        self._deadlines = DeadlineQueue()
+        self._touched: list[VhidMachine] = []
+        self._own_sources: dict[str, frozenset[ipaddress.IPv4Address]] = {}
         for params in vips:
             self.add(params, now)
 
@@ -117,6 +121,8 @@ class Node:
         self._anomalies[params.name] = Counter()
         for check in params.checks:
             self._checks[(params.name, check.name)] = CheckTracker(params.name, check)
+        self._deadlines.track(params.name, machine.next_deadline())
+        self._index_sources()
         return machine
 
     def remove(self, name: str) -> None:
@@ -126,6 +132,15 @@ class Node:
         del self._anomalies[name]
         for key in [k for k in self._checks if k[0] == name]:
             del self._checks[key]
+        self._deadlines.forget(name)
+        self._index_sources()
+
+    def _index_sources(self) -> None:
+        sources: dict[str, set[ipaddress.IPv4Address]] = {}
+        for m in self._machines.values():
+            if m.params.source is not None:
+                sources.setdefault(m.params.interface, set()).add(m.params.source)
+        self._own_sources = {i: frozenset(s) for i, s in sources.items()}
 
     def retune(self, params: VipParams, now: float) -> list[Action]:
         """Give the running VIP `params.name` new tunable settings in place (= handling
@@ -143,10 +158,15 @@ class Node:
     # -- the API ------------------------------------------------------------------------------
 
     def handle(self, event: Event, now: float) -> list[Action]:
+        self._touched = []
         actions = self._dispatch(event, now)
-        if isinstance(event, SetDemotion | SetFault | SetHoldDown | LinkChanged | CheckResult
-                      | Start | Shutdown | Retune):
+        if isinstance(event, PacketReceived | TimerFired | SendResult | AddressOpFailed):
+            touched = self._touched  # the frequent events reach these machines only
+        else:
             actions += self._sync_groups(now)
+            touched = list(self._machines.values())
+        for m in touched:
+            self._deadlines.update(m.params.name, m.next_deadline())
         return self._rate_limit(actions, now)
 
     def _dispatch(self, event: Event, now: float) -> list[Action]:
@@ -154,8 +174,7 @@ class Node:
             case PacketReceived():
                 return self._receive(event, now)
             case TimerFired():
-                due = [m for m in self._machines.values()
-                       if (d := m.next_deadline()) is not None and d <= now]
+                due = [self._machines[n] for n in self._deadlines.pop_due(now)]
                 return self._fan_out(due, event, now)
             case Start(name=name) | Shutdown(name=name):
                 return self._fan_out(self._select(name), event, now)
@@ -174,8 +193,7 @@ class Node:
         raise TypeError(f"not a node event: {event!r}")
 
     def next_deadline(self) -> float | None:
-        due = [d for m in self._machines.values() if (d := m.next_deadline()) is not None]
-        return min(due) if due else None
+        return self._deadlines.earliest()
 
     def statistics(self) -> NodeStatistics:
         return NodeStatistics(
@@ -263,11 +281,11 @@ class Node:
             return list(self._machines.values())
         return [self._machines[name]] if name in self._machines else []
 
-    @staticmethod
-    def _fan_out(machines: list[VhidMachine], event: object, now: float) -> list[Action]:
+    def _fan_out(self, machines: list[VhidMachine], event: object, now: float) -> list[Action]:
         actions: list[Action] = []
         for m in machines:
             actions += m.handle(event, now)  # type: ignore[arg-type]
+        self._touched += machines
         return actions
 
     def _receive(self, packet: PacketReceived, now: float) -> list[Action]:
@@ -282,6 +300,7 @@ class Node:
                 detail=f"advert for vhid {drop.vhid} on {packet.interface} from {drop.source} "
                        "fails our HMAC: another cluster on our VHID, or a different password "
                        "or address set")]
+        self._touched.append(machine)
         return machine.handle(advert, now)
 
     def _validate(self, packet: PacketReceived) -> tuple[VhidMachine, AdvertReceived]:
@@ -295,8 +314,7 @@ class Node:
         payload = data[ip.header_length: max(ip.total_length, ip.header_length)]
         if len(payload) < wire.CARP_HEADER_LEN:
             raise _Drop("short", f"{len(payload)} bytes of CARP header", source=ip.source)
-        if any(m.params.source == ip.source for m in self._machines.values()
-               if m.params.interface == packet.interface):
+        if ip.source in self._own_sources.get(packet.interface, ()):
             raise _Drop("own_packet", "sent by this host", source=ip.source)
         header = wire.decode_carp_header(payload)
         self._check_header(ip, header)

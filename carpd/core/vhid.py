@@ -363,6 +363,18 @@ class VhidMachine:
     def _advertise(self, now: float, ctx: _Ctx) -> list[Action]:
         return [self._advert(now)]
 
+    def _advertise_on_schedule(self, now: float, ctx: _Ctx) -> list[Action]:
+        """The periodic advert. The next one is due one interval after this one was *due*,
+        not after the timer fired, so a loop that wakes a little late does not drift the
+        schedule; a timer later than a whole interval restarts the schedule from `now`."""
+        due = self.advert_due_at
+        advert = self._advert(now)
+        if due is not None and self.advert_due_at is not None:
+            anchored = due + (self.advert_due_at - now)
+            if anchored > now:
+                self.advert_due_at = anchored
+        return [advert]
+
     def _reassert(self, now: float, ctx: _Ctx) -> list[Action]:
         """A slower master is on the wire: re-announce our VIPs and tell it at once."""
         return [self._announce(1), self._advert(now)]
@@ -384,10 +396,13 @@ class VhidMachine:
         return self._release_actions() if was_master else []
 
     def _bow_out(self, now: float, ctx: _Ctx) -> list[Action]:
-        """Shutdown as MASTER: one advert with advbase = advskew = 255, then release."""
+        """Shutdown (or FAULT) as MASTER: release the addresses, then one advert with
+        advbase = advskew = 255 so the peer takes over at once. Break before make: the peer
+        is told only after our VIP is gone, so the two never answer at the same time."""
         last = self._advert(now, bow_out=True)
         self._stop_timers()
-        return [last, *self._release_actions()]
+        remove, *rest = self._release_actions()
+        return [remove, last, *rest]
 
     def _count_send(self, now: float, ctx: _Ctx) -> list[Action]:
         return self._send_bookkeeping(ok=True)
@@ -560,7 +575,7 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_M, V.START): (M._ignore, _M),
     (_M, V.LINK_UP): (M._ignore, _M),
     (_M, V.LINK_DOWN): (M._go_init, _I),
-    (_M, V.ADVERT_DUE): (M._advertise, _M),
+    (_M, V.ADVERT_DUE): (M._advertise_on_schedule, _M),
     (_M, V.MASTER_DOWN_DUE): (M._ignore, _M),
     (_M, V.PEER_PREFERRED): (M._step_down, _B),
     (_M, V.PEER_NOT_PREFERRED): (M._reassert, _M),

@@ -36,20 +36,43 @@ def build_garp_frame(mac: bytes, ip: ipaddress.IPv4Address) -> bytes:
 
 class GarpAnnouncer:
     """ports.Announcer: `count` rounds, `interval` seconds apart, the first immediately;
-    each round sends one frame per address. Raises OSError when the interface is unusable."""
+    each round sends one frame per address. Raises OSError when the interface is unusable.
+    One packet socket per interface is opened at the first burst and kept: opening and
+    closing one per burst costs milliseconds each in the kernel (binding, and an RCU grace
+    period on close), which with 255 VIPs promoted at once stalled the event loop for over
+    a second. A socket that fails is closed and reopened by the next round."""
+
+    def __init__(self) -> None:
+        self._sockets: dict[str, socket.socket] = {}
 
     async def announce(self, interface: str, addresses: tuple[ipaddress.IPv4Address, ...],
                        count: int, interval: float) -> None:
         if not addresses or count <= 0:
             return
-        sock = open_packet_socket(interface)
-        try:
-            for round_no in range(count):
-                if round_no:
-                    await asyncio.sleep(interval)
+        for round_no in range(count):
+            if round_no:
+                await asyncio.sleep(interval)
+            sock = self._socket(interface)
+            try:
                 self._send_round(sock, interface, addresses)
-        finally:
+            except OSError:
+                self._forget(interface)
+                raise
+
+    def _socket(self, interface: str) -> socket.socket:
+        sock = self._sockets.get(interface)
+        if sock is None:
+            sock = self._sockets[interface] = open_packet_socket(interface)
+        return sock
+
+    def _forget(self, interface: str) -> None:
+        sock = self._sockets.pop(interface, None)
+        if sock is not None:
             sock.close()
+
+    def close(self) -> None:
+        for interface in list(self._sockets):
+            self._forget(interface)
 
     @staticmethod
     def _send_round(sock: socket.socket, interface: str,

@@ -6,7 +6,14 @@ import ipaddress
 from typing import Any
 
 from carpd.core import wire
-from carpd.core.actions import Anomaly, CheckObserved, SendAdvert, StateChanged, VhidState
+from carpd.core.actions import (
+    Anomaly,
+    CheckObserved,
+    RemoveAddresses,
+    SendAdvert,
+    StateChanged,
+    VhidState,
+)
 from carpd.core.events import (
     CheckResult,
     LinkChanged,
@@ -93,7 +100,8 @@ def test_fatal_check_faults_its_vip_and_lends_240_to_the_group() -> None:
     assert actions[1] == StateChanged(name="web", vhid=10, interface="eth0",
                                       old=VhidState.MASTER, new=VhidState.FAULT,
                                       reason="fault_check:db")
-    assert isinstance(actions[2], SendAdvert) and actions[2].bow_out
+    assert isinstance(actions[2], RemoveAddresses)  # break before make: release, then tell
+    assert isinstance(actions[3], SendAdvert) and actions[3].bow_out
     assert skews(actions) == [("mail", 250), ("gw", 240)]
     actions = n.handle(CheckResult(name="web", check="db", ok=True, detail="exit 0"), 6.0)
     assert [type(a) for a in actions][:2] == [CheckObserved, StateChanged]

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from carpd.core.actions import CheckObserved, SendAdvert, StateChanged, VhidState
+from carpd.core.actions import CheckObserved, RemoveAddresses, SendAdvert, StateChanged, VhidState
 from carpd.core.checks import CheckState, CheckTracker
 from carpd.core.events import CheckResult, Retune, SetDemotion, SetFault
 from carpd.core.params import CheckParams
@@ -109,7 +109,8 @@ def test_failing_check_turned_fatal_bows_out() -> None:
     assert actions[0] == StateChanged(name="web", vhid=10, interface="eth0",
                                       old=VhidState.MASTER, new=VhidState.FAULT,
                                       reason="fault_check:nginx")
-    assert isinstance(actions[1], SendAdvert) and actions[1].bow_out
+    assert isinstance(actions[1], RemoveAddresses)  # release first, then bow out
+    assert isinstance(actions[2], SendAdvert) and actions[2].bow_out
     assert demotions(n)["web"] == {}
     assert skews(actions) == [("mail", 250), ("gw", 240)]
 

@@ -320,18 +320,20 @@ def test_init_ignores_adverts() -> None:
 
 # -- shutdown ----------------------------------------------------------------------------------
 
-def test_shutdown_as_master_bows_out_then_releases() -> None:
+def test_shutdown_as_master_releases_then_bows_out() -> None:
     m = as_master(advskew=20)
     actions = m.handle(Shutdown(), 3.5)
     assert actions[0] == changed(MASTER, INIT, "shutdown")
-    send = actions[1]
+    remove, *rest = release()
+    assert actions[1] == remove  # break before make: the VIP goes before the peer is told
+    send = actions[2]
     assert isinstance(send, SendAdvert)
     assert send.bow_out
     h = decoded(send)
     assert (h.advbase, h.advskew) == (255, 255)
     assert h.is_bow_out
     assert auth.verify_digest(PASSWORD, 10, (VIP.ip,), h.counter, h.digest)
-    assert actions[2:] == release()
+    assert actions[3:] == rest
     assert m.state is INIT
     assert m.next_deadline() is None
 

@@ -55,10 +55,12 @@ def test_master_faults_bows_out_and_releases() -> None:
     m = as_master()
     actions = m.handle(NGINX, 4.5)
     assert actions[0] == changed(MASTER, FAULT, "fault_check:nginx")
-    bow = decoded(actions[1])
-    assert isinstance(actions[1], SendAdvert) and actions[1].bow_out
+    remove, *rest = release()
+    assert actions[1] == remove  # break before make
+    bow = decoded(actions[2])
+    assert isinstance(actions[2], SendAdvert) and actions[2].bow_out
     assert (bow.advbase, bow.advskew) == (255, 255)
-    assert actions[2:] == release()
+    assert actions[3:] == rest
     assert m.next_deadline() is None
     assert m.statistics().faults == ("check:nginx",)
 
@@ -225,5 +227,5 @@ def test_preferred_master_heard_is_not_an_anomaly() -> None:
 def test_bow_out_advert_in_the_sentinel() -> None:
     m = as_master()
     actions = m.handle(NGINX, 3.5)
-    header = wire.decode_carp_header(actions[1].payload)  # type: ignore[union-attr]
+    header = wire.decode_carp_header(actions[2].payload)  # type: ignore[union-attr]
     assert header.advbase == header.advskew == wire.BOW_OUT

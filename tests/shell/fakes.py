@@ -118,6 +118,9 @@ class FakeAnnouncer:
         self.bursts.append((asyncio.get_running_loop().time(), interface,
                             tuple(map(str, addresses)), count))
 
+    def close(self) -> None:
+        return
+
 
 class FakeScripts:
     def __init__(self) -> None:

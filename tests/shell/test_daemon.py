@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from carpd.core import auth, wire
+from carpd.core.actions import SendAdvert
 from carpd.core.params import Secret, VipParams
 from carpd.daemon import Daemon
 from carpd.ports import Ports
@@ -98,6 +99,28 @@ def test_lone_node_becomes_master_after_exactly_master_down() -> None:
     assert {"READY": "1", "STATUS": "1 VIP: web BACKUP"} in notes
     assert {"STATUS": "1 VIP: web MASTER"} in notes
     assert any("STOPPING" in n for n in notes)
+
+
+def test_bow_out_is_sent_only_after_the_vip_is_released() -> None:
+    ports = fake_ports()
+    held_at_bow_out: list[bool] = []
+    transport, addrs = ports.transport, ports.addresses
+    original = transport.send
+
+    def send(action: SendAdvert) -> None:
+        if action.bow_out:
+            held_at_bow_out.append(WEB in addrs.present["eth0"])  # type: ignore[attr-defined]
+        original(action)
+
+    transport.send = send  # type: ignore[method-assign]
+
+    async def scenario(d: Daemon, stop: asyncio.Event, loop: FakeClockLoop) -> None:
+        await until(loop, 1004.5)
+        assert WEB in addrs.present["eth0"]  # type: ignore[attr-defined]
+
+    rc, _, _ = run(scenario, ports)
+    assert rc == 0
+    assert held_at_bow_out == [False]
 
 
 def test_stale_vip_is_removed_at_start_and_logged() -> None:
