@@ -104,10 +104,12 @@ class NetlinkAddresses:
 
     @staticmethod
     def _index(ipr: Any, interface: str) -> int:
-        found = ipr.link_lookup(ifname=interface)
-        if not found:
-            raise OSError(errno.ENODEV, f"interface {interface} does not exist")
-        return int(found[0])
+        """One SIOCGIFINDEX ioctl (microseconds); pyroute2's link_lookup dumps every link
+        through netlink and cost ~1.4 ms on each address operation of a takeover."""
+        try:
+            return socket.if_nametoindex(interface)
+        except OSError:
+            raise OSError(errno.ENODEV, f"interface {interface} does not exist") from None
 
     # -- ports.AddressPort ----------------------------------------------------------------
 
