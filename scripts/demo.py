@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from carpd.carpctl import render_table  # noqa: E402
-from tests.integration.carpd_host import Carpd, Vip, wait_for  # noqa: E402
-from tests.integration.netns import Lab, have_lab_prerequisites  # noqa: E402
+from carpd.carpctl import render_table
+from tests.integration.carpd_host import Carpd, Vip, wait_for
+from tests.integration.netns import Lab, have_lab_prerequisites
 
 WEB_VIP, MAIL_VIP = "172.16.90.31", "172.16.90.32"
 T0 = time.monotonic()

@@ -14,6 +14,6 @@ if [ ! -d "$old/usr/lib/python3/dist-packages/pyroute2" ]; then
 fi
 [ -d "$old/usr/lib/python3/dist-packages/pyroute2" ] && \
     export CARPD_PYROUTE2_072="$PWD/$old/usr/lib/python3/dist-packages"
-echo "== ruff";  $PY -m ruff check carpd tests
+echo "== ruff";  $PY -m ruff check carpd tests scripts bench
 echo "== mypy --strict carpd"; $PY -m mypy --strict carpd
 echo "== pytest"; exec $PY -m pytest "$@"
