@@ -26,7 +26,7 @@ from carpd.io.control_server import ControlServer, ControlServerError
 from carpd.io.health import HealthChecks
 from carpd.io.netlink import NetlinkAddresses
 from carpd.io.rawsock import RawSocketTransport
-from carpd.io.scripts import AsyncScriptRunner
+from carpd.io.scripts import AsyncScriptRunner, ResultCallback
 from carpd.io.statefile import JsonFlags, Textfile
 from carpd.io.systemd import SdNotifier, make_event_log
 from carpd.io.units import NullUnits, SystemctlUnits, systemd_running
@@ -55,7 +55,7 @@ def _units(log: EventLog) -> UnitPort:
     return NullUnits(on_skip)
 
 
-def _script_logger(log: EventLog):  # type: ignore[no-untyped-def]
+def _script_logger(log: EventLog) -> ResultCallback:
     def on_result(name: str, argv: tuple[str, ...], rc: int | None, error: str,
                   duration: float) -> None:
         ok = rc == 0 and not error

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -208,9 +209,9 @@ class VipWork:
             wanted = {a.ip for a in p.addresses}
             have = tuple(a for a in present if a.ip in wanted)
             if lane.held and len(have) < len(wanted):
-                lane.submit(lambda p=p, lane=lane: self._restore(p, lane))  # type: ignore[misc]
+                lane.submit(functools.partial(self._restore, p, lane))
             elif not lane.held and have:
-                lane.submit(lambda p=p, lane=lane, have=have: self._evict(p, lane, have))  # type: ignore[misc]
+                lane.submit(functools.partial(self._evict, p, lane, have))
 
     async def _restore(self, p: VipParams, lane: Lane) -> None:
         if not lane.held:
