@@ -50,46 +50,9 @@ def build(lab: Lab) -> None:
         lab.add_host(name, cidr, mac)
     lab.add_host(*CLIENT)
     # The client must not answer anything on its own (no forwarding; it is a plain host).
-    if not multicast_crosses(lab, "a", "b") or not multicast_crosses(lab, "b", "a"):
+    if not lab.multicast_crosses("a", "b") or not lab.multicast_crosses("b", "a"):
         raise RuntimeError("protocol-112 multicast to 224.0.0.18 (TTL 255) does not cross "
                            "the lab bridge; results would be meaningless")
-
-
-_MCAST_SEND = r"""
-import socket, json, time
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
-for _ in range(20):
-    s.sendto(b"\x21" + b"\0" * 35, ("224.0.0.18", 0))
-    time.sleep(0.05)
-print(json.dumps(True))
-"""
-
-_MCAST_RECV = r"""
-import socket, struct, json
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
-idx = socket.if_nametoindex("eth0")
-s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-             socket.inet_aton("224.0.0.18") + b"\0" * 4 + struct.pack("=i", idx))
-s.settimeout(3.0)
-print("ready", flush=True)
-try:
-    data = s.recv(2048)
-    print(json.dumps({"ttl": data[8], "dst": socket.inet_ntoa(data[16:20])}))
-except socket.timeout:
-    print(json.dumps(None))
-"""
-
-
-def multicast_crosses(lab: Lab, sender: str, receiver: str) -> bool:
-    rx = lab.python_bg(receiver, _MCAST_RECV)
-    assert rx.stdout is not None
-    rx.stdout.readline()
-    lab.python(sender, _MCAST_SEND)
-    got = lab.collect(rx, timeout=10)
-    return isinstance(got, dict) and got.get("ttl") == 255 and got.get("dst") == "224.0.0.18"
 
 
 def vip_holders(lab: Lab, host: str, ips: set[str]) -> set[str]:

@@ -234,6 +234,16 @@ class Lab:
 
     # -- observation ----------------------------------------------------------------------
 
+    def multicast_crosses(self, sender: str, receiver: str) -> bool:
+        """A protocol-112 packet to 224.0.0.18 with TTL 255 from `sender` reaches
+        `receiver`: check it before trusting any result of the lab."""
+        rx = self.python_bg(receiver, _MCAST_RECV)
+        assert rx.stdout is not None
+        rx.stdout.readline()  # "ready": the receiver has joined
+        self.python(sender, _MCAST_SEND)
+        got = self.collect(rx, timeout=10)
+        return isinstance(got, dict) and got.get("ttl") == 255 and got.get("dst") == "224.0.0.18"
+
     def addresses(self, host: str) -> list[str]:
         out = _ip("-n", self.ns(host), "-j", "addr", "show", "dev", "eth0").stdout
         data = json.loads(out)
@@ -305,3 +315,31 @@ while found is None and time.monotonic() < deadline:
         found = ":".join(f"{{b:02x}}" for b in sha)
 print(json.dumps(found))
 '''
+
+
+_MCAST_SEND = r"""
+import socket, json, time
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+for _ in range(20):
+    s.sendto(b"\x21" + b"\0" * 35, ("224.0.0.18", 0))
+    time.sleep(0.05)
+print(json.dumps(True))
+"""
+
+_MCAST_RECV = r"""
+import socket, struct, json, time
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+idx = socket.if_nametoindex("eth0")
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+             socket.inet_aton("224.0.0.18") + b"\0" * 4 + struct.pack("=i", idx))
+s.settimeout(3.0)
+print("ready", flush=True)
+try:
+    data = s.recv(2048)
+    print(json.dumps({"ttl": data[8], "dst": socket.inet_ntoa(data[16:20])}))
+except socket.timeout:
+    print(json.dumps(None))
+"""
