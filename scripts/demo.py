@@ -36,8 +36,7 @@ def show(node: Carpd) -> None:
 
 
 def holder(lab: Lab, vip: str) -> str:
-    return ",".join(h for h in ("web", "mail") if any(a.startswith(vip + "/")
-                                                      for a in lab.addresses(h))) or "nobody"
+    return ",".join(h for h in ("web", "mail") if lab.holds(h, vip)) or "nobody"
 
 
 def reach(lab: Lab, vip: str) -> str:

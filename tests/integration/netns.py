@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,6 +251,10 @@ class Lab:
         return [f"{a['local']}/{a['prefixlen']}" for link in data
                 for a in link.get("addr_info", []) if a.get("family") == "inet"]
 
+    def holds(self, host: str, vip: str) -> bool:
+        """`vip` (a bare address) is configured on `host`'s eth0."""
+        return any(a.split("/")[0] == vip for a in self.addresses(host))
+
     def ping(self, client: str, ip: str, count: int = 1, wait: float = 1.0) -> bool:
         proc = self.run(client, "ping", "-n", "-q", "-c", str(count), "-W", str(wait), ip,
                         check=False, timeout=count * wait + 5)
@@ -343,3 +348,42 @@ try:
 except socket.timeout:
     print(json.dumps(None))
 """
+
+
+_ARP_CAPTURE = textwrap.dedent(r"""
+    import json, os, socket, struct, time
+    duration = float(os.environ["DURATION"])
+    stop_src, stop_count = os.environ.get("STOP_SRC", ""), int(os.environ.get("STOP_COUNT", "0"))
+    extra = float(os.environ.get("EXTRA", "0"))
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+    s.bind(("eth0", 0x0806))
+    print("ready", flush=True)
+    frames, deadline = [], time.monotonic() + duration
+    while time.monotonic() < deadline:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            f = s.recv(2048)
+        except socket.timeout:
+            break
+        if len(f) < 42:
+            continue
+        op, sha, spa, tha, tpa = struct.unpack_from("!6xH6s4s6s4s", f, 14)
+        frames.append({"t": time.time(), "dst": f[:6].hex(":"), "src": f[6:12].hex(":"),
+                       "op": op, "sha": sha.hex(":"), "spa": socket.inet_ntoa(spa),
+                       "tha": tha.hex(":"), "tpa": socket.inet_ntoa(tpa), "len": len(f)})
+        if stop_count and sum(1 for x in frames if x["src"] == stop_src) >= stop_count:
+            deadline = min(deadline, time.monotonic() + extra)
+    print(json.dumps(frames))
+""")
+
+
+def start_arp_capture(lab: Lab, host: str, *, duration: float, stop_src: str = "",
+                      stop_count: int = 0, extra: float = 0.0) -> subprocess.Popen[bytes]:
+    """Capture ARP frames on `host`'s eth0 (AF_PACKET) for at most `duration` s, or until
+    `stop_count` frames from `stop_src` were seen plus `extra` s. Collect with `Lab.collect`."""
+    proc = lab.python_bg(host, _ARP_CAPTURE, env={
+        "DURATION": str(duration), "STOP_SRC": stop_src, "STOP_COUNT": str(stop_count),
+        "EXTRA": str(extra)})
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"ready"
+    return proc

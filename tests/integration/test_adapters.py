@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.netns import Lab, wait_until
+from tests.integration.netns import Lab, start_arp_capture, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -264,25 +264,6 @@ def test_rawsock_receives_ucarp_nomcast(lab: Lab, tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- GARP
 
-_GARP_CAPTURE = snippet(r"""
-import json, socket, struct, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
-s.bind(("eth0", 0x0806))
-print("ready", flush=True)
-frames, deadline = [], time.monotonic() + 3.0
-while time.monotonic() < deadline:
-    s.settimeout(max(0.01, deadline - time.monotonic()))
-    try:
-        f = s.recv(2048)
-    except socket.timeout:
-        break
-    op, sha, spa, tha, tpa = struct.unpack_from("!6xH6s4s6s4s", f, 14)
-    frames.append({"t": time.monotonic(), "dst": f[:6].hex(":"), "src": f[6:12].hex(":"),
-                   "op": op, "sha": sha.hex(":"), "spa": socket.inet_ntoa(spa),
-                   "tha": tha.hex(":"), "tpa": socket.inet_ntoa(tpa), "len": len(f)})
-print(json.dumps(frames))
-""")
-
 _GARP_SEND = snippet(r"""
 import asyncio, ipaddress, json, time
 from carpd.io.announce import GarpAnnouncer
@@ -307,9 +288,7 @@ def test_garp_announcer(lab: Lab) -> None:
     # The client still believes b owns the VIP (as after a fail-over).
     lab.run("c", "ip", "neigh", "replace", VIP, "lladdr", lab.hosts["b"].mac, "dev", "eth0",
             "nud", "stale")
-    cap = lab.python_bg("c", _GARP_CAPTURE)
-    assert cap.stdout is not None
-    assert cap.stdout.readline().strip() == b"ready"
+    cap = start_arp_capture(lab, "c", duration=3.0)
     sent = lab.python("a", _GARP_SEND)
     frames = lab.collect(cap)
     assert isinstance(sent, dict) and isinstance(frames, list)

@@ -25,10 +25,6 @@ MASTER_DOWN_B = 3 + 100 / 256  # the backup's master-down interval (advskew 100)
 MARGIN = 1.0
 
 
-def holds(lab: Lab, host: str, vip: str) -> bool:
-    return any(a.split("/")[0] == vip for a in lab.addresses(host))
-
-
 @pytest.fixture
 def pair(lab: Lab, tmp_path: Path) -> Iterator[tuple[Carpd, Carpd]]:
     a = Carpd(lab, "a", tmp_path, [Vip("web", 1, WEB + "/24", 0),
@@ -53,24 +49,24 @@ def test_seed_crossed_priorities_link_down_and_preempt_back(lab: Lab, pair: tupl
     a, b = pair
     assert a.states() == {"web": "MASTER", "mail": "BACKUP"}
     assert b.states() == {"web": "BACKUP", "mail": "MASTER"}
-    assert holds(lab, "a", WEB) and not holds(lab, "a", MAIL)
-    assert holds(lab, "b", MAIL) and not holds(lab, "b", WEB)
+    assert lab.holds("a", WEB) and not lab.holds("a", MAIL)
+    assert lab.holds("b", MAIL) and not lab.holds("b", WEB)
     assert lab.ping("c", WEB) and lab.ping("c", MAIL)
     assert lab.neighbour("c", WEB) == lab.hosts["a"].mac
     assert lab.neighbour("c", MAIL) == lab.hosts["b"].mac
 
     lab.link("a", False)
-    took = wait_for(lambda: holds(lab, "b", WEB), MASTER_DOWN_B + 1 + MARGIN)
+    took = wait_for(lambda: lab.holds("b", WEB), MASTER_DOWN_B + 1 + MARGIN)
     print(f"link down: b took web after {took} s (bound {MASTER_DOWN_B:.2f} s + last advert age)")
     assert took is not None
     assert b.states() == {"web": "MASTER", "mail": "MASTER"}
     assert wait_for(lambda: lab.neighbour("c", WEB) == lab.hosts["b"].mac, 2) is not None
     assert lab.ping("c", WEB) and lab.ping("c", MAIL)
     assert a.states() == {"web": "INIT", "mail": "INIT"}
-    assert not holds(lab, "a", WEB)
+    assert not lab.holds("a", WEB)
 
     lab.link("a", True)
-    back = wait_for(lambda: holds(lab, "a", WEB) and not holds(lab, "b", WEB), 5)
+    back = wait_for(lambda: lab.holds("a", WEB) and not lab.holds("b", WEB), 5)
     print(f"link up: a preempted web back after {back} s")
     assert back is not None
     assert wait_for(lambda: a.states() == {"web": "MASTER", "mail": "BACKUP"}, 2) is not None
@@ -87,16 +83,16 @@ def test_sigkill_master_backup_takes_over_and_restart_removes_stale_vip(
     t0 = time.monotonic()
     a.signal(signal.SIGKILL)
     a.wait_exit()
-    took = wait_for(lambda: holds(lab, "b", WEB), MASTER_DOWN_B + 1 + MARGIN)
+    took = wait_for(lambda: lab.holds("b", WEB), MASTER_DOWN_B + 1 + MARGIN)
     print(f"SIGKILL: b took web after {took} s (bound {MASTER_DOWN_B:.2f} s)")
     assert took is not None
     assert time.monotonic() - t0 >= MASTER_DOWN_B - 1.0  # not before the peer could time out
-    assert holds(lab, "a", WEB), "a killed daemon cannot clean up: its VIP is still there"
+    assert lab.holds("a", WEB), "a killed daemon cannot clean up: its VIP is still there"
     a.start()
-    assert wait_for(lambda: not holds(lab, "a", WEB), 5) is not None
+    assert wait_for(lambda: not lab.holds("a", WEB), 5) is not None
     assert "removed stale VIP 172.16.90.31/24 from eth0" in a.log_text()
     assert wait_for(lambda: a.states().get("web") == "MASTER", 8) is not None  # preempts back
-    assert wait_for(lambda: not holds(lab, "b", WEB), 3) is not None
+    assert wait_for(lambda: not lab.holds("b", WEB), 3) is not None
 
 
 def test_sigterm_master_bows_out_and_backup_takes_over_at_once(
@@ -104,13 +100,13 @@ def test_sigterm_master_bows_out_and_backup_takes_over_at_once(
     a, b = pair
     t0 = time.monotonic()
     a.signal(signal.SIGTERM)
-    took = wait_for(lambda: holds(lab, "b", WEB), 2.0, interval=0.002)
+    took = wait_for(lambda: lab.holds("b", WEB), 2.0, interval=0.002)
     print(f"SIGTERM: b took web after {took} s (advert interval 1 s, master-down "
           f"{MASTER_DOWN_B:.2f} s)")
     assert took is not None and took < 1.0, "a bow-out must beat one advert interval"
     assert a.wait_exit() == 0
     assert time.monotonic() - t0 < 10
-    assert not holds(lab, "a", WEB) and not holds(lab, "a", MAIL)
+    assert not lab.holds("a", WEB) and not lab.holds("a", MAIL)
     assert "peer_bowed_out" in b.log_text()
 
 

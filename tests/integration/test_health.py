@@ -59,10 +59,6 @@ server.serve_forever()
 """
 
 
-def holds(lab: Lab, host: str, vip: str) -> bool:
-    return any(a.split("/")[0] == vip for a in lab.addresses(host))
-
-
 def start_server(lab: Lab) -> subprocess.Popen[bytes]:
     proc = lab.python_bg("a", SERVER)
     assert proc.stdout is not None
@@ -104,7 +100,7 @@ def test_service_death_hands_web_to_b_and_recovery_hands_it_back(
     t0 = time.monotonic()
     server.send_signal(signal.SIGKILL)
     server.wait()
-    b_took = wait_for(lambda: holds(lab, "b", WEB), 5, interval=0.002)
+    b_took = wait_for(lambda: lab.holds("b", WEB), 5, interval=0.002)
     arp = wait_for(lambda: lab.neighbour("c", WEB) == lab.hosts["b"].mac, 5, interval=0.002)
     since_kill = time.monotonic() - t0
     assert b_took is not None, a.log_text() + b.log_text()
@@ -114,7 +110,7 @@ def test_service_death_hands_web_to_b_and_recovery_hands_it_back(
           f"at b after {arp_at * 1000:.0f} ms (check interval {CHECK_INTERVAL * 1000:.0f} ms, "
           f"fall 1; bound: one interval + timeout + one round trip)")
     assert b_took < 1.0 and since_kill < 6
-    released = wait_for(lambda: not holds(lab, "a", WEB), 2, interval=0.002)
+    released = wait_for(lambda: not lab.holds("a", WEB), 2, interval=0.002)
     assert released is not None  # a steps down on b's first advert (one round trip)
     assert lab.ping("c", WEB)
     assert a.states() == {"web": "BACKUP", "mail": "BACKUP"}
@@ -130,7 +126,7 @@ def test_service_death_hands_web_to_b_and_recovery_hands_it_back(
 
     t1 = time.monotonic()
     server = start_server(lab)
-    back = wait_for(lambda: holds(lab, "a", WEB) and not holds(lab, "b", WEB), 5)
+    back = wait_for(lambda: lab.holds("a", WEB) and not lab.holds("b", WEB), 5)
     print(f"service back: a preempted web after {back} s (b advertises every "
           f"{1 + 100 / 256:.2f} s; a preempts on the first one after its check rises)")
     assert back is not None and time.monotonic() - t1 < 5
@@ -163,7 +159,7 @@ def test_maintenance_survives_a_daemon_restart(lab: Lab, pair: tuple[Carpd, Carp
     settle(a, b)
     on = a.ctl("maintenance", "on")
     assert on.returncode == 0 and on.stdout == "maintenance mode on\n"
-    assert wait_for(lambda: holds(lab, "b", WEB), 3) is not None
+    assert wait_for(lambda: lab.holds("b", WEB), 3) is not None
     a.signal(signal.SIGTERM)
     assert a.wait_exit() == 0
     a.start()
@@ -173,10 +169,10 @@ def test_maintenance_survives_a_daemon_restart(lab: Lab, pair: tuple[Carpd, Carp
     web = next(v for v in doc["vips"] if v["name"] == "web")  # type: ignore[index]
     assert web["demotions"]["maintenance"] == 254 and web["effective_advskew"] == 254
     time.sleep(3 * (1 + 100 / 256))  # a few of b's adverts: a must not preempt
-    assert holds(lab, "b", WEB) and not holds(lab, "a", WEB)
+    assert lab.holds("b", WEB) and not lab.holds("a", WEB)
     assert "maintenance mode ON since" in a.ctl("status").stdout
     assert a.ctl("maintenance", "off").returncode == 0
-    assert wait_for(lambda: holds(lab, "a", WEB), 5) is not None
+    assert wait_for(lambda: lab.holds("a", WEB), 5) is not None
     state_file = a.workdir / "a-state" / "maintenance"
     assert json.loads(state_file.read_text())["on"] is False
 

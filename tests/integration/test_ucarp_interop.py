@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.integration.carpd_host import PASSWORD, Carpd, Vip
-from tests.integration.netns import Lab, wait_until
+from tests.integration.netns import Lab, start_arp_capture, wait_until
 from tests.integration.ucarp_peer import (
     BAD_DIGEST,
     BAD_TTL,
@@ -38,11 +38,9 @@ from tests.integration.ucarp_peer import (
     TO_BACKUP,
     TO_MASTER,
     UcarpPeer,
-    has_vip,
     holders,
     inject_adverts,
     set_carrier,
-    start_arp_capture,
 )
 
 pytestmark = pytest.mark.integration
@@ -222,8 +220,8 @@ def test_s2_carpd_master_ucarp_backup(lab: Lab, tmp_path: Path) -> None:
     assert up.args == ("eth0", VIP)
     assert master_down(advskew=100) - interval() - 0.2 <= took <= bound
     assert peer.find(TO_MASTER, after=t_kill), why(node, peer)
-    assert has_vip(lab, "b", VIP)
-    assert has_vip(lab, "a", VIP)  # a SIGKILLed daemon cannot release (as a killed ucarp)
+    assert lab.holds("b", VIP)
+    assert lab.holds("a", VIP)  # a SIGKILLed daemon cannot release (as a killed ucarp)
 
     frames = lab.collect(cap, timeout=20)
     assert isinstance(frames, list)
@@ -303,8 +301,8 @@ def test_s3_ucarp_master_carpd_backup(lab: Lab, tmp_path: Path) -> None:
            f"master-down {master_down(advskew=100):.3f} s, bound {bound:.2f} s")
     assert master_down(advskew=100) - interval() - 0.2 <= took <= bound
     assert node.vip()["reason"] == "master_down_timer"
-    assert wait_until(lambda: has_vip(lab, "a", VIP), 2)
-    assert has_vip(lab, "b", VIP)  # a killed ucarp leaves its VIP configured (CARP.md 7)
+    assert wait_until(lambda: lab.holds("a", VIP), 2)
+    assert lab.holds("b", VIP)  # a killed ucarp leaves its VIP configured (CARP.md 7)
 
 
 # ----------------------------------------------------------------------------- scenario 5
@@ -407,7 +405,7 @@ def test_s6_bow_out_on_graceful_stop(lab: Lab, tmp_path: Path) -> None:
     time.sleep(1.5)
     t_stop = time.time()
     assert node.stop() == 0, node.log_text()
-    assert not has_vip(lab, "a", VIP)
+    assert not lab.holds("a", VIP)
     line = peer.wait_line(GOING_TO_TIME_OUT, UCARP_MARGIN + 0.5, after=t_stop)
     assert line is not None, why(node, peer)
     up = peer.wait_script("up", 1, after=t_stop)

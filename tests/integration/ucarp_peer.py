@@ -258,12 +258,8 @@ def set_carrier(lab: Lab, host: str, up: bool) -> float:
     return t
 
 
-def has_vip(lab: Lab, host: str, vip: str) -> bool:
-    return any(a.split("/")[0] == vip for a in lab.addresses(host))
-
-
 def holders(lab: Lab, vip: str, hosts: tuple[str, ...] = ("a", "b")) -> list[str]:
-    return [h for h in hosts if has_vip(lab, h, vip)]
+    return [h for h in hosts if lab.holds(h, vip)]
 
 
 _INJECT = textwrap.dedent(r"""
@@ -306,40 +302,3 @@ def inject_adverts(lab: Lab, host: str, *, passfile: Path, vhid: int, vip: str,
     return [float(t) for t in sent]
 
 
-_ARP_CAPTURE = textwrap.dedent(r"""
-    import json, os, socket, struct, time
-    duration = float(os.environ["DURATION"])
-    stop_src, stop_count = os.environ.get("STOP_SRC", ""), int(os.environ.get("STOP_COUNT", "0"))
-    extra = float(os.environ.get("EXTRA", "0"))
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
-    s.bind(("eth0", 0x0806))
-    print("ready", flush=True)
-    frames, deadline = [], time.monotonic() + duration
-    while time.monotonic() < deadline:
-        s.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            f = s.recv(2048)
-        except socket.timeout:
-            break
-        if len(f) < 42:
-            continue
-        op, sha, spa, tha, tpa = struct.unpack_from("!6xH6s4s6s4s", f, 14)
-        frames.append({"t": time.time(), "dst": f[:6].hex(":"), "src": f[6:12].hex(":"),
-                       "op": op, "sha": sha.hex(":"), "spa": socket.inet_ntoa(spa),
-                       "tha": tha.hex(":"), "tpa": socket.inet_ntoa(tpa), "len": len(f)})
-        if stop_count and sum(1 for x in frames if x["src"] == stop_src) >= stop_count:
-            deadline = min(deadline, time.monotonic() + extra)
-    print(json.dumps(frames))
-""")
-
-
-def start_arp_capture(lab: Lab, host: str, *, duration: float, stop_src: str = "",
-                      stop_count: int = 0, extra: float = 0.0) -> subprocess.Popen[bytes]:
-    """Capture ARP frames on `host`'s eth0 (AF_PACKET) for at most `duration` s, or until
-    `stop_count` frames from `stop_src` were seen plus `extra` s. Collect with `Lab.collect`."""
-    proc = lab.python_bg(host, _ARP_CAPTURE, env={
-        "DURATION": str(duration), "STOP_SRC": stop_src, "STOP_COUNT": str(stop_count),
-        "EXTRA": str(extra)})
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == b"ready"
-    return proc
