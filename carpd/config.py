@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 from carpd.config_checks import BadCheckError, parse_checks
+from carpd.config_values import BadValueError, boolean, integer, nonempty_string, type_name
 from carpd.core.params import MAX_PASSWORD_BYTES, Secret, VipParams
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli fallback kept for 3.10 backports)
@@ -77,14 +78,6 @@ class Config:
     warnings: tuple[str, ...] = ()
     password_sources: dict[str, str] = field(default_factory=dict)
     metrics_textfile: str | None = None
-
-
-class _BadValueError(Exception):
-    """A value is wrong; the caller adds the location."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,62 +131,29 @@ class _LineIndex:
 
 
 # ---------------------------------------------------------------------------------------------
-# Value checks: each takes the raw TOML value and returns the typed one or raises _BadValueError.
-
-_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
-               list: "an array", dict: "a table"}
-
-
-def _type_name(value: object) -> str:
-    return _TYPE_NAMES.get(type(value), "a date/time")
-
-
-def _integer(value: object, low: int, high: int | None, what: str = "") -> int:
-    wanted = what or (f"an integer {low}..{high}" if high is not None else
-                      f"an integer >= {low}")
-    if isinstance(value, bool) or not isinstance(value, int):
-        hint = " (remove the quotes)" if isinstance(value, str) and value.isdigit() else ""
-        raise _BadValueError(f"must be {wanted}, not {_type_name(value)}{hint}")
-    if value < low or (high is not None and value > high):
-        raise _BadValueError(f"{value} is out of range: must be {wanted}")
-    return value
-
-
-def _boolean(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise _BadValueError(f"must be true or false, not {_type_name(value)}")
-    return value
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise _BadValueError(f"must be a string, not {_type_name(value)}")
-    if not value:
-        raise _BadValueError("must not be empty")
-    return value
-
+# Value checks: each takes the raw TOML value and returns the typed one or raises BadValueError.
 
 def _absolute_path(value: object) -> str:
-    path = _text(value)
+    path = nonempty_string(value)
     if not os.path.isabs(path):
-        raise _BadValueError(f"{path!r} is not an absolute path")
+        raise BadValueError(f"{path!r} is not an absolute path")
     return path
 
 
 def _interface(value: object) -> str:
-    name = _text(value)
+    name = nonempty_string(value)
     if (len(name.encode()) >= IFNAMSIZ or name in (".", "..")
             or any(c in "/:" or c.isspace() for c in name)):
-        raise _BadValueError(f"{name!r} is not a valid interface name "
+        raise BadValueError(f"{name!r} is not a valid interface name "
                        "(at most 15 bytes, no '/', ':' or spaces)")
     return name
 
 
 def _garp_interval(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _BadValueError(f"must be a number of seconds (0 < s <= 60), not {_type_name(value)}")
+        raise BadValueError(f"must be a number of seconds (0 < s <= 60), not {type_name(value)}")
     if not 0 < value <= 60:
-        raise _BadValueError(f"{value} is out of range: must be > 0 and <= 60 seconds")
+        raise BadValueError(f"{value} is out of range: must be > 0 and <= 60 seconds")
     return float(value)
 
 
@@ -201,51 +161,51 @@ def _check_host(ip: ipaddress.IPv4Address, what: str) -> None:
     bad = ("multicast" if ip.is_multicast else "loopback" if ip.is_loopback
            else "unspecified" if ip.is_unspecified else "reserved" if ip.is_reserved else "")
     if bad:
-        raise _BadValueError(f"{ip} is a {bad} address and cannot be {what}")
+        raise BadValueError(f"{ip} is a {bad} address and cannot be {what}")
 
 
 def _ipv4(text: str, what: str) -> ipaddress.IPv4Address:
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
-        raise _BadValueError(f"{text!r} is not an IPv4 address") from None
+        raise BadValueError(f"{text!r} is not an IPv4 address") from None
     if isinstance(ip, ipaddress.IPv6Address):
-        raise _BadValueError(f"{text!r}: IPv6 {what} is not supported yet")
+        raise BadValueError(f"{text!r}: IPv6 {what} is not supported yet")
     return ip
 
 
 def _address(value: object) -> ipaddress.IPv4Interface:
-    text = _text(value)
+    text = nonempty_string(value)
     try:
         iface = ipaddress.ip_interface(text)
     except ValueError:
-        raise _BadValueError(f"{text!r} is not an IPv4 address or ADDRESS/PREFIX") from None
+        raise BadValueError(f"{text!r} is not an IPv4 address or ADDRESS/PREFIX") from None
     if isinstance(iface, ipaddress.IPv6Interface):
-        raise _BadValueError(f"{text!r}: IPv6 VIPs are not supported yet")
+        raise BadValueError(f"{text!r}: IPv6 VIPs are not supported yet")
     _check_host(iface.ip, "a VIP")
     net = iface.network
     if net.prefixlen <= 30 and iface.ip in (net.network_address, net.broadcast_address):
         kind = "network" if iface.ip == net.network_address else "broadcast"
-        raise _BadValueError(f"{iface.ip} is the {kind} address of {net} and cannot be a VIP")
+        raise BadValueError(f"{iface.ip} is the {kind} address of {net} and cannot be a VIP")
     return iface
 
 
 def _addresses(value: object) -> tuple[ipaddress.IPv4Interface, ...]:
     if not isinstance(value, list):
-        raise _BadValueError(f"must be an array of addresses, not {_type_name(value)}")
+        raise BadValueError(f"must be an array of addresses, not {type_name(value)}")
     if not value:
-        raise _BadValueError("must list at least one address")
+        raise BadValueError("must list at least one address")
     result: list[ipaddress.IPv4Interface] = []
     for item in value:
         iface = _address(item)
         if any(iface.ip == seen.ip for seen in result):
-            raise _BadValueError(f"{iface.ip} is listed twice")
+            raise BadValueError(f"{iface.ip} is listed twice")
         result.append(iface)
     return tuple(result)
 
 
 def _source(value: object) -> ipaddress.IPv4Address | None:
-    text = _text(value)
+    text = nonempty_string(value)
     if text == "auto":
         return None
     ip = _ipv4(text, "source")
@@ -254,27 +214,27 @@ def _source(value: object) -> ipaddress.IPv4Address | None:
 
 
 def _multicast_group(value: object) -> ipaddress.IPv4Address:
-    ip = _ipv4(_text(value), "multicast")
+    ip = _ipv4(nonempty_string(value), "multicast")
     if not ip.is_multicast:
-        raise _BadValueError(f"{ip} is not an IPv4 multicast address (224.0.0.0/4)")
+        raise BadValueError(f"{ip} is not an IPv4 multicast address (224.0.0.0/4)")
     return ip
 
 
 def _credential_name(value: object) -> str:
-    name = _text(value)
+    name = nonempty_string(value)
     if "/" in name or name in (".", ".."):
-        raise _BadValueError(f"{name!r} is not a credential name (no '/')")
+        raise BadValueError(f"{name!r} is not a credential name (no '/')")
     return name
 
 
 def _master_units(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise _BadValueError(f"must be an array of unit names, not {_type_name(value)}")
-    units = tuple(_text(item) for item in value)
+        raise BadValueError(f"must be an array of unit names, not {type_name(value)}")
+    units = tuple(nonempty_string(item) for item in value)
     for unit in units:
         _expand(unit, "x")  # raises on an unknown placeholder
         if "/" in unit or any(c.isspace() for c in unit):
-            raise _BadValueError(f"{unit!r} is not a unit name")
+            raise BadValueError(f"{unit!r} is not a unit name")
     return units
 
 
@@ -282,11 +242,11 @@ def _expand(unit: str, name: str) -> str:
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(unit) if f is not None]
     except ValueError as err:
-        raise _BadValueError(
+        raise BadValueError(
             f"{unit!r}: {err} (write '{{{{' and '}}}}' for literal braces)") from None
     for placeholder in fields:
         if placeholder != "name":
-            raise _BadValueError(f"{unit!r}: unknown placeholder {{{placeholder}}}; "
+            raise BadValueError(f"{unit!r}: unknown placeholder {{{placeholder}}}; "
                                  "only {name} is expanded")
     return unit.format(name=name)
 
@@ -294,36 +254,36 @@ def _expand(unit: str, name: str) -> str:
 def _script(value: object) -> str:
     path = _absolute_path(value)
     if not os.path.isfile(path):
-        raise _BadValueError(f"{path} does not exist or is not a regular file")
+        raise BadValueError(f"{path} does not exist or is not a regular file")
     if not os.access(path, os.X_OK):
-        raise _BadValueError(f"{path} is not executable")
+        raise BadValueError(f"{path} is not executable")
     return path
 
 
 def _xparam(value: object) -> str:
     if not isinstance(value, str):
-        raise _BadValueError(f"must be a string, not {_type_name(value)}")
+        raise BadValueError(f"must be a string, not {type_name(value)}")
     return value
 
 
 VIP_KEYS: dict[str, Callable[[object], object]] = {
-    "interface": _interface, "vhid": partial(_integer, low=1, high=255),
+    "interface": _interface, "vhid": partial(integer, low=1, high=255),
     "address": _address, "addresses": _addresses,
-    "advbase": partial(_integer, low=0, high=255,
+    "advbase": partial(integer, low=0, high=255,
                        what="an integer 1..255 (0 only with advskew > 0)"),
-    "advskew": partial(_integer, low=0, high=254), "deadratio": partial(_integer, low=1, high=None),
-    "preempt": _boolean, "password_file": _absolute_path,
+    "advskew": partial(integer, low=0, high=254), "deadratio": partial(integer, low=1, high=None),
+    "preempt": boolean, "password_file": _absolute_path,
     "password_credential": _credential_name,
-    "password": _text,  # never echoed: _text's messages name only the type
-    "source": _source, "multicast_group": _multicast_group, "l2_broadcast": _boolean,
-    "garp_count": partial(_integer, low=0, high=100), "garp_interval": _garp_interval,
+    "password": nonempty_string,  # never echoed: nonempty_string's messages name only the type
+    "source": _source, "multicast_group": _multicast_group, "l2_broadcast": boolean,
+    "garp_count": partial(integer, low=0, high=100), "garp_interval": _garp_interval,
     "master_units": _master_units, "upscript": _script, "downscript": _script,
     "xparam": _xparam,
 }
 def _sync_group(value: object) -> str:
-    name = _text(value)
+    name = nonempty_string(value)
     if not VIP_NAME_RE.fullmatch(name):
-        raise _BadValueError(f"invalid sync group name {name!r}: use 1-32 of a-z, 0-9, '_' "
+        raise BadValueError(f"invalid sync group name {name!r}: use 1-32 of a-z, 0-9, '_' "
                              "and '-'")
     return name
 
@@ -338,11 +298,11 @@ TOP_TABLES = ("carpd", "defaults", "vip")
 _EXCLUSIVE = (("address", "addresses"), ("password_file", "password_credential", "password"))
 
 
-def _unknown(key: str, known: tuple[str, ...], what: str = "key") -> _BadValueError:
+def _unknown(key: str, known: tuple[str, ...], what: str = "key") -> BadValueError:
     close = difflib.get_close_matches(key, known, n=1)
     if close:
-        return _BadValueError(f"unknown {what}; did you mean {close[0]!r}?")
-    return _BadValueError(f"unknown {what}; known: {', '.join(known)}")
+        return BadValueError(f"unknown {what}; did you mean {close[0]!r}?")
+    return BadValueError(f"unknown {what}; known: {', '.join(known)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,7 +347,7 @@ class _Loader:
             if key not in TOP_TABLES:
                 raise self.error(key, _unknown(key, TOP_TABLES, "table").reason)
             if not isinstance(value, dict):
-                raise self.error(key, f"must be a table [{key}], not {_type_name(value)}")
+                raise self.error(key, f"must be a table [{key}], not {type_name(value)}")
         carpd = self.table(document.get("carpd", {}), "carpd", CARPD_KEYS)
         defaults = self.table(document.get("defaults", {}), "defaults", VIP_KEYS)
         vips = self.vips(document.get("vip"), defaults)
@@ -418,7 +378,7 @@ class _Loader:
                 raise self.error(dotted, hint)
             try:
                 checked = keys[key](value)
-            except _BadValueError as err:
+            except BadValueError as err:
                 raise self.error(dotted, err.reason) from None
             except BadCheckError as err:  # [[vip.NAME.check]]: located inside the array
                 raise self.error(dotted + err.where, err.reason) from None
@@ -445,7 +405,7 @@ class _Loader:
                 raise self.error(where, f"invalid VIP name {name!r}: use 1-32 of a-z, 0-9, "
                                  "'_' and '-', starting with a letter or digit")
             if not isinstance(table, dict):
-                raise self.error(where, f"must be a table [vip.{name}], not {_type_name(table)}")
+                raise self.error(where, f"must be a table [vip.{name}], not {type_name(table)}")
             own = self.table(table, where, VIP_KEYS)
             if "password" in own:
                 self.warn_inline(own["password"])

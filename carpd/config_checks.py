@@ -21,8 +21,10 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from carpd.config_values import BadValueError, boolean, integer, nonempty_string, type_name
 from carpd.core.params import CHECK_TYPES, CheckParams
 
 CHECK_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.@-]{0,63}")
@@ -49,97 +51,65 @@ class BadCheckError(ValueError):
         self.reason = reason
 
 
-class _Bad(Exception):  # noqa: N818 - a value error without its location yet
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _kind(value: object) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
-             list: "an array", dict: "a table"}
-    return names.get(type(value), "a date/time")
-
-
 def _int(low: int, high: int) -> Callable[[object], int]:
-    def check(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Bad(f"must be an integer {low}..{high}, not {_kind(value)}")
-        if not low <= value <= high:
-            raise _Bad(f"{value} is out of range: must be an integer {low}..{high}")
-        return value
-    return check
+    return partial(integer, low=low, high=high)
 
 
 def _seconds(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad(f"must be a number of seconds, not {_kind(value)}")
+        raise BadValueError(f"must be a number of seconds, not {type_name(value)}")
     if not 0.05 <= value <= 3600:
-        raise _Bad(f"{value} is out of range: must be 0.05..3600 seconds")
+        raise BadValueError(f"{value} is out of range: must be 0.05..3600 seconds")
     return float(value)
 
 
-def _string(value: object) -> str:
-    if not isinstance(value, str):
-        raise _Bad(f"must be a string, not {_kind(value)}")
-    if not value:
-        raise _Bad("must not be empty")
-    return value
-
-
-def _fatal(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise _Bad(f"must be true or false, not {_kind(value)}")
-    return value
-
-
 def _unit(value: object) -> str:
-    unit = _string(value)
+    unit = nonempty_string(value)
     if not UNIT_RE.fullmatch(unit):
-        raise _Bad(f"{unit!r} is not a systemd unit name (e.g. \"nginx.service\")")
+        raise BadValueError(f"{unit!r} is not a systemd unit name (e.g. \"nginx.service\")")
     return unit
 
 
 def _command(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise _Bad(f"must be an array of strings (argv, no shell), not {_kind(value)}; "
-                   "e.g. [\"/usr/local/bin/check-web\", \"--quiet\"]")
+        raise BadValueError(f"must be an array of strings (argv, no shell), not "
+                            f"{type_name(value)}; e.g. [\"/usr/local/bin/check-web\", \"--quiet\"]")
     if not value:
-        raise _Bad("must name at least the program to run")
-    return tuple(_string(arg) for arg in value)
+        raise BadValueError("must name at least the program to run")
+    return tuple(nonempty_string(arg) for arg in value)
 
 
 def _url(value: object) -> str:
-    url = _string(value)
+    url = nonempty_string(value)
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Bad(f"{url!r} is not an http:// or https:// URL with a host")
+        raise BadValueError(f"{url!r} is not an http:// or https:// URL with a host")
     try:
         _ = parts.port
     except ValueError:
-        raise _Bad(f"{url!r} has an invalid port") from None
+        raise BadValueError(f"{url!r} has an invalid port") from None
     return url
 
 
 def _interface(value: object) -> str:
-    name = _string(value)
+    name = nonempty_string(value)
     if len(name.encode()) >= 16 or any(c in "/:" or c.isspace() for c in name):
-        raise _Bad(f"{name!r} is not a valid interface name")
+        raise BadValueError(f"{name!r} is not a valid interface name")
     return name
 
 
 def _name(value: object) -> str:
-    name = _string(value)
+    name = nonempty_string(value)
     if not CHECK_NAME_RE.fullmatch(name):
-        raise _Bad(f"invalid check name {name!r}: use 1-64 of a-z, 0-9, '_', '.', '@' and "
+        raise BadValueError(f"invalid check name {name!r}: use 1-64 of a-z, 0-9, '_', '.', '@' and "
                    "'-', starting with a letter or digit")
     return name
 
 
 VALIDATORS: dict[str, Callable[[object], object]] = {
-    "type": _string, "name": _name, "weight": _int(1, 254), "fatal": _fatal,
+    "type": nonempty_string, "name": _name, "weight": _int(1, 254), "fatal": boolean,
     "interval": _seconds, "timeout": _seconds, "rise": _int(1, 100), "fall": _int(1, 100),
-    "unit": _unit, "command": _command, "host": _string, "port": _int(1, 65535),
+    "unit": _unit, "command": _command, "host": nonempty_string, "port": _int(1, 65535),
     "url": _url, "expect_status": _int(100, 599), "interface": _interface,
 }
 
@@ -169,7 +139,7 @@ def _parse_one(where: str, table: dict[str, Any]) -> CheckParams:
             raise BadCheckError(f"{where}.{key}", _unknown(key, kind, allowed))
         try:
             values[key] = VALIDATORS[key](raw)
-        except _Bad as bad:
+        except BadValueError as bad:
             raise BadCheckError(f"{where}.{key}", bad.reason) from None
     for key in REQUIRED[kind]:
         if key not in values:
@@ -193,8 +163,8 @@ def _typed(where: str, table: dict[str, Any]) -> str:
     if "type" not in table:
         raise BadCheckError(f"{where}.type", f"required: one of {', '.join(CHECK_TYPES)}")
     try:
-        kind = _string(table["type"])
-    except _Bad as bad:
+        kind = nonempty_string(table["type"])
+    except BadValueError as bad:
         raise BadCheckError(f"{where}.type", bad.reason) from None
     if kind not in CHECK_TYPES:
         close = difflib.get_close_matches(kind, CHECK_TYPES, n=1)
