@@ -46,6 +46,16 @@ def _ip(*argv: str, check: bool = True, timeout: float = DEFAULT_TIMEOUT
                           timeout=timeout)
 
 
+def configure_switch(ns: str) -> None:
+    """Make namespace `ns` the lab's switch: lo up and a bridge br0 with STP off, no forward
+    delay and no multicast snooping (so 224.0.0.18 is flooded to every port)."""
+    sw = ("-n", ns)
+    _ip(*sw, "link", "set", "lo", "up")
+    _ip(*sw, "link", "add", "br0", "type", "bridge", "stp_state", "0",
+        "forward_delay", "0", "mcast_snooping", "0")
+    _ip(*sw, "link", "set", "br0", "up")
+
+
 def _owner_alive(name: str) -> bool:
     """Namespaces are named FAMILY<pid>-<tag>-<role>; alive when that pid still exists."""
     try:
@@ -121,11 +131,7 @@ class Lab:
 
     def _create_switch(self) -> None:
         self._add_ns(self.switch)
-        sw = ("-n", self.switch)
-        _ip(*sw, "link", "set", "lo", "up")
-        _ip(*sw, "link", "add", "br0", "type", "bridge", "stp_state", "0",
-            "forward_delay", "0", "mcast_snooping", "0")
-        _ip(*sw, "link", "set", "br0", "up")
+        configure_switch(self.switch)
 
     def _add_ns(self, ns: str) -> None:
         _ip("netns", "add", ns)

@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tests.integration.netns import configure_switch
+
 FAMILY = "cds"
 STATE_ROOT = Path("/var/tmp/carpd-sdlab")
 CGROUP_NAME = "carpd-sdlab"
@@ -314,11 +316,7 @@ class SdLab:
         try:
             self.state.mkdir(parents=True, exist_ok=True)
             self._add_ns(self.switch)
-            sw = ("-n", self.switch)
-            _ip(*sw, "link", "set", "lo", "up")
-            _ip(*sw, "link", "add", "br0", "type", "bridge", "stp_state", "0",
-                "forward_delay", "0", "mcast_snooping", "0")
-            _ip(*sw, "link", "set", "br0", "up")
+            configure_switch(self.switch)
         except BaseException:
             self.close()
             raise
