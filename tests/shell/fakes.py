@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import selectors
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from carpd.core.actions import SendAdvert
+from carpd.core.params import VipParams
+from carpd.daemon import Daemon
 from carpd.ports import Ports
 
 
@@ -195,3 +197,30 @@ class FakeHealth:
 
     def report(self, check_id: str, ok: bool, detail: str = "") -> None:
         self.callbacks[check_id](check_id, ok, detail)
+
+
+Scenario = Callable[[Daemon, FakeClockLoop], Awaitable[None]]
+
+
+def drive_daemon(scenario: Scenario, ports: Ports, vips: tuple[VipParams, ...], *,
+                 hostname: str = "web", counter: int = 100,
+                 wall_clock: Callable[[], float] | None = None) -> tuple[int, FakeClockLoop]:
+    """Run the real Daemon on a fake-clock loop: start it, run `scenario(daemon, loop)`, stop
+    it as SIGTERM would, and return its exit status and the loop (for its final time)."""
+    loop = FakeClockLoop()
+    extra = {} if wall_clock is None else {"wall_clock": wall_clock}
+    daemon = Daemon(vips, ports, hostname=hostname, version="0.1.0",
+                    counter_source=lambda _n: counter, **extra)
+    stop = asyncio.Event()
+
+    async def main() -> int:
+        task = asyncio.ensure_future(daemon.run(stop))
+        await asyncio.sleep(0)
+        await scenario(daemon, loop)
+        stop.set()
+        return await task
+
+    try:
+        return loop.run_until_complete(main()), loop
+    finally:
+        loop.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from carpd.core import wire
 from carpd.core.params import CheckParams, VipParams
 from carpd.daemon import Daemon
 from carpd.ports import MemoryFlags, Ports
-from tests.shell.fakes import FakeClockLoop, FakeHealth, fake_ports
+from tests.shell.fakes import FakeClockLoop, FakeHealth, Scenario, drive_daemon, fake_ports
 from tests.shell.test_daemon import peer_advert, until, vip
 
 NGINX = CheckParams(name="nginx", type="tcp", weight=100, host="127.0.0.1", port=80, rise=2,
@@ -29,25 +28,9 @@ def ports_with(health: FakeHealth | None = None, flags: MemoryFlags | None = Non
                                flags=flags or MemoryFlags())
 
 
-def run(scenario: Callable[[Daemon, FakeClockLoop], Awaitable[None]], ports: Ports,
-        vips: tuple[VipParams, ...] | None = None) -> int:
-    loop = FakeClockLoop()
-    daemon = Daemon(vips or (vip(),), ports, hostname="web", version="0.1.0",
-                    counter_source=lambda _n: 100,
-                    wall_clock=lambda: WALL + loop.time() - 1000.0)
-    stop = asyncio.Event()
-
-    async def main() -> int:
-        task = asyncio.ensure_future(daemon.run(stop))
-        await asyncio.sleep(0)
-        await scenario(daemon, loop)
-        stop.set()
-        return await task
-
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
+def run(scenario: Scenario, ports: Ports, vips: tuple[VipParams, ...] | None = None) -> int:
+    return drive_daemon(scenario, ports, vips or (vip(),),
+                        wall_clock=lambda: WALL + asyncio.get_running_loop().time() - 1000.0)[0]
 
 
 def state(d: Daemon, name: str = "web") -> dict[str, Any]:

@@ -11,8 +11,9 @@ import ipaddress
 from carpd.core.params import Secret, VipParams
 from carpd.daemon import Daemon
 from carpd.messages import STATE_CHANGED
+from carpd.ports import Ports
 from carpd.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, differences, plan_reload
-from tests.shell.fakes import FakeClockLoop, fake_ports
+from tests.shell.fakes import FakeClockLoop, Scenario, drive_daemon, fake_ports
 
 SRC = ipaddress.IPv4Address("172.16.90.101")
 
@@ -70,23 +71,9 @@ def test_differences_show_tuples_and_none() -> None:
 
 # -- the driver ---------------------------------------------------------------------------
 
-def drive(scenario, vips=(WEB, MAIL)):  # type: ignore[no-untyped-def]
+def drive(scenario: Scenario, vips: tuple[VipParams, ...] = (WEB, MAIL)) -> Ports:
     ports = fake_ports()
-    loop = FakeClockLoop()
-    daemon = Daemon(vips, ports, hostname="a", version="0.1.0", counter_source=lambda _n: 1)
-    stop = asyncio.Event()
-
-    async def main() -> int:
-        task = asyncio.ensure_future(daemon.run(stop))
-        await asyncio.sleep(0)
-        await scenario(daemon, loop)
-        stop.set()
-        return await task
-
-    try:
-        assert loop.run_until_complete(main()) == 0
-    finally:
-        loop.close()
+    assert drive_daemon(scenario, ports, vips, hostname="a", counter=1)[0] == 0
     return ports
 
 
