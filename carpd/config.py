@@ -31,7 +31,7 @@ from typing import Any
 
 from carpd.config_checks import BadCheckError, parse_checks
 from carpd.config_values import BadValueError, boolean, integer, nonempty_string, type_name
-from carpd.core.params import MAX_PASSWORD_BYTES, Secret, VipParams
+from carpd.core.params import IFNAMSIZ, MAX_PASSWORD_BYTES, Secret, VipParams
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli fallback kept for 3.10 backports)
     import tomllib
@@ -42,7 +42,6 @@ DEFAULT_CONTROL_SOCKET = "/run/carpd/control.sock"
 DEFAULT_STATE_DIRECTORY = "/var/lib/carpd"
 DEFAULT_MASTER_UNITS = ("carpd-master@{name}.target",)
 VIP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-IFNAMSIZ = 16  # Linux: interface names are at most 15 bytes
 
 _Table = dict[str, Any]
 

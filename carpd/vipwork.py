@@ -216,7 +216,7 @@ class VipWork:
     async def _restore(self, p: VipParams, lane: Lane) -> None:
         if not lane.held:
             return  # released meanwhile
-        await self._ports.addresses.add(p.interface, p.addresses, f"{p.interface}:{p.name}"[:15])
+        await self._ports.addresses.add(p.interface, p.addresses, p.label)
         self._log(msg.WARNING, f"vip {p.name}: address removed behind carpd's back while "
                   "MASTER; restored it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
         await self._start_burst(Announce(name=p.name, interface=p.interface, addresses=p.hosts,

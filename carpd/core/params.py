@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 IPv4 = ipaddress.IPv4Address
 IPv4If = ipaddress.IPv4Interface
 
+IFNAMSIZ = 16  # Linux: interface names and address labels are at most 15 bytes
 MAX_PASSWORD_BYTES = 19  # ucarp: strlen + NUL must fit a 20-byte key (CARP.md 2.1)
 CARP_GROUP = IPv4("224.0.0.18")
 
@@ -119,6 +120,11 @@ class VipParams:
     sync_group: str | None = None
     require_units: tuple[str, ...] = ()
     checks: tuple[CheckParams, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The addresses' ifconfig-style label "eth0:web", within the kernel's 15 bytes."""
+        return f"{self.interface}:{self.name}"[:IFNAMSIZ - 1]
 
     @property
     def hosts(self) -> tuple[IPv4, ...]:

@@ -68,7 +68,6 @@ from carpd.core.timing import VhidInput
 
 SEND_ERRORS_TO_SUPPRESS = 3  # CARP_SENDAD_MAX_ERRORS
 SENDS_OK_TO_UNSUPPRESS = 3  # CARP_SENDAD_MIN_SUCCESS
-IFNAMSIZ = 16
 HOLD_DOWN = "hold_down"  # the demotion name of the boot hold-down
 SYNC_GROUP = "sync_group"  # the demotion name the node sets on sync-group members
 
@@ -352,7 +351,7 @@ class VhidMachine:
         self.master_down_at = None
         actions: list[Action] = [
             AddAddresses(name=p.name, interface=p.interface, addresses=p.addresses,
-                         label=_label(p.interface, p.name)),
+                         label=p.label),
             self._announce(p.garp_count),
             self._advert(now),
         ]
@@ -525,11 +524,6 @@ class VhidMachine:
             if n.consecutive_send_errors >= SEND_ERRORS_TO_SUPPRESS:
                 self._suppressed = True
         return []
-
-
-def _label(interface: str, name: str) -> str:
-    """ifconfig-style alias label "eth0:web", within the kernel's 15-character limit."""
-    return f"{interface}:{name}"[: IFNAMSIZ - 1]
 
 
 _I, _B, _M, _F = VhidState.INIT, VhidState.BACKUP, VhidState.MASTER, VhidState.FAULT

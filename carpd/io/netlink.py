@@ -37,6 +37,8 @@ from typing import Any, TypeVar
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from carpd.core.params import IFNAMSIZ
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -44,7 +46,6 @@ T = TypeVar("T")
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
 IFA_F_SECONDARY = 0x01
-IFNAMSIZ = 16
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10
 NETLINK_ROUTE = 0
