@@ -91,15 +91,13 @@ class Node:
     def __init__(self, vips: Iterable[VipParams], *, counter_source: Callable[[str], int],
                  drop_log_interval: float = 60.0, now: float = 0.0) -> None:
         self._counter_source = counter_source
-        self._drop_log_interval = drop_log_interval
         self._machines: dict[str, VhidMachine] = {}
         self._by_key: dict[tuple[str, int], VhidMachine] = {}
         self._iface_drops: dict[str, Counter[str]] = {}
         self._vip_drops: dict[str, Counter[str]] = {}
-        self._last_logged: dict[tuple[str, str], float] = {}
+        self._log_limit = _LogLimit(drop_log_interval)
         self._checks: dict[tuple[str, str], CheckTracker] = {}
         self._anomalies: dict[str, Counter[str]] = {}
-        self._anomaly_logged: dict[tuple[str, str, str], float] = {}
         self._deadlines = DeadlineQueue()
         self._touched: list[VhidMachine] = []
         self._own_sources: dict[str, frozenset[ipaddress.IPv4Address]] = {}
@@ -266,12 +264,8 @@ class Node:
             if not isinstance(a, Anomaly) or a.name not in self._anomalies:
                 continue
             self._anomalies[a.name][a.kind] += 1
-            key = (a.kind, a.name, str(a.peer))
-            last = self._anomaly_logged.get(key)
-            if last is not None and now - last < self._drop_log_interval:
+            if a.log and not self._log_limit.allow(("anomaly", a.kind, a.name, str(a.peer)), now):
                 actions[i] = dataclasses.replace(a, log=False)
-            elif a.log:
-                self._anomaly_logged[key] = now
         return actions
 
     # -- internals ------------------------------------------------------------------------------
@@ -360,14 +354,25 @@ class Node:
             name = machine.params.name if machine else None
         if name is not None:
             self._vip_drops[name][drop.reason] += 1
-        log = False
-        if drop.reason not in QUIET_DROPS:
-            last = self._last_logged.get((interface, drop.reason))
-            if last is None or now - last >= self._drop_log_interval:
-                self._last_logged[(interface, drop.reason)] = now
-                log = True
+        log = (drop.reason not in QUIET_DROPS
+               and self._log_limit.allow(("drop", interface, drop.reason), now))
         return PacketDropped(interface=interface, reason=drop.reason, detail=drop.detail,
                              source=drop.source, vhid=drop.vhid, log=log)
+
+
+class _LogLimit:
+    """At most one log line per key per `interval` seconds (the counters count them all)."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._last: dict[tuple[str, ...], float] = {}
+
+    def allow(self, key: tuple[str, ...], now: float) -> bool:
+        last = self._last.get(key)
+        if last is not None and now - last < self._interval:
+            return False
+        self._last[key] = now
+        return True
 
 
 def _sync_weight(m: VhidMachine) -> int:
