@@ -386,9 +386,6 @@ class VhidMachine:
         self._restart_master_down(now)
         return [last, *self._release_actions()]
 
-    def _take_over(self, now: float, ctx: _Ctx) -> list[Action]:
-        return self._become_master(now, ctx)
-
     def _go_init(self, now: float, ctx: _Ctx) -> list[Action]:
         was_master = self.state is VhidState.MASTER
         self._stop_timers()
@@ -553,10 +550,10 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_B, V.LINK_UP): (M._ignore, _B),
     (_B, V.LINK_DOWN): (M._go_init, _I),
     (_B, V.ADVERT_DUE): (M._ignore, _B),
-    (_B, V.MASTER_DOWN_DUE): (M._take_over, _M),
+    (_B, V.MASTER_DOWN_DUE): (M._become_master, _M),
     (_B, V.PEER_PREFERRED): (M._follow_master, _B),
     (_B, V.PEER_NOT_PREFERRED): (M._follow_master, _B),
-    (_B, V.PEER_TAKEOVER): (M._take_over, _M),
+    (_B, V.PEER_TAKEOVER): (M._become_master, _M),
     (_B, V.DEMOTION_CHANGED): (M._ignore, _B),
     (_B, V.SEND_FAILED): (M._count_send_failure, _B),
     (_B, V.SEND_OK): (M._count_send, _B),
