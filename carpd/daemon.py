@@ -480,9 +480,13 @@ class Daemon:
             return self.status_document()
         return await self.ops.control(req, peer)
 
+    def wall_iso(self, at: float) -> str:
+        """The monotonic instant `at` as an ISO 8601 wall-clock time (for status)."""
+        wall = self._wall_clock() - (asyncio.get_running_loop().time() - at)
+        return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+
     def status_document(self) -> dict[str, Any]:
         loop_now = asyncio.get_running_loop().time()
-        wall_now = self._wall_clock()
         doc: dict[str, Any] = {"node": {"hostname": self._hostname, "version": self._version,
                                         "uptime_s": round(loop_now - self._started_at, 3)},
                                "vips": []}
@@ -491,12 +495,11 @@ class Daemon:
         stats = self.node.statistics()
         for s in stats.vips:
             p = self.node.machine(s.name).params
-            since = datetime.fromtimestamp(wall_now - (loop_now - s.since_at), UTC)
             drops = stats.vip_drops.get(s.name, {})
             doc["vips"].append({
                 "name": s.name, "vhid": s.vhid, "interface": s.interface,
                 "addresses": [str(a) for a in p.addresses], "state": s.state.value,
-                "since": since.isoformat(timespec="milliseconds"), "reason": s.reason,
+                "since": self.wall_iso(s.since_at), "reason": s.reason,
                 "advbase": s.advbase, "advskew": s.advskew,
                 "effective_advskew": s.effective_advskew, "preempt": s.preempt,
                 "master": str(s.master) if s.master else None,

@@ -430,10 +430,7 @@ class Operations:
     # -- helpers -------------------------------------------------------------------------------
 
     def _since(self, at: float | None) -> str | None:
-        if at is None:
-            return None
-        loop_now = asyncio.get_running_loop().time()
-        return self._iso(self._wall() - (loop_now - at))
+        return None if at is None else self._d.wall_iso(at)
 
     def _wall(self) -> float:
         return self._d.wall_clock()
