@@ -1,5 +1,5 @@
 """`python -m carpd`: the same as the `carpd` command."""
 
-from carpd.cli import main
+from carpd.app.cli import main
 
 raise SystemExit(main())

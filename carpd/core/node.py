@@ -36,9 +36,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from carpd.core import auth, timing, wire
 from carpd.core.actions import Action, Anomaly, PacketDropped
-from carpd.core.checks import CheckStatistics, CheckTracker
+from carpd.core.carp import auth, election, wire
 from carpd.core.deadlines import DeadlineQueue
 from carpd.core.events import (
     AddressOpFailed,
@@ -56,9 +55,10 @@ from carpd.core.events import (
     Start,
     TimerFired,
 )
+from carpd.core.machine import SYNC_GROUP, VhidMachine
 from carpd.core.params import VipParams
+from carpd.core.policy.checks import CheckStatistics, CheckTracker
 from carpd.core.stats import VhidStatistics
-from carpd.core.vhid import SYNC_GROUP, VhidMachine
 
 QUIET_DROPS = frozenset({"own_packet", "vrrp", "unknown_vhid"})
 DROP_REASONS = (
@@ -378,4 +378,4 @@ class _LogLimit:
 def _sync_weight(m: VhidMachine) -> int:
     """What a member lends its sync group: its own demotion, or 240 if it cannot serve."""
     down = m.faulted or not m.link_up
-    return max(m.own_demotion, timing.HOLD_DOWN_SKEW if down else 0)
+    return max(m.own_demotion, election.HOLD_DOWN_SKEW if down else 0)

@@ -1,3 +1,3 @@
 """Adapters to the real world: raw sockets, netlink, ARP, scripts, systemd units and the
-control socket. Each module implements one Protocol of carpd.ports; the core never imports
+control socket. Each module implements one Protocol of carpd.driver.ports; the core never imports
 these modules."""

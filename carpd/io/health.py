@@ -48,7 +48,7 @@ DBUS = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
 
 
 class HealthChecks:
-    """The health port (carpd.ports.HealthPort) on real processes, sockets and D-Bus."""
+    """The health port (carpd.driver.ports.HealthPort) on real processes, sockets and D-Bus."""
 
     def __init__(self, *, sys_net: Path = SYS_NET) -> None:
         self._tasks: dict[str, asyncio.Task[None]] = {}

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from carpd.core.actions import SendAdvert
-from carpd.core.wire import CARP_TOS, CARP_TTL, IPPROTO_CARP, encode_ipv4_header
+from carpd.core.carp.wire import CARP_TOS, CARP_TTL, IPPROTO_CARP, encode_ipv4_header
 from carpd.io.packet import BROADCAST_MAC, interface_mac, open_packet_socket
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carpd.core import auth, wire
 from carpd.core.actions import Anomaly, PacketDropped, SendAdvert, StateChanged, VhidState
+from carpd.core.carp import auth, wire
 from carpd.core.events import (
     AddressOpFailed,
     LinkChanged,

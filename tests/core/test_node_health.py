@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from carpd.core import wire
 from carpd.core.actions import (
     Anomaly,
     CheckObserved,
@@ -14,6 +13,7 @@ from carpd.core.actions import (
     StateChanged,
     VhidState,
 )
+from carpd.core.carp import wire
 from carpd.core.events import (
     CheckResult,
     LinkChanged,

@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 
 from carpd.core.actions import CheckObserved, RemoveAddresses, SendAdvert, StateChanged, VhidState
-from carpd.core.checks import CheckState, CheckTracker
 from carpd.core.events import CheckResult, Retune, SetDemotion, SetFault
 from carpd.core.params import CheckParams
+from carpd.core.policy.checks import CheckState, CheckTracker
 from tests.core.test_node_health import (
     DB,
     GW,

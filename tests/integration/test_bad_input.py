@@ -20,7 +20,7 @@ N = 25  # packets of each kind
 
 INJECTOR = r"""
 import ipaddress, json, os, socket, struct
-from carpd.core import auth, wire
+from carpd.core.carp import auth, wire
 src, grp = ipaddress.IPv4Address("172.16.90.50"), ipaddress.IPv4Address("224.0.0.18")
 vip = ipaddress.IPv4Address("172.16.90.31")
 def carp(vhid=1, base=0, skew=0, pw=b"demo-pass-19b", version=2, authlen=7):

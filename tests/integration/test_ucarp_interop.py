@@ -497,7 +497,7 @@ def test_s11_negative_cases(lab: Lab, tmp_path: Path) -> None:
         "Bad digest" and stays MASTER; carpd counts bad_hmac drops, accepts nothing and
         promotes only by its master-down timer (both hold the VIP: a split brain is what a
         password mismatch gives);
-    (b) a valid, faster advert with TTL 64 (built with carpd.core.wire/auth, sent with
+    (b) a valid, faster advert with TTL 64 (built with carpd.core.carp.wire/auth, sent with
         IP_HDRINCL from the client): ucarp logs "Bad TTL: [64]" and stays MASTER;
     (c) the same advert with TTL 255 and demote byte 5: ucarp behaves as for demote 0 (an
         OpenBSD master would ignore a more-demoted peer): "Preferred master advertised",

@@ -3,7 +3,7 @@
 Owns: starting ucarp in a host namespace the way its users do (password in a 0600 file via
 `-o`, never `-p`; `-z`; up/down scripts that log `date +%s.%N` and their arguments to a file
 and really add/remove the VIP), reading its log lines back with their timestamps, and three
-snippets the interop tests need: injecting hand-built CARP packets (carpd.core.wire/auth) from
+snippets the interop tests need: injecting hand-built CARP packets (carpd.core.carp.wire/auth) from
 any lab host, capturing ARP frames in a lab host, and cutting a host's carrier from the switch
 side (the host keeps its interface administratively up but loses IFF_RUNNING).
 Invariants: every process is started through `Lab.popen` (stopped by PID at teardown) and every
@@ -264,7 +264,7 @@ def holders(lab: Lab, vip: str, hosts: tuple[str, ...] = ("a", "b")) -> list[str
 
 _INJECT = textwrap.dedent(r"""
     import ipaddress, json, os, secrets, socket, time
-    from carpd.core import auth, wire
+    from carpd.core.carp import auth, wire
 
     password = open(os.environ["PASSFILE"], "rb").read().split(b"\n", 1)[0]
     vhid = int(os.environ["VHID"])

@@ -42,7 +42,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from carpd.core import timing, wire
 from carpd.core.actions import (
     Action,
     AddAddresses,
@@ -53,6 +52,7 @@ from carpd.core.actions import (
     StateChanged,
     VhidState,
 )
+from carpd.core.carp import election, wire
 from carpd.core.events import (
     Event,
     LinkChanged,
@@ -95,7 +95,7 @@ def vip(name: str, vhid: int, address: str, *, source: str, advskew: int = 0,
 
 
 def master_down(advskew: int, advbase: int = 1, deadratio: int = 3) -> float:
-    return timing.master_down_interval(advbase, deadratio, advskew)
+    return election.master_down_interval(advbase, deadratio, advskew)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +342,7 @@ class Simulation:
         """
         if self._settle_override is not None:
             return self._settle_override
-        longest = max((p.advbase * p.deadratio + timing.MAX_ADVSKEW / timing.SKEW_DEN
+        longest = max((p.advbase * p.deadratio + election.MAX_ADVSKEW / election.SKEW_DEN
                        for h in self.hosts.values() for p in h.vips), default=0.0)
         latency = max((s.latency for s in self.segments.values()), default=0.0)
         return 2 * longest + latency

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from carpd.messages import STATE_CHANGED
-from carpd.reload import RELOAD_REFUSED, RELOADED
+from carpd.driver.reload import RELOAD_REFUSED, RELOADED
+from carpd.status.messages import STATE_CHANGED
 from tests.systemd.conftest import install, lab_skip_reason
 from tests.systemd.sdlab import SdLab, Server
 

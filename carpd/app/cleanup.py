@@ -1,0 +1,128 @@
+"""`carpd --cleanup`: after carpd exited, however it exited, no VIP of it stays anywhere.
+
+Owns: removing every configured VIP address still present on its interface and queueing a
+stop of every master unit (`systemctl --no-block stop`), then saying what it did. systemd runs
+it as the service's `ExecStopPost=`, so a SIGKILLed, crashed or watchdog-killed daemon leaves
+no stale VIP answering ARP (ucarp and keepalived do, measured) and no service that follows a
+VIP still running without it. After a clean stop it finds nothing to do.
+Invariants: idempotent; quick (one netlink dump per interface); never needs the password: when
+the file no longer validates (a missing key file, a bad value written since the start), the
+VIPs are read from the raw TOML instead, so the cleanup still happens.
+Must not: touch an address that is not a configured VIP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import subprocess
+import tomllib
+from dataclasses import dataclass
+
+from carpd.config.loader import DEFAULT_MASTER_UNITS, ConfigError, load_config
+from carpd.driver.ports import EventLog
+from carpd.io.netlink import NetlinkAddresses
+from carpd.io.systemd import make_event_log
+from carpd.io.units import systemd_running
+from carpd.status import messages as msg
+
+SYSTEMCTL_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    interface: str
+    addresses: tuple[ipaddress.IPv4Interface, ...]
+    units: tuple[str, ...]
+
+
+def targets(path: str) -> list[Target]:
+    """The VIPs of the file: validated when possible, else a best-effort raw read (which
+    raises OSError or TOMLDecodeError when the file cannot be read at all)."""
+    try:
+        config = load_config(path)
+    except ConfigError:
+        return _raw_targets(path)
+    return [Target(p.name, p.interface, p.addresses, p.master_units) for p in config.vips]
+
+
+def _raw_targets(path: str) -> list[Target]:
+    """Raises OSError or TOMLDecodeError when the file cannot be read at all."""
+    with open(path, "rb") as handle:
+        doc = tomllib.load(handle)
+    defaults = doc.get("defaults", {})
+    found = []
+    for name, table in (doc.get("vip") or {}).items():
+        if not isinstance(table, dict):
+            continue
+        merged = {**defaults, **table} if isinstance(defaults, dict) else table
+        raw = merged.get("addresses", [merged.get("address")])
+        try:
+            addresses = tuple(ipaddress.IPv4Interface(a) for a in raw if isinstance(a, str))
+            units = tuple(str(u).format(name=name)
+                          for u in merged.get("master_units", DEFAULT_MASTER_UNITS))
+        except (ValueError, TypeError, KeyError, IndexError):
+            continue
+        if isinstance(merged.get("interface"), str) and addresses:
+            found.append(Target(name, merged["interface"], addresses, units))
+    return found
+
+
+async def _remove_addresses(found: list[Target], log: EventLog) -> int:
+    netlink = NetlinkAddresses()
+    removed = 0
+    try:
+        for t in found:
+            try:
+                present = {a.ip for a in await netlink.addresses(t.interface)}
+                stale = tuple(a for a in t.addresses if a.ip in present)
+                if stale:
+                    await netlink.remove(t.interface, stale)
+            except OSError as exc:  # e.g. the interface is gone: nothing of ours is on it
+                log.record(msg.INFO, f"cleanup: vip {t.name}: {exc}", CARP_NAME=t.name)
+                continue
+            if stale:
+                removed += len(stale)
+                log.record(msg.WARNING, f"cleanup: removed stale VIP {', '.join(map(str, stale))}"
+                           f" of vip {t.name} from {t.interface} (carpd did not release it)",
+                           MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=t.name,
+                           CARP_INTERFACE=t.interface)
+    finally:
+        await netlink.close()
+    return removed
+
+
+def _stop_units(found: list[Target], log: EventLog) -> None:
+    units = list(dict.fromkeys(u for t in found for u in t.units))
+    if not units or not systemd_running():
+        return
+    try:
+        proc = subprocess.run(["systemctl", "--no-block", "stop", *units], check=False,
+                              capture_output=True, text=True, timeout=SYSTEMCTL_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.record(msg.ERR, f"cleanup: cannot stop {' '.join(units)}: {exc}",
+                   MESSAGE_ID=msg.IO_FAILURE)
+        return
+    if proc.returncode != 0:
+        log.record(msg.ERR, f"cleanup: systemctl stop {' '.join(units)} failed: "
+                   f"{proc.stderr.strip()}", MESSAGE_ID=msg.IO_FAILURE)
+
+
+def cleanup(path: str) -> int:
+    """Exit status 0 (also when there was nothing to do), 1 when the file cannot be read."""
+    log = make_event_log()
+    try:
+        found = targets(path)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        log.record(msg.ERR, f"cleanup: cannot read the VIPs of {path} ({exc}); nothing "
+                   "removed: check the interfaces by hand", MESSAGE_ID=msg.IO_FAILURE)
+        return 1
+    if not found:
+        log.record(msg.INFO, f"cleanup: no VIP configured in {path}; nothing to remove")
+        return 0
+    removed = asyncio.run(_remove_addresses(found, log))
+    _stop_units(found, log)
+    if not removed:
+        log.record(msg.INFO, f"cleanup: no VIP of {path} left on any interface")
+    return 0

@@ -1,0 +1,87 @@
+"""The `carpd` command: parse arguments, load the configuration, check it or run the daemon.
+
+Owns: the command line (`carpd [--config PATH] [--check | --cleanup] [--version]`), the
+`--check` summary and the exit codes: 0 valid / daemon exited cleanly, 2 invalid configuration
+or usage (as argparse), whatever `carpd.app.wiring.run` (or `carpd.app.cleanup.cleanup` for
+`--cleanup`) returns otherwise.
+Invariants: a configuration problem is one line `carpd: error: FILE:LINE: KEY: REASON` on stderr,
+never a traceback; the password is never printed (only where it comes from).
+Must not: hold protocol logic. The daemon (carpd.app.wiring.run, around carpd.driver.daemon) is
+imported lazily so `--check` needs nothing but the config module and the pure core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from carpd import __version__
+from carpd.config.loader import Config, ConfigError, load_config
+from carpd.core.carp.election import master_down_interval
+from carpd.core.params import VipParams
+
+DEFAULT_CONFIG = "/etc/carpd.toml"
+EXIT_OK = 0
+EXIT_INVALID = 2
+INLINE = "inline"  # Config.password_sources value for an inline password
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="carpd", description="CARP (ucarp-compatible) virtual IP failover daemon.")
+    parser.add_argument("--config", metavar="PATH", default=DEFAULT_CONFIG,
+                        help=f"configuration file (default {DEFAULT_CONFIG})")
+    parser.add_argument("--check", action="store_true",
+                        help="validate the configuration, print one line per VIP and exit "
+                             "(0 valid, 2 invalid)")
+    parser.add_argument("--cleanup", action="store_true",
+                        help="remove every configured VIP still on its interface and stop the "
+                             "master units, then exit (systemd runs it after carpd exits: "
+                             "ExecStopPost=); idempotent, needs no password")
+    parser.add_argument("--version", action="version", version=f"carpd {__version__}")
+    return parser
+
+
+def describe_vip(vip: VipParams, password_source: str) -> str:
+    """One line for `--check`, e.g. `web: vhid 1 on eth0, 172.16.90.31/24, advbase 1 ...`."""
+    down = master_down_interval(vip.advbase, vip.deadratio, vip.advskew)
+    origin = "inline" if password_source == INLINE else f"from {password_source}"
+    addresses = " ".join(str(a) for a in vip.addresses)
+    return (f"{vip.name}: vhid {vip.vhid} on {vip.interface}, {addresses}, "
+            f"advbase {vip.advbase} advskew {vip.advskew} (master-down {down:.2f} s), "
+            f"preempt {'on' if vip.preempt else 'off'}, password {origin}")
+
+
+def _check(config: Config) -> int:
+    for vip in config.vips:
+        print(describe_vip(vip, config.password_sources.get(vip.name, "?")))
+    count = len(config.vips)
+    print(f"OK: {count} VIP{'' if count == 1 else 's'} in {config.path}")
+    return EXIT_OK
+
+
+def _run_daemon(config: Config) -> int:
+    """Hand over to the wiring (carpd.app.wiring builds the adapters around the driver); imported
+    only when actually running, so --check works without the I/O dependencies."""
+    from carpd.app.wiring import run
+
+    return run(config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cleanup:
+        from carpd.app.cleanup import cleanup  # netlink only when actually cleaning up
+
+        return cleanup(args.config)
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(f"carpd: error: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    for warning in config.warnings:
+        print(f"carpd: warning: {warning}", file=sys.stderr)
+    if args.check:
+        return _check(config)
+    return _run_daemon(config)

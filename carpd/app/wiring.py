@@ -1,0 +1,148 @@
+"""Wiring: build the real adapters around the Daemon and run it under asyncio with signals.
+
+Owns: choosing adapters (journald or stderr, systemctl or no unit jobs), the signal handlers
+(SIGTERM/SIGINT -> orderly shutdown, SIGHUP -> reload the configuration file, and with
+CARPD_TEST_HOOKS=1 only, SIGUSR2 -> wedge the loop for the watchdog test), the control
+server's lifetime, and the exit status.
+Must not: contain protocol logic (core) or event handling (daemon).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import time
+
+from carpd import __version__
+from carpd.config.loader import Config, ConfigError, load_config
+from carpd.core.params import VipParams
+from carpd.driver.daemon import Daemon
+from carpd.driver.ports import EventLog, Ports, UnitPort
+from carpd.driver.reload import ReloadRefused
+from carpd.io.announce import GarpAnnouncer
+from carpd.io.control_server import ControlServer, ControlServerError
+from carpd.io.health import HealthChecks
+from carpd.io.netlink import NetlinkAddresses
+from carpd.io.rawsock import RawSocketTransport
+from carpd.io.scripts import AsyncScriptRunner, ResultCallback
+from carpd.io.statefile import JsonFlags, Textfile
+from carpd.io.systemd import SdNotifier, make_event_log
+from carpd.io.units import NullUnits, SystemctlUnits, systemd_running
+from carpd.status import messages as msg
+
+
+def run(config: Config) -> int:
+    try:
+        return asyncio.run(_main(config))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _units(log: EventLog) -> UnitPort:
+    if systemd_running():
+        def on_result(name: str, verb: str, units: tuple[str, ...], ok: bool, err: str) -> None:
+            if not ok:
+                log.record(msg.ERR, f"vip {name}: systemctl {verb} {' '.join(units)} failed: "
+                           f"{err}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=name)
+        return SystemctlUnits(on_result)
+
+    def on_skip(name: str, units: tuple[str, ...]) -> None:
+        log.record(msg.INFO, f"vip {name}: systemd is not running; master units "
+                   f"{' '.join(units)} are not started", CARP_NAME=name)
+    return NullUnits(on_skip)
+
+
+def _script_logger(log: EventLog) -> ResultCallback:
+    def on_result(name: str, argv: tuple[str, ...], rc: int | None, error: str,
+                  duration: float) -> None:
+        ok = rc == 0 and not error
+        detail = error or f"exit status {rc}"
+        log.record(msg.INFO if ok else msg.WARNING,
+                   f"vip {name}: script {' '.join(argv)}: {detail} ({duration:.2f} s)",
+                   MESSAGE_ID=msg.SCRIPT_RESULT, CARP_NAME=name)
+    return on_result
+
+
+class _Reloader:
+    """SIGHUP: re-read the configuration file and hand it to `Daemon.reload`, one reload at
+    a time (a SIGHUP during a reload runs one more afterwards). An invalid file is refused
+    by the daemon with a journald record; the running configuration stays."""
+
+    def __init__(self, daemon: Daemon, config: Config, log: EventLog) -> None:
+        self._daemon, self._initial, self._log = daemon, config, log
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def request(self) -> None:
+        if self._task is not None:
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                await self._daemon.reload(self._load)
+        finally:
+            self._task = None
+
+    async def _load(self) -> tuple[VipParams, ...]:
+        try:
+            config = await asyncio.to_thread(load_config, self._initial.path)
+        except ConfigError as err:
+            raise ReloadRefused(str(err)) from None
+        for warning in config.warnings:
+            self._log.record(msg.WARNING, warning)
+        for key in ("control_socket", "state_directory"):
+            if getattr(config, key) != getattr(self._initial, key):
+                self._log.record(msg.WARNING, f"{config.path}: carpd.{key} changed; it takes "
+                                 "effect at the next restart (`systemctl restart carpd`)")
+        return config.vips
+
+
+def _wedge_loop(log: EventLog) -> None:
+    """Test hook (CARPD_TEST_HOOKS=1, SIGUSR2): block the event loop, as a bug would, so
+    nothing (adverts, watchdog pings) runs until systemd's watchdog kills us."""
+    log.record(msg.WARNING, "test hook: blocking the event loop (SIGUSR2, CARPD_TEST_HOOKS=1)")
+    time.sleep(3600)
+
+
+async def _main(config: Config) -> int:
+    loop = asyncio.get_running_loop()
+    log = make_event_log()
+    for warning in config.warnings:
+        log.record(msg.WARNING, warning)
+    notifier = SdNotifier()
+    ports = Ports(
+        transport=RawSocketTransport(), addresses=NetlinkAddresses(),
+        announcer=GarpAnnouncer(), scripts=AsyncScriptRunner(_script_logger(log)),
+        units=_units(log), notifier=notifier, log=log, health=HealthChecks(),
+        flags=JsonFlags(config.state_directory,
+                        lambda text: log.record(msg.WARNING, text, MESSAGE_ID=msg.IO_FAILURE)),
+        metrics=Textfile(config.metrics_textfile) if config.metrics_textfile else None)
+    daemon = Daemon(config.vips, ports, hostname=socket.gethostname(), version=__version__,
+                    counter_source=lambda _name: secrets.randbits(64),
+                    watchdog_interval=notifier.watchdog_interval)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _Reloader(daemon, config, log).request)
+    if os.environ.get("CARPD_TEST_HOOKS") == "1":  # tests/systemd: the watchdog must fire
+        loop.add_signal_handler(signal.SIGUSR2, _wedge_loop, log)
+    control = ControlServer(config.control_socket, daemon.handle_control,
+                            subscribe=daemon.ops.subscribe)
+    try:
+        await control.start()
+    except (ControlServerError, OSError) as exc:
+        log.record(msg.ERR, f"carpd cannot start: control socket {config.control_socket}: {exc}",
+                   MESSAGE_ID=msg.DAEMON_LIFECYCLE)
+        return 1
+    try:
+        return await daemon.run(stop)
+    finally:
+        await control.close()

@@ -1,0 +1,519 @@
+"""The asyncio driver: the only code that reads the clock and owns the timer.
+
+Owns: turning the outside world (packets, carrier changes, address changes, signals, control
+requests) into core events stamped with the loop's monotonic clock; executing the core's
+actions strictly in order; one timer armed at `Node.next_deadline()` and fired with
+`now = max(deadline, loop.time())`; feeding I/O outcomes back as events; the start-up checks,
+stale-VIP cleanup, reload, the watchdog ping, the status document, and the orderly shutdown.
+The advert path is synchronous: a timer or packet callback runs the core and sends adverts
+with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP
+bursts, scripts, unit jobs, the reconcile pass) is handed to carpd.driver.lanes, which runs it in
+one ordered lane per VIP, so a VIP's operations happen in the order the core emitted them
+and never delay any advert.
+Health checks, the boot hold-down, operator commands (demote, promote, maintenance,
+explain, metrics, watch) and the extra status fields live in carpd.ops.operations, which this
+driver calls at a few points (`self.ops`); metrics are also written every METRICS_INTERVAL_S
+to the optional MetricsSink (a node_exporter textfile).
+Must not: import carpd.io (adapters are injected through `Ports`), or contain protocol rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from carpd.control.protocol import Peer, Request
+from carpd.core.actions import (
+    Action,
+    AddAddresses,
+    Announce,
+    Anomaly,
+    CheckObserved,
+    PacketDropped,
+    RemoveAddresses,
+    RunScript,
+    SendAdvert,
+    StartUnits,
+    StateChanged,
+    StopUnits,
+    VhidState,
+)
+from carpd.core.events import (
+    Event,
+    LinkChanged,
+    PacketReceived,
+    Retune,
+    SendResult,
+    Shutdown,
+    Start,
+    TimerFired,
+)
+from carpd.core.machine import VhidMachine
+from carpd.core.node import Node
+from carpd.core.params import VipParams
+from carpd.driver.lanes import VipWork
+from carpd.driver.ports import Ports
+from carpd.driver.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload, vip_names
+from carpd.ops.operations import Operations
+from carpd.status import messages as msg
+from carpd.status.metrics import render as render_metrics
+
+LANE_DRAIN_TIMEOUT_S = 5.0
+SCRIPT_DRAIN_TIMEOUT_S = 10.0
+METRICS_INTERVAL_S = 15.0
+
+
+class StartupError(Exception):
+    """The daemon cannot start with this configuration on this host (message says why)."""
+
+
+class Daemon:
+    def __init__(self, vips: tuple[VipParams, ...], ports: Ports, *, hostname: str,
+                 version: str, counter_source: Callable[[str], int],
+                 watchdog_interval: float | None = None, reconcile_interval: float = 10.0,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self._configured = vips
+        self.ports = ports
+        self._hostname, self._version = hostname, version
+        self._counter_source = counter_source
+        self._watchdog_interval = watchdog_interval
+        self._reconcile_interval = reconcile_interval
+        self._wall_clock = wall_clock
+        self._pending: deque[tuple[Event, float | None]] = deque()
+        self._draining = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._periodic: list[asyncio.TimerHandle] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._fatal: str | None = None
+        self._stop: asyncio.Event | None = None
+        self.node: Node | None = None
+        self._started_at = 0.0
+        self.ops = Operations(self)
+        self.work = VipWork(ports, self._post, self._running)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Run until `stop` is set (SIGTERM/SIGINT) or a fatal error; always clean up."""
+        loop = asyncio.get_running_loop()
+        self._stop, self._started_at = stop, loop.time()
+        try:
+            params = await self._prepare()
+        except (StartupError, OSError) as exc:
+            return self._fail_start(str(exc))
+        self.node = Node(params, counter_source=self._counter_source, now=loop.time())
+        for p in params:
+            self.work.add(p.name)
+        try:
+            await self._bring_up(params)
+        except OSError as exc:
+            self._fatal = f"cannot open the network: {exc}"
+            stop.set()
+        await stop.wait()
+        await self._shut_down()
+        if self._fatal:
+            self._log(msg.ERR, f"carpd stopped on a fatal error: {self._fatal}",
+                      MESSAGE_ID=msg.DAEMON_LIFECYCLE)
+            return 1
+        self._log(msg.INFO, "carpd stopped; every VIP released", MESSAGE_ID=msg.DAEMON_LIFECYCLE)
+        return 0
+
+    def _fail_start(self, reason: str) -> int:
+        self._log(msg.ERR, f"carpd cannot start: {reason}", MESSAGE_ID=msg.DAEMON_LIFECYCLE)
+        self.ports.notifier.notify(STATUS=f"failed: {reason}")
+        return 1
+
+    async def _prepare(self) -> tuple[VipParams, ...]:
+        """Interfaces exist, stale VIPs removed, 'auto' sources resolved."""
+        addr = self.ports.addresses
+        by_iface: dict[str, list[VipParams]] = {}
+        for p in self._configured:
+            by_iface.setdefault(p.interface, []).append(p)
+        resolved: list[VipParams] = []
+        for iface, vips in by_iface.items():
+            if not await addr.exists(iface):
+                names = ", ".join(p.name for p in vips)
+                raise StartupError(f"interface {iface} does not exist (used by vip {names})")
+            await self._remove_stale(iface, vips)
+            primary = await addr.primary_ipv4(iface)
+            resolved += [self._resolve_source(p, primary) for p in vips]
+        self._check_one_source_per_interface(resolved)
+        return tuple(resolved)
+
+    async def _remove_stale(self, iface: str, vips: list[VipParams]) -> None:
+        ours = {a.ip for p in vips for a in p.addresses}
+        stale = tuple(a for a in await self.ports.addresses.addresses(iface) if a.ip in ours)
+        if stale:
+            await self.ports.addresses.remove(iface, stale)
+            self._log(msg.NOTICE, f"removed stale VIP {', '.join(map(str, stale))} from {iface} "
+                      "(left by an earlier run that did not exit cleanly)",
+                      MESSAGE_ID=msg.VIP_RECONCILED, CARP_INTERFACE=iface)
+
+    @staticmethod
+    def _resolve_source(p: VipParams, primary: ipaddress.IPv4Address | None) -> VipParams:
+        if p.source is not None:
+            return p
+        if primary is None:
+            raise StartupError(f"vip {p.name}: interface {p.interface} has no IPv4 address to "
+                               "send adverts from; add one or set `source`")
+        return dataclasses.replace(p, source=primary)
+
+    @staticmethod
+    def _check_one_source_per_interface(vips: list[VipParams]) -> None:
+        seen: dict[str, VipParams] = {}
+        for p in vips:
+            first = seen.setdefault(p.interface, p)
+            if first.source != p.source:
+                raise StartupError(f"vip {p.name} sends from {p.source} but vip {first.name} "
+                                   f"from {first.source} on {p.interface}: one source address "
+                                   "per interface")
+
+    async def _bring_up(self, params: tuple[VipParams, ...]) -> None:
+        ports = self.ports
+        await ports.addresses.start(self._on_link, self._on_addresses_changed)
+        for iface in dict.fromkeys(p.interface for p in params):
+            vips = [p for p in params if p.interface == iface]
+            assert vips[0].source is not None
+            ports.transport.open(iface, vips[0].source,
+                                 frozenset(p.multicast_group for p in vips), self._on_packet)
+            if not await ports.addresses.link_up(iface):
+                self._post(LinkChanged(interface=iface, up=False))
+        self.ops.before_start()
+        self._post(Start())
+        self.ops.after_start(params)
+        self._start_periodic()
+        ports.notifier.notify(READY="1", STATUS=self.status_line())
+        self._log(msg.INFO, f"carpd {self._version} started: {self.status_line()}",
+                  MESSAGE_ID=msg.DAEMON_LIFECYCLE)
+
+    async def _shut_down(self) -> None:
+        self.ports.notifier.notify(STOPPING="1", STATUS="stopping: bowing out")
+        for handle in self._periodic:
+            handle.cancel()
+        if self.node is not None:
+            self._post(Shutdown())
+        if self._timer is not None:
+            self._timer.cancel()
+        await self.ops.close()
+        await self.work.drain(LANE_DRAIN_TIMEOUT_S)
+        await self.ports.scripts.drain(SCRIPT_DRAIN_TIMEOUT_S)
+        await self.ports.units.drain(LANE_DRAIN_TIMEOUT_S)
+        await self._release_everything()
+        self.work.close()
+        self.ports.announcer.close()
+        self.ports.transport.close()
+        await self.ports.addresses.close()
+
+    async def _release_everything(self) -> None:
+        """Belt and braces: whatever happened above, no VIP stays on an interface."""
+        for p in self._configured:
+            try:
+                await self.ports.addresses.remove(p.interface, p.addresses)
+            except OSError as exc:
+                self._log(msg.ERR, f"vip {p.name}: could not remove {p.addresses} at exit: {exc}",
+                          MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=p.name)
+
+    def fatal(self, reason: str) -> None:
+        """An adapter hit an unrecoverable error: clean up and exit non-zero."""
+        if self._fatal is None:
+            self._fatal = reason
+        if self._stop is not None:
+            self._stop.set()
+
+    # -- reload (carpd.driver.reload plans it; SIGHUP in carpd.app triggers it) ---------
+
+    async def reload(self, load: Callable[[], Awaitable[tuple[VipParams, ...]]]) -> bool:
+        """Re-read the configuration through `load` and apply it without touching unchanged
+        VIPs and retuning (not re-creating) those changed only in tunable settings. A
+        `ReloadRefused`/`StartupError` from loading or checking refuses the reload and the
+        running configuration stays. Returns whether the new one was applied."""
+        loop = asyncio.get_running_loop()
+        notifier = self.ports.notifier
+        notifier.notify(RELOADING="1", MONOTONIC_USEC=str(int(loop.time() * 1_000_000)),
+                        STATUS="reloading the configuration")
+        try:
+            if self.node is None or (self._stop is not None and self._stop.is_set()):
+                raise ReloadRefused("the daemon is not running its VIPs yet (or any more)")
+            vips = await load()
+            plan = plan_reload(self._running(), await self._resolve_for_reload(vips))
+        except (ReloadRefused, StartupError, OSError) as exc:
+            self._log(msg.ERR, f"reload refused, still running the previous configuration: "
+                      f"{exc}", MESSAGE_ID=RELOAD_REFUSED)
+            notifier.notify(READY="1", STATUS=self.status_line())
+            return False
+        for old in plan.retire:
+            await self._retire(old)
+        for old, new in plan.retuned:
+            self._retune(old, new)
+        for new in plan.enlist:
+            await self._enlist(new)
+        self._configured = vips
+        self._log(msg.NOTICE, f"configuration reloaded: {plan.summary()}", MESSAGE_ID=RELOADED,
+                  CARP_RELOAD_ADDED=vip_names(plan.added),
+                  CARP_RELOAD_REMOVED=vip_names(plan.removed),
+                  CARP_RELOAD_CHANGED=vip_names(new for _, new in plan.changed),
+                  CARP_RELOAD_RETUNED=vip_names(new for _, new in plan.retuned),
+                  CARP_RELOAD_UNCHANGED=vip_names(plan.unchanged))
+        notifier.notify(READY="1", STATUS=self.status_line())
+        return True
+
+    def _running(self) -> tuple[VipParams, ...]:
+        if self.node is None:
+            return ()
+        return tuple(self.node.machine(n).params for n in self.node.names)
+
+    async def _resolve_for_reload(self, vips: tuple[VipParams, ...]) -> tuple[VipParams, ...]:
+        """'auto' sources resolve to what the interface already sends from (one source per
+        interface), or, on an interface new to this daemon, to its primary address."""
+        sources = {p.interface: p.source for p in self._running()}
+        resolved: list[VipParams] = []
+        for p in vips:
+            if p.interface not in sources:
+                if not await self.ports.addresses.exists(p.interface):
+                    raise StartupError(f"interface {p.interface} does not exist (used by vip "
+                                       f"{p.name})")
+                sources[p.interface] = await self.ports.addresses.primary_ipv4(p.interface)
+            resolved.append(self._resolve_source(p, sources[p.interface]))
+        self._check_one_source_per_interface(resolved)
+        return tuple(resolved)
+
+    async def _retire(self, p: VipParams) -> None:
+        """Bow out (if MASTER) and release, wait for its lane, then forget the VIP."""
+        self.ops.vip_removed(p.name)
+        self._post(Shutdown(name=p.name))
+        await self.work.remove(p.name, LANE_DRAIN_TIMEOUT_S)
+        assert self.node is not None
+        self.node.remove(p.name)
+
+    def _retune(self, old: VipParams, new: VipParams) -> None:
+        """New tunable settings for a running VIP: its machine keeps state, timers, counter
+        and demotions (the core's actions run through the normal path), then carpd.ops.operations
+        swaps the checks and unit watchers that changed."""
+        self._post(Retune(params=new))
+        self.ops.vip_retuned(old, new)
+
+    async def _enlist(self, p: VipParams) -> None:
+        """Create the VIP and start it in BACKUP (INIT while its link is down)."""
+        assert self.node is not None and p.source is not None
+        try:
+            self.ports.transport.open(p.interface, p.source, frozenset({p.multicast_group}),
+                                      self._on_packet)
+            link_up = await self.ports.addresses.link_up(p.interface)
+        except OSError as exc:
+            self._log(msg.ERR, f"vip {p.name}: not started, cannot open {p.interface}: {exc}",
+                      MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=p.name)
+            return
+        self.node.add(p, asyncio.get_running_loop().time())
+        self.work.add(p.name)
+        if not link_up:
+            self._post(LinkChanged(interface=p.interface, up=False))
+        self._post(Start(name=p.name))
+        self.ops.vip_added(p)
+
+    # -- events in ------------------------------------------------------------------------
+
+    def _on_packet(self, interface: str, data: bytes) -> None:
+        self._post(PacketReceived(interface=interface, data=data))
+
+    def _on_link(self, interface: str, up: bool) -> None:
+        self.ops.link_changed(interface, up)  # first: carrier may end the boot hold-down
+        self._post(LinkChanged(interface=interface, up=up))
+
+    def _on_addresses_changed(self, interface: str) -> None:
+        self.work.reconcile(interface)
+        self.ops.addresses_changed(interface)
+
+    def _on_timer(self, deadline: float) -> None:
+        self._timer = self._timer_at = None
+        loop = asyncio.get_running_loop()
+        self._post(TimerFired(), max(deadline, loop.time()))
+
+    def _post(self, event: Event, now: float | None = None) -> None:
+        """Queue an event; the outermost caller drains the queue in order."""
+        self._pending.append((event, now))
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            self._drain()
+        finally:
+            self._draining = False
+        self._arm_timer()
+
+    # -- what carpd.ops.operations uses ------------------------------------------------------
+
+    def post(self, event: Event) -> None:
+        self._post(event)
+
+    def vip_names(self) -> tuple[str, ...]:
+        return self.node.names if self.node is not None else ()
+
+    def machine(self, name: str) -> VhidMachine:
+        assert self.node is not None
+        return self.node.machine(name)
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def wall_clock(self) -> float:
+        return self._wall_clock()
+
+    def _drain(self) -> None:
+        assert self.node is not None
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            event, now = self._pending.popleft()
+            for action in self.node.handle(event, loop.time() if now is None else now):
+                self._execute(action)
+
+    def _arm_timer(self) -> None:
+        if self.node is None:
+            return
+        deadline = self.node.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = (None if deadline is None else
+                       asyncio.get_running_loop().call_at(deadline, self._on_timer, deadline))
+
+    # -- actions out ------------------------------------------------------------------------
+
+    def _execute(self, action: Action) -> None:
+        match action:
+            case SendAdvert() if action.bow_out:
+                # after the release queued before it: the peer is told once our VIP is gone
+                self.work.after_pending(action.name, lambda: self._send(action))
+            case SendAdvert():
+                self._send(action)
+            case AddAddresses() | RemoveAddresses() | Announce() | StartUnits() | StopUnits() \
+                    | RunScript():
+                self.work.execute(action)
+            case StateChanged():
+                self._state_changed(action)
+                self.ops.on_action(action)
+            case PacketDropped():
+                self._dropped(action)
+            case Anomaly() | CheckObserved():
+                self.ops.on_action(action)
+
+    def _send(self, a: SendAdvert) -> None:
+        try:
+            self.ports.transport.send(a)
+        except OSError as exc:
+            self._log(msg.WARNING, f"vip {a.name}: sending the advert on {a.interface} failed: "
+                      f"{exc}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=a.name)
+            self._post(SendResult(name=a.name, ok=False, error=str(exc)))
+            return
+        self._post(SendResult(name=a.name, ok=True))
+
+    def _state_changed(self, a: StateChanged) -> None:
+        peer = f" (peer {a.peer})" if a.peer is not None else ""
+        prio = msg.NOTICE if VhidState.MASTER in (a.old, a.new) else msg.INFO
+        self._log(prio, f"vip {a.name}: {a.old.value} -> {a.new.value} ({a.reason}){peer}",
+                  MESSAGE_ID=msg.STATE_CHANGED, CARP_NAME=a.name, CARP_VHID=a.vhid,
+                  CARP_INTERFACE=a.interface, CARP_STATE=a.new.value,
+                  CARP_PREV_STATE=a.old.value, CARP_REASON=a.reason, CARP_PEER=a.peer)
+        self.ports.notifier.notify(STATUS=self.status_line())
+
+    def _dropped(self, a: PacketDropped) -> None:
+        if a.log:  # (a bad HMAC is also a foreign_advert Anomaly, logged per sender)
+            self._log(msg.WARNING, f"dropped CARP packet on {a.interface} from {a.source}: "
+                      f"{a.reason} ({a.detail}); further drops of this kind are counted, not "
+                      "logged, for a while", MESSAGE_ID=msg.PACKET_DROPPED,
+                      CARP_INTERFACE=a.interface, CARP_DROP_REASON=a.reason, CARP_PEER=a.source,
+                      CARP_VHID=a.vhid)
+
+    # -- periodic work --------------------------------------------------------
+
+    def _start_periodic(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._watchdog_interval:
+            self._every(loop, self._watchdog_interval / 2,
+                        lambda: self.ports.notifier.notify(WATCHDOG="1"))
+        self._every(loop, self._reconcile_interval, lambda: self.work.reconcile(None))
+        if self.ports.metrics is not None:
+            self._write_metrics()
+            self._every(loop, METRICS_INTERVAL_S, self._write_metrics)
+
+    def _write_metrics(self) -> None:
+        assert self.ports.metrics is not None
+        try:
+            self.ports.metrics.write(render_metrics(self.status_document()))
+        except OSError as exc:
+            self._log(msg.WARNING, f"cannot write the metrics textfile: {exc}",
+                      MESSAGE_ID=msg.IO_FAILURE)
+
+    def _every(self, loop: asyncio.AbstractEventLoop, interval: float,
+               fn: Callable[[], None]) -> None:
+        index = len(self._periodic)
+
+        def tick() -> None:
+            fn()
+            self._periodic[index] = loop.call_later(interval, tick)
+
+        self._periodic.append(loop.call_later(interval, tick))
+
+    # -- status ---------------------------------------------------------------------------
+
+    def status_line(self) -> str:
+        if self.node is None:
+            return "starting"
+        parts = [f"{s.name} {s.state.value}" for s in self.node.statistics().vips]
+        n = len(parts)
+        maintenance = "; maintenance on" if self.ops.maintenance else ""
+        return f"{n} VIP{'s' if n != 1 else ''}: {', '.join(parts)}{maintenance}"
+
+    async def handle_control(self, req: Request, peer: Peer | None = None) -> dict[str, Any]:
+        """One control request; `peer` is None for in-process callers (trusted)."""
+        if req.cmd == "status":
+            return self.status_document()
+        return await self.ops.control(req, peer)
+
+    def wall_iso(self, at: float) -> str:
+        """The monotonic instant `at` as an ISO 8601 wall-clock time (for status)."""
+        wall = self._wall_clock() - (asyncio.get_running_loop().time() - at)
+        return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+
+    def status_document(self) -> dict[str, Any]:
+        loop_now = asyncio.get_running_loop().time()
+        doc: dict[str, Any] = {"node": {"hostname": self._hostname, "version": self._version,
+                                        "uptime_s": round(loop_now - self._started_at, 3)},
+                               "vips": []}
+        if self.node is None:
+            return doc
+        stats = self.node.statistics()
+        for s in stats.vips:
+            p = self.node.machine(s.name).params
+            drops = stats.vip_drops.get(s.name, {})
+            doc["vips"].append({
+                "name": s.name, "vhid": s.vhid, "interface": s.interface,
+                "addresses": [str(a) for a in p.addresses], "state": s.state.value,
+                "since": self.wall_iso(s.since_at), "reason": s.reason,
+                "advbase": s.advbase, "advskew": s.advskew,
+                "effective_advskew": s.effective_advskew, "preempt": s.preempt,
+                "master": str(s.master) if s.master else None,
+                "source": str(p.source),
+                "demotions": dict(s.demotions),
+                "counters": {"adverts_sent": s.adverts_sent,
+                             "adverts_received": s.adverts_received,
+                             "auth_failures": drops.get("bad_hmac", 0),
+                             "send_errors": s.send_errors, "address_errors": s.address_errors,
+                             "transitions": s.transitions, "drops": drops},
+            })
+        doc["interface_drops"] = stats.interface_drops
+        self.ops.augment(doc, stats)
+        return doc
+
+    def _log(self, priority: int, message: str, **fields: object) -> None:
+        self.ports.log.record(priority, message, **fields)

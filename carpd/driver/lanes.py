@@ -1,0 +1,238 @@
+"""The slow side of each VIP: everything the core asks for that may take time.
+
+Owns: one ordered "lane" task per VIP that runs its address operations (netlink), unit jobs
+and script submissions strictly in the order the core emitted them; the gratuitous-ARP
+bursts (which run beside the lane, so a 3-second burst never holds up a step-down, and are
+cancelled when the VIP is released); and the reconcile pass that makes each interface agree
+with the state machines (a VIP deleted behind our back while MASTER is put back, one present
+while not MASTER is removed). Failures are logged and, for address operations, fed back to
+the core as `AddressOpFailed` through `post`.
+Invariants: `Lane.held` is what the last *executed* address operation left on the interface,
+so the reconcile pass compares against the desired state at the lane's position, never
+against a state the lane has not reached yet; a busy lane is never reconciled.
+Must not: run anything on the advert path (the driver sends adverts itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import ipaddress
+from collections.abc import Awaitable, Callable, Iterable
+
+from carpd.core.actions import (
+    AddAddresses,
+    Announce,
+    RemoveAddresses,
+    RunScript,
+    StartUnits,
+    StopUnits,
+)
+from carpd.core.events import AddressOpFailed, Event
+from carpd.core.params import VipParams
+from carpd.driver.ports import Ports
+from carpd.status import messages as msg
+
+RECONCILE_DEBOUNCE_S = 0.2
+SlowAction = AddAddresses | RemoveAddresses | Announce | StartUnits | StopUnits | RunScript
+
+
+class Lane:
+    """One VIP's ordered queue of slow operations, run by one task."""
+
+    def __init__(self, name: str, on_error: Callable[[str, BaseException], None]) -> None:
+        self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+        self._on_error = on_error
+        self._name = name
+        self._task = asyncio.get_running_loop().create_task(self._work())
+        self._active = False
+        self.held = False
+
+    @property
+    def busy(self) -> bool:
+        return self._active or not self._queue.empty()
+
+    def submit(self, op: Callable[[], Awaitable[None]]) -> None:
+        self._queue.put_nowait(op)
+
+    async def _work(self) -> None:
+        while True:
+            op = await self._queue.get()
+            self._active = True
+            try:
+                await op()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # an adapter failure must not kill the lane
+                self._on_error(self._name, exc)
+            finally:
+                self._active = False
+                self._queue.task_done()
+
+    async def drain(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), timeout)
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+
+class VipWork:
+    def __init__(self, ports: Ports, post: Callable[[Event], None],
+                 vips: Callable[[], Iterable[VipParams]]) -> None:
+        self._ports = ports
+        self._post = post
+        self._vips = vips  # the VIPs currently run by the core
+        self._lanes: dict[str, Lane] = {}
+        self._bursts: dict[str, set[asyncio.Task[None]]] = {}
+        self._reconciling: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- membership ------------------------------------------------------------------------
+
+    def add(self, name: str) -> None:
+        self._lanes[name] = Lane(name, self._lane_error)
+
+    async def remove(self, name: str, timeout: float) -> None:
+        """Let the VIP's pending operations finish, then forget it."""
+        await self._lanes[name].drain(timeout)
+        self._lanes.pop(name).cancel()
+        self._cancel_bursts(name)
+
+    async def drain(self, timeout: float) -> None:
+        await asyncio.gather(*(lane.drain(timeout) for lane in self._lanes.values()))
+
+    def close(self) -> None:
+        for name in list(self._bursts):
+            self._cancel_bursts(name)
+        for lane in self._lanes.values():
+            lane.cancel()
+        for task in self._tasks:
+            task.cancel()
+
+    # -- the core's slow actions -------------------------------------------------------------
+
+    def after_pending(self, name: str, fn: Callable[[], None]) -> None:
+        """Run `fn` in the loop once the VIP's operations queued so far are done."""
+        async def op() -> None:
+            fn()
+
+        self._lanes[name].submit(op)
+
+    def execute(self, a: SlowAction) -> None:
+        lane = self._lanes[a.name]
+        match a:
+            case AddAddresses() | RemoveAddresses():
+                if isinstance(a, RemoveAddresses):
+                    self._cancel_bursts(a.name)  # stop announcing what we are releasing
+                lane.submit(lambda: self._address_op(lane, a))
+            case Announce():
+                lane.submit(lambda: self._start_burst(a))
+            case StartUnits():
+                lane.submit(lambda: self._unit_job(a.name, a.units, start=True))
+            case StopUnits():
+                lane.submit(lambda: self._unit_job(a.name, a.units, start=False))
+            case RunScript():
+                lane.submit(lambda: self._script(a))
+
+    async def _address_op(self, lane: Lane, a: AddAddresses | RemoveAddresses) -> None:
+        try:
+            if isinstance(a, AddAddresses):
+                await self._ports.addresses.add(a.interface, a.addresses, a.label)
+            else:
+                await self._ports.addresses.remove(a.interface, a.addresses)
+        except OSError as exc:
+            self._log(msg.ERR, f"vip {a.name}: {exc}", MESSAGE_ID=msg.IO_FAILURE,
+                      CARP_NAME=a.name)
+            self._post(AddressOpFailed(name=a.name, error=str(exc)))
+        finally:
+            lane.held = isinstance(a, AddAddresses)
+
+    async def _start_burst(self, a: Announce) -> None:
+        """Bursts run side by side: a one-off re-announcement (a slower master was heard)
+        must not cut short the promotion burst still running. Only a release stops them."""
+        task = asyncio.get_running_loop().create_task(self._burst(a))
+        tasks = self._bursts.setdefault(a.name, set())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def _cancel_bursts(self, name: str) -> None:
+        for task in self._bursts.pop(name, set()):
+            task.cancel()
+
+    async def _burst(self, a: Announce) -> None:
+        try:
+            await self._ports.announcer.announce(a.interface, a.addresses, a.count, a.interval)
+        except OSError as exc:
+            self._log(msg.WARNING, f"vip {a.name}: gratuitous ARP failed: {exc}",
+                      MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=a.name)
+
+    async def _unit_job(self, name: str, units: tuple[str, ...], *, start: bool) -> None:
+        units_port = self._ports.units
+        (units_port.start_units if start else units_port.stop_units)(name, units)
+
+    async def _script(self, a: RunScript) -> None:
+        self._ports.scripts.submit(a.name, a.argv)
+
+    # -- reconcile ---------------------------------------------------------------------------
+
+    def reconcile(self, interface: str | None) -> None:
+        """Schedule one pass per interface, coalescing bursts of notifications (our own
+        address changes trigger them too)."""
+        loop = asyncio.get_running_loop()
+        for iface in sorted({p.interface for p in self._vips()}):
+            if (interface is None or iface == interface) and iface not in self._reconciling:
+                self._reconciling.add(iface)
+                loop.call_later(RECONCILE_DEBOUNCE_S, self._start_pass, iface)
+
+    def _start_pass(self, iface: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._reconcile_pass(iface))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconcile_pass(self, iface: str) -> None:
+        """One address dump for the interface; each VIP whose lane is idle is compared with
+        what its state machine wants. A busy lane is skipped: its pending operations are
+        about to change the interface, and the next pass looks again."""
+        self._reconciling.discard(iface)
+        try:
+            present = await self._ports.addresses.addresses(iface)
+        except OSError as exc:
+            self._log(msg.WARNING, f"reconcile of {iface} failed: {exc}",
+                      MESSAGE_ID=msg.IO_FAILURE, CARP_INTERFACE=iface)
+            return
+        for p in self._vips():
+            lane = self._lanes.get(p.name)
+            if p.interface != iface or lane is None or lane.busy:
+                continue
+            wanted = {a.ip for a in p.addresses}
+            have = tuple(a for a in present if a.ip in wanted)
+            if lane.held and len(have) < len(wanted):
+                lane.submit(functools.partial(self._restore, p, lane))
+            elif not lane.held and have:
+                lane.submit(functools.partial(self._evict, p, lane, have))
+
+    async def _restore(self, p: VipParams, lane: Lane) -> None:
+        if not lane.held:
+            return  # released meanwhile
+        await self._ports.addresses.add(p.interface, p.addresses, p.label)
+        self._log(msg.WARNING, f"vip {p.name}: address removed behind carpd's back while "
+                  "MASTER; restored it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
+        await self._start_burst(Announce(name=p.name, interface=p.interface, addresses=p.hosts,
+                                         count=1, interval=p.garp_interval))
+
+    async def _evict(self, p: VipParams, lane: Lane,
+                     have: tuple[ipaddress.IPv4Interface, ...]) -> None:
+        if lane.held:
+            return  # became MASTER meanwhile
+        await self._ports.addresses.remove(p.interface, have)
+        self._log(msg.WARNING, f"vip {p.name}: {', '.join(map(str, have))} present while not "
+                  "MASTER; removed it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
+
+    def _lane_error(self, name: str, exc: BaseException) -> None:
+        self._log(msg.ERR, f"vip {name}: {type(exc).__name__}: {exc}", MESSAGE_ID=msg.IO_FAILURE,
+                  CARP_NAME=name)
+
+    def _log(self, priority: int, message: str, **fields: object) -> None:
+        self._ports.log.record(priority, message, **fields)

@@ -1,0 +1,172 @@
+"""The ports: what the driver (daemon.py) needs from the outside world, as Protocols.
+
+Owns: the interfaces between the asyncio driver and the adapters in carpd/io/. The driver only
+ever sees these; tests/driver drive it with in-memory fakes, the real daemon with carpd.io.
+Rules: a port method that can be slow is `async` and the driver runs it off the advert path;
+`AdvertTransport.send` is synchronous and non-blocking (a raw socket sendto) because adverts
+must leave on time. Failures surface as exceptions (OSError and friends) which the driver
+turns into events for the core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from carpd.core.actions import SendAdvert
+from carpd.core.params import CheckParams
+
+IPv4 = ipaddress.IPv4Address
+IPv4If = ipaddress.IPv4Interface
+
+
+class AdvertTransport(Protocol):
+    """Protocol-112 send/receive on the interfaces (carpd.io.rawsock)."""
+
+    def open(self, interface: str, source: IPv4, groups: frozenset[IPv4],
+             on_packet: Callable[[str, bytes], None]) -> None:
+        """Start receiving on `interface` (joining `groups`); `on_packet(interface, ip_datagram)`
+        is called from the event loop for every protocol-112 datagram."""
+
+    def send(self, action: SendAdvert) -> None:
+        """Send one advert now. Raises OSError on failure."""
+
+    def close(self) -> None: ...
+
+
+class AddressPort(Protocol):
+    """Addresses and link state through netlink (carpd.io.netlink)."""
+
+    async def start(self, on_link: Callable[[str, bool], None],
+                    on_addresses: Callable[[str], None]) -> None:
+        """Begin watching: on_link(ifname, carrier_up) on carrier changes, on_addresses(ifname)
+        when addresses of an interface change."""
+
+    async def add(self, interface: str, addresses: tuple[IPv4If, ...], label: str) -> None: ...
+
+    async def remove(self, interface: str, addresses: tuple[IPv4If, ...]) -> None:
+        """Remove those present; absent ones are not an error."""
+
+    async def addresses(self, interface: str) -> set[IPv4If]: ...
+
+    async def primary_ipv4(self, interface: str) -> IPv4 | None:
+        """The first non-secondary IPv4 address that is not one of ours (set by the caller)."""
+
+    async def link_up(self, interface: str) -> bool: ...
+
+    async def exists(self, interface: str) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class Announcer(Protocol):
+    """Gratuitous ARP (carpd.io.announce)."""
+
+    async def announce(self, interface: str, addresses: tuple[IPv4, ...], count: int,
+                       interval: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ScriptRunner(Protocol):
+    """ucarp-style up/down scripts, one at a time per VIP, in order (carpd.io.scripts)."""
+
+    def submit(self, name: str, argv: tuple[str, ...]) -> None: ...
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for every queued script (at shutdown)."""
+
+
+class UnitPort(Protocol):
+    """Start/stop the master units (carpd.io.units); serialized and ordered per VIP."""
+
+    def start_units(self, name: str, units: tuple[str, ...]) -> None: ...
+
+    def stop_units(self, name: str, units: tuple[str, ...]) -> None: ...
+
+    async def drain(self, timeout: float) -> None: ...
+
+
+class Notifier(Protocol):
+    """sd_notify (carpd.io.systemd): no-op when NOTIFY_SOCKET is unset."""
+
+    def notify(self, **fields: str) -> None: ...
+
+
+class EventLog(Protocol):
+    """Structured records: journald fields when journald is there, readable stderr otherwise."""
+
+    def record(self, priority: int, message: str, **fields: object) -> None: ...
+
+
+class HealthPort(Protocol):
+    """Health checks (carpd.io.health): each started check reports raw results through
+    `on_result(check_id, ok, detail)` from the event loop until it is stopped."""
+
+    def start(self, check_id: str, params: CheckParams,
+              on_result: Callable[[str, bool, str], None]) -> None: ...
+
+    def stop(self, check_id: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class FlagStore(Protocol):
+    """Operator flags that survive restarts (carpd.io.statefile): small JSON documents in the
+    state directory, written atomically. `load` returns None when there is none yet."""
+
+    def load(self, name: str) -> dict[str, Any] | None: ...
+
+    def save(self, name: str, document: dict[str, Any]) -> None:
+        """Raises OSError when it cannot be written."""
+
+
+class MetricsSink(Protocol):
+    """Where the OpenMetrics text goes every 15 s (a node_exporter textfile, atomically)."""
+
+    def write(self, text: str) -> None: ...
+
+
+class NullHealth:
+    """No health adapter: checks never report (tests of the driver that need none)."""
+
+    def start(self, check_id: str, params: CheckParams,
+              on_result: Callable[[str, bool, str], None]) -> None:
+        return
+
+    def stop(self, check_id: str) -> None:
+        return
+
+    async def close(self) -> None:
+        return
+
+
+class MemoryFlags:
+    """Flags kept in memory only (tests, and a daemon without a state directory)."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    def load(self, name: str) -> dict[str, Any] | None:
+        return self.documents.get(name)
+
+    def save(self, name: str, document: dict[str, Any]) -> None:
+        self.documents[name] = document
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Ports:
+    """Every adapter the driver uses, injected by carpd.app.wiring (or a test)."""
+
+    transport: AdvertTransport
+    addresses: AddressPort
+    announcer: Announcer
+    scripts: ScriptRunner
+    units: UnitPort
+    notifier: Notifier
+    log: EventLog
+    health: HealthPort = dataclasses.field(default_factory=NullHealth)
+    flags: FlagStore = dataclasses.field(default_factory=MemoryFlags)
+    metrics: MetricsSink | None = None

@@ -1,0 +1,63 @@
+"""`carpd --cleanup` reads the VIPs without needing the password (carpd.app.cleanup.targets)."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from carpd.app.cleanup import targets
+
+CONF = """\
+[defaults]
+interface = "eth0"
+password_file = "{key}"
+
+[vip.web]
+vhid = 1
+address = "192.0.2.100/24"
+
+[vip.mail]
+vhid = 2
+addresses = ["192.0.2.101/24", "192.0.2.102"]
+interface = "eth1"
+master_units = ["carpd-master@{{name}}.target", "mail-{{name}}.service"]
+"""
+
+
+def write(tmp_path: Path, key_exists: bool) -> str:
+    key = tmp_path / "carp.key"
+    if key_exists:
+        key.write_text("secret\n")
+        key.chmod(0o600)
+    path = tmp_path / "carpd.toml"
+    path.write_text(CONF.format(key=key))
+    return str(path)
+
+
+@pytest.mark.parametrize("key_exists", [True, False], ids=["valid", "password-file-gone"])
+def test_targets_with_and_without_a_readable_password(tmp_path: Path, key_exists: bool) -> None:
+    found = targets(write(tmp_path, key_exists))
+    assert [(t.name, t.interface, tuple(map(str, t.addresses)), t.units) for t in found] == [
+        ("web", "eth0", ("192.0.2.100/24",), ("carpd-master@web.target",)),
+        ("mail", "eth1", ("192.0.2.101/24", "192.0.2.102/32"),
+         ("carpd-master@mail.target", "mail-mail.service")),
+    ]
+    assert all(isinstance(a, ipaddress.IPv4Interface) for t in found for a in t.addresses)
+
+
+def test_unreadable_file_is_an_error_not_an_empty_list(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        targets(str(tmp_path / "missing.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[vip.web\n")
+    with pytest.raises(tomllib.TOMLDecodeError):
+        targets(str(bad))
+
+
+def test_a_file_without_vips_has_nothing_to_clean(tmp_path: Path) -> None:
+    path = tmp_path / "carpd.toml"
+    path.write_text("# carpd is not configured yet\n")
+    assert targets(str(path)) == []

@@ -1,0 +1,226 @@
+"""In-memory ports and a fake-clock event loop for driving the real Daemon without sleeping.
+
+The loop's clock only moves when the loop would otherwise block: the selector "sleeps" by
+advancing the fake time by the requested timeout, so call_at timers fire at their exact
+deadlines and a test that runs 60 simulated seconds takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import selectors
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from carpd.core.actions import SendAdvert
+from carpd.core.params import VipParams
+from carpd.driver.daemon import Daemon
+from carpd.driver.ports import Ports
+
+
+class _FakeSelector(selectors.DefaultSelector):
+    def __init__(self, loop: FakeClockLoop) -> None:
+        super().__init__()
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        ready = super().select(0)
+        if ready:
+            return ready
+        if timeout is None:
+            raise RuntimeError("fake loop would block forever: nothing scheduled")
+        self._loop.now += max(timeout, 0.0)
+        return []
+
+
+class FakeClockLoop(asyncio.SelectorEventLoop):
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        super().__init__(_FakeSelector(self))
+
+    def time(self) -> float:
+        return self.now
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, SendAdvert]] = []
+        self.on_packet: Callable[[str, bytes], None] | None = None
+        self.fail = False
+        self.opened: list[tuple[str, ipaddress.IPv4Address]] = []
+        self.closed = False
+
+    def open(self, interface: str, source: ipaddress.IPv4Address,
+             groups: frozenset[ipaddress.IPv4Address],
+             on_packet: Callable[[str, bytes], None]) -> None:
+        self.opened.append((interface, source))
+        self.on_packet = on_packet
+
+    def send(self, action: SendAdvert) -> None:
+        if self.fail:
+            raise OSError(101, "Network is unreachable")
+        self.sent.append((asyncio.get_running_loop().time(), action))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeAddresses:
+    def __init__(self, present: dict[str, set[ipaddress.IPv4Interface]] | None = None,
+                 primary: str = "172.16.90.101") -> None:
+        self.present = present if present is not None else {"eth0": set()}
+        self.primary = ipaddress.IPv4Address(primary)
+        self.ops: list[tuple[str, str, tuple[str, ...]]] = []
+        self.on_link: Callable[[str, bool], None] | None = None
+        self.on_addresses: Callable[[str], None] | None = None
+        self.carrier = True
+        self.has_primary = True  # the primary (source) address is on the interface
+        self.dumps = 0
+
+    async def start(self, on_link: Callable[[str, bool], None],
+                    on_addresses: Callable[[str], None]) -> None:
+        self.on_link, self.on_addresses = on_link, on_addresses
+
+    async def add(self, interface: str, addresses: tuple[ipaddress.IPv4Interface, ...],
+                  label: str) -> None:
+        self.ops.append(("add", interface, tuple(map(str, addresses))))
+        self.present[interface].update(addresses)
+
+    async def remove(self, interface: str,
+                     addresses: tuple[ipaddress.IPv4Interface, ...]) -> None:
+        self.ops.append(("remove", interface, tuple(map(str, addresses))))
+        self.present[interface].difference_update(addresses)
+
+    async def addresses(self, interface: str) -> set[ipaddress.IPv4Interface]:
+        """What is on the interface: the VIPs present and the primary (source) address."""
+        self.dumps += 1
+        primary = {ipaddress.IPv4Interface(f"{self.primary}/24")} if self.has_primary else set()
+        return set(self.present[interface]) | primary
+
+    async def primary_ipv4(self, interface: str) -> ipaddress.IPv4Address | None:
+        return self.primary
+
+    async def link_up(self, interface: str) -> bool:
+        return self.carrier
+
+    async def exists(self, interface: str) -> bool:
+        return interface in self.present
+
+    async def close(self) -> None:
+        return
+
+
+class FakeAnnouncer:
+    def __init__(self) -> None:
+        self.bursts: list[tuple[float, str, tuple[str, ...], int]] = []
+
+    async def announce(self, interface: str, addresses: tuple[ipaddress.IPv4Address, ...],
+                       count: int, interval: float) -> None:
+        self.bursts.append((asyncio.get_running_loop().time(), interface,
+                            tuple(map(str, addresses)), count))
+
+    def close(self) -> None:
+        return
+
+
+class FakeScripts:
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, tuple[str, ...]]] = []
+
+    def submit(self, name: str, argv: tuple[str, ...]) -> None:
+        self.runs.append((name, argv))
+
+    async def drain(self, timeout: float) -> None:
+        return
+
+
+class FakeUnits:
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, str, tuple[str, ...]]] = []
+
+    def start_units(self, name: str, units: tuple[str, ...]) -> None:
+        self.jobs.append(("start", name, units))
+
+    def stop_units(self, name: str, units: tuple[str, ...]) -> None:
+        self.jobs.append(("stop", name, units))
+
+    async def drain(self, timeout: float) -> None:
+        return
+
+
+class FakeNotifier:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, str]] = []
+
+    def notify(self, **fields: str) -> None:
+        self.messages.append(fields)
+
+
+class FakeLog:
+    def __init__(self) -> None:
+        self.records: list[tuple[int, str, dict[str, object]]] = []
+
+    def record(self, priority: int, message: str, **fields: object) -> None:
+        self.records.append((priority, message, fields))
+
+    def messages(self) -> list[str]:
+        return [m for _, m, _ in self.records]
+
+
+def fake_ports() -> Ports:
+    return Ports(transport=FakeTransport(), addresses=FakeAddresses(),
+                 announcer=FakeAnnouncer(), scripts=FakeScripts(), units=FakeUnits(),
+                 notifier=FakeNotifier(), log=FakeLog())
+
+
+class FakeHealth:
+    """The health port: remembers started checks; a test reports results by hand."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, object] = {}
+        self.callbacks: dict[str, Callable[[str, bool, str], None]] = {}
+        self.stopped: list[str] = []
+        self.closed = False
+
+    def start(self, check_id: str, params: object,
+              on_result: Callable[[str, bool, str], None]) -> None:
+        self.started[check_id] = params
+        self.callbacks[check_id] = on_result
+
+    def stop(self, check_id: str) -> None:
+        self.stopped.append(check_id)
+        self.callbacks.pop(check_id, None)
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def report(self, check_id: str, ok: bool, detail: str = "") -> None:
+        self.callbacks[check_id](check_id, ok, detail)
+
+
+Scenario = Callable[[Daemon, FakeClockLoop], Awaitable[None]]
+
+
+def drive_daemon(scenario: Scenario, ports: Ports, vips: tuple[VipParams, ...], *,
+                 hostname: str = "web", counter: int = 100,
+                 wall_clock: Callable[[], float] | None = None) -> tuple[int, FakeClockLoop]:
+    """Run the real Daemon on a fake-clock loop: start it, run `scenario(daemon, loop)`, stop
+    it as SIGTERM would, and return its exit status and the loop (for its final time)."""
+    loop = FakeClockLoop()
+    extra = {} if wall_clock is None else {"wall_clock": wall_clock}
+    daemon = Daemon(vips, ports, hostname=hostname, version="0.1.0",
+                    counter_source=lambda _n: counter, **extra)
+    stop = asyncio.Event()
+
+    async def main() -> int:
+        task = asyncio.ensure_future(daemon.run(stop))
+        await asyncio.sleep(0)
+        await scenario(daemon, loop)
+        stop.set()
+        return await task
+
+    try:
+        return loop.run_until_complete(main()), loop
+    finally:
+        loop.close()

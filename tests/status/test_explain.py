@@ -1,0 +1,73 @@
+"""The explain paragraph and the metrics text, from status-document fragments (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carpd.status.explain import explain, reason_text
+from carpd.status.metrics import render
+
+
+def vip(**kw: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "web", "vhid": 1, "interface": "eth0", "addresses": ["172.16.90.31/24"],
+        "state": "BACKUP", "since": "2026-11-25T01:00:00.000+00:00", "reason": "start",
+        "advskew": 0, "effective_advskew": 0, "preempt": True, "master": None,
+        "source": "172.16.90.101", "demotions": {}, "checks": [], "hold_down": False,
+        "counters": {}}
+    base.update(kw)
+    return base
+
+
+def test_master_with_capped_demotions_and_maintenance() -> None:
+    text = explain(vip(state="MASTER", reason="master_down_timer", advskew=100,
+                       effective_advskew=254, demotions={"maintenance": 254, "operator": 20},
+                       master="172.16.90.101"), maintenance=True, ago="3 min")
+    assert text == (
+        "web (vhid 1 on eth0) is MASTER since 2026-11-25T01:00:00.000+00:00 (3 min ago), "
+        "because no master was heard for a whole master-down interval. This node is the "
+        "master and holds 172.16.90.31/24. Our effective advskew is 254 = 100 (advskew) + "
+        "254 (maintenance) + 20 (operator) (capped at 254); preempt is on. Maintenance mode "
+        "is on (carpctl maintenance off ends it).")
+
+
+def test_fault_without_master_and_checks_in_every_state() -> None:
+    checks = [
+        {"name": "db", "type": "exec", "target": "/bin/db", "fatal": True, "weight": 0,
+         "state": "failing", "detail": "exit status 2"},
+        {"name": "tcp-80", "type": "tcp", "target": "127.0.0.1:80", "fatal": False,
+         "weight": 10, "state": "unknown", "detail": ""}]
+    text = explain(vip(state="FAULT", reason="fault_check:db", checks=checks, hold_down=True))
+    assert "is FAULT since 2026-11-25T01:00:00.000+00:00, because the fatal check db fails." \
+        in text
+    assert "still in its boot hold-down" in text
+    assert "No master is known right now." in text
+    assert text.endswith("Failing check: db (exec /bin/db, fatal): exit status 2. Passing: "
+                         "tcp-80.")
+    assert explain(vip(checks=checks[1:])).endswith("Checks: tcp-80 unknown.")
+    ok = [{**checks[1], "state": "passing"}]
+    assert explain(vip(checks=ok)).endswith("All 1 checks pass.")
+
+
+def test_reason_texts() -> None:
+    assert reason_text("fault_operator") == "the fault operator is set"
+    assert reason_text("something_new") == "something_new"
+    assert reason_text("peer_bowed_out") == "the master bowed out (advbase 255/advskew 255)"
+
+
+def test_metrics_escape_labels_and_group_families() -> None:
+    doc = {"node": {"uptime_s": 1.5}, "maintenance": {"on": False},
+           "vips": [vip(name='we"b\\', checks=[]), vip(name="mail", vhid=2)],
+           "interface_drops": {"eth0": {"bad_ttl": 2}}}
+    text = render(doc)
+    assert 'carpd_advskew{vip="we\\"b\\\\"} 0' in text
+    assert "carpd_uptime_seconds 1.5" in text
+    assert 'carpd_interface_drops_total{interface="eth0",reason="bad_ttl"} 2' in text
+    names = [line.split("{")[0].split()[0] for line in text.splitlines()
+             if not line.startswith("#")]
+    assert names == sorted(names, key=names.index)  # each family's samples are contiguous
+    seen: list[str] = []
+    for name in names:
+        if not seen or seen[-1] != name:
+            assert name not in seen, f"{name} split"
+            seen.append(name)
