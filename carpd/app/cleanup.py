@@ -20,6 +20,7 @@ import tomllib
 from dataclasses import dataclass
 
 from carpd.config.loader import DEFAULT_MASTER_UNITS, ConfigError, load_config
+from carpd.core.addresses import AddressWithPrefix
 from carpd.driver.ports import EventLog
 from carpd.io.netlink import NetlinkAddresses
 from carpd.io.systemd import make_event_log
@@ -33,7 +34,7 @@ SYSTEMCTL_TIMEOUT_S = 10.0
 class Target:
     name: str
     interface: str
-    addresses: tuple[ipaddress.IPv4Interface, ...]
+    addresses: tuple[AddressWithPrefix, ...]
     units: tuple[str, ...]
 
 

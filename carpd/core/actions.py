@@ -2,32 +2,41 @@
 
 Owns: the frozen action dataclasses. The order of a returned list is a contract (for example,
 becoming MASTER is StateChanged, AddAddresses, Announce, SendAdvert, StartUnits, RunScript).
-Advert bytes are encoded by the core (`payload` is the 36-byte CARP header), so the simulator
-and the real sockets carry identical bytes.
+Advert bytes are encoded by the core (`payload` is what follows the IP header, made by the
+VIP's election profile), so the simulator and the real sockets carry identical bytes.
+Addresses are IPv4 or IPv6 (carpd.core.addresses); nothing here names a protocol.
 Must not: contain anything the driver has to interpret with protocol knowledge.
 """
 
 from __future__ import annotations
 
 import enum
-import ipaddress
 from dataclasses import dataclass
 
+from carpd.core.addresses import Address, AddressWithPrefix, Family
+from carpd.core.drops import DropReason
+from carpd.core.states import Reason, VhidState, reason_code
 
-class VhidState(enum.Enum):
-    INIT = "INIT"
-    BACKUP = "BACKUP"
-    MASTER = "MASTER"
-    FAULT = "FAULT"  # a fatal check fails: released, silent, deaf until it passes
+__all__ = ["VhidState"]  # re-exported: actions and their states travel together
+
+
+class ScriptKind(enum.StrEnum):
+    UP = "up"
+    DOWN = "down"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendAdvert:
+    """One advert: `payload` to each of `destinations` (a group or unicast peers), sent from
+    `source` with hop limit 255 and `traffic_class` (IPv4 TOS / IPv6 traffic class)."""
+
     name: str
     interface: str
-    source: ipaddress.IPv4Address
-    destination: ipaddress.IPv4Address
+    family: Family
+    source: Address
+    destinations: tuple[Address, ...]
     payload: bytes
+    traffic_class: int = 0
     l2_broadcast: bool = False
     bow_out: bool = False
 
@@ -36,7 +45,7 @@ class SendAdvert:
 class AddAddresses:
     name: str
     interface: str
-    addresses: tuple[ipaddress.IPv4Interface, ...]
+    addresses: tuple[AddressWithPrefix, ...]
     label: str  # e.g. "eth0:web" (ifconfig alias style), truncated to IFNAMSIZ-1
 
 
@@ -44,7 +53,7 @@ class AddAddresses:
 class RemoveAddresses:
     name: str
     interface: str
-    addresses: tuple[ipaddress.IPv4Interface, ...]
+    addresses: tuple[AddressWithPrefix, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,7 +62,7 @@ class Announce:
 
     name: str
     interface: str
-    addresses: tuple[ipaddress.IPv4Address, ...]
+    addresses: tuple[Address, ...]
     count: int
     interval: float
 
@@ -75,7 +84,7 @@ class RunScript:
     """ucarp-compatible hook: argv = (path, interface, vip[, xparam]) per address."""
 
     name: str
-    kind: str  # "up" | "down"
+    kind: ScriptKind
     argv: tuple[str, ...]
 
 
@@ -86,8 +95,14 @@ class StateChanged:
     interface: str
     old: VhidState
     new: VhidState
-    reason: str
-    peer: ipaddress.IPv4Address | None = None
+    reason: Reason
+    cause: str | None = None  # FAULT: the fault's source ("check:db")
+    peer: Address | None = None
+
+    @property
+    def reason_code(self) -> str:
+        """The reason as journald and status show it ("fault_check:db")."""
+        return reason_code(self.reason, self.cause)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,9 +111,9 @@ class PacketDropped:
     within the rate-limit interval; the counters are kept regardless."""
 
     interface: str
-    reason: str
+    reason: DropReason
     detail: str
-    source: ipaddress.IPv4Address | None
+    source: Address | None
     vhid: int | None
     log: bool
 
@@ -113,7 +128,7 @@ class Anomaly:
 
     kind: str
     name: str
-    peer: ipaddress.IPv4Address | None
+    peer: Address | None
     detail: str
     log: bool
 

@@ -1,16 +1,21 @@
 """Inputs to the core: what happened, never what to do.
 
 Owns: the frozen event dataclasses the driver feeds into `Node.handle(event, now)`.
-Network bytes arrive raw (`PacketReceived`); the node decodes them. I/O outcomes of actions
-come back as events (`SendResult`, `AddressOpFailed`) and the core decides what they mean.
+Network input arrives as datagrams (`PacketReceived`: the IP header already stripped by the
+adapter, which reports family, source, destination and hop limit); the node identifies the
+protocol and the VIP, and the VIP's election profile decodes and authenticates the payload. I/O
+outcomes of actions come back as events (`SendResult`, `AddressOpFailed`) and the core decides
+what they mean.
 Must not: carry timestamps (time is the `now` argument of `handle`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
+from typing import Protocol
 
+from carpd.core.addresses import Address, Family
+from carpd.core.drops import DropReason
 from carpd.core.params import VipParams
 
 
@@ -35,10 +40,25 @@ class TimerFired:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PacketReceived:
-    """An IPv4 datagram (header included) with protocol 112 read on `interface`."""
+    """A protocol-112 datagram read on `interface`: `payload` starts after the IP header."""
 
     interface: str
-    data: bytes
+    family: Family
+    source: Address
+    destination: Address
+    hop_limit: int  # IPv4 TTL or IPv6 hop limit, as received
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatagramMalformed:
+    """The adapter read something that is not a protocol-112 datagram of its family (a bad
+    IPv4 header, another protocol): the node counts and reports it as a drop."""
+
+    interface: str
+    reason: DropReason
+    detail: str
+    source: Address | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,20 +136,24 @@ class Retune:
 
 Event = (
     Start | Shutdown | TimerFired | PacketReceived | LinkChanged | SetDemotion | SendResult
-    | AddressOpFailed | SetFault | SetHoldDown | CheckResult | Retune
+    | AddressOpFailed | SetFault | SetHoldDown | CheckResult | Retune | DatagramMalformed
 )
+
+
+class PeerAdvert(Protocol):
+    """A decoded, authenticated advert, as its profile made it (the machine only reads the
+    sender and hands it back to the profile to classify)."""
+
+    @property
+    def source(self) -> Address: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdvertReceived:
-    """A decoded, authenticated advert for one VIP (made by the node, given to the machine)."""
+    """A valid advert for VIP `name` (made by the node, given to the machine)."""
 
     name: str
-    source: ipaddress.IPv4Address
-    advbase: int
-    advskew: int
-    counter: int
-    demote: int = 0
+    advert: PeerAdvert
 
 
 MachineEvent = (

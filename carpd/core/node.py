@@ -1,15 +1,17 @@
 """All VHIDs of one host: packet validation and demultiplexing, fan-out, deadlines, drops.
 
 Owns: `Node.handle(event, now) -> list[Action]`, `next_deadline()`, `statistics()`.
-A received datagram is decoded once and checked in this order (CARP.md 3.3, with ucarp's
-log-spam problems of 7.13 fixed): short, malformed, own packet, bad TTL, VRRP (version 3, or a
-VRRPv2-shaped header), bad version, unknown VHID, wrong destination, bad checksum, bad HMAC.
+A received datagram (IP header already stripped by the adapter; one the adapter could not
+parse arrives as DatagramMalformed and is only counted) is checked in this order (CARP.md
+3.3, with ucarp's log-spam problems of 7.13 fixed): short, own packet, then demux.py (bad
+TTL, VRRP, bad version), unknown VHID, wrong destination, then the VIP's election profile
+(bad checksum, bad HMAC). Machines are found by (interface, family, protocol, vhid/VRID).
 Every drop is counted by reason (per interface, and per VIP once the VHID is known) and
 becomes a PacketDropped action; only the "loud" reasons may be logged, and each (interface,
 reason) at most once per `drop_log_interval` seconds, so foreign traffic cannot flood a log.
-Invariants: network bytes never raise out of `handle`; machines are keyed by (interface, vhid)
-and by name, both unique (config.py guarantees it).
-Health (issue 5): `CheckResult` events go through the VIP's `CheckTracker` (core/checks.py),
+Invariants: network bytes never raise out of `handle`; machines are keyed by (interface,
+family, protocol, vhid) and by name, both unique (the config loader guarantees it).
+Health: `CheckResult` events go through the VIP's `CheckTracker` (core/policy/checks.py),
 whose verdicts become SetDemotion/SetFault for that VIP. Sync groups (OpenBSD's interface-group
 demotion counter, CARP.md 6.1): after every event that can change a member's own demotion, its
 fault or its link, every OTHER member of the group gets the demotion "sync_group" = the largest
@@ -31,18 +33,20 @@ Must not: read the clock, draw randomness, or touch sockets.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from carpd.core import demux
 from carpd.core.actions import Action, Anomaly, PacketDropped
-from carpd.core.carp import auth, election, wire
+from carpd.core.addresses import Address, Family
 from carpd.core.deadlines import DeadlineQueue
+from carpd.core.drops import QUIET_DROPS, DropReason, Rejected
 from carpd.core.events import (
     AddressOpFailed,
     AdvertReceived,
     CheckResult,
+    DatagramMalformed,
     Event,
     LinkChanged,
     PacketReceived,
@@ -58,13 +62,11 @@ from carpd.core.events import (
 from carpd.core.machine import SYNC_GROUP, VhidMachine
 from carpd.core.params import VipParams
 from carpd.core.policy.checks import CheckStatistics, CheckTracker
+from carpd.core.profile import HOLD_DOWN_DEMOTION, ElectionProtocol
+from carpd.core.profiles import protocol_of
 from carpd.core.stats import VhidStatistics
 
-QUIET_DROPS = frozenset({"own_packet", "vrrp", "unknown_vhid"})
-DROP_REASONS = (
-    "short", "malformed", "own_packet", "bad_ttl", "vrrp", "bad_version", "unknown_vhid",
-    "wrong_destination", "bad_checksum", "bad_hmac",
-)
+_Key = tuple[str, Family, ElectionProtocol, int]  # interface, family, protocol, vhid/VRID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,14 +78,6 @@ class NodeStatistics:
     checks: tuple[CheckStatistics, ...] = ()
 
 
-class _Drop(Exception):  # noqa: N818 - internal control flow, never escapes handle()
-    def __init__(self, reason: str, detail: str, vhid: int | None = None,
-                 source: ipaddress.IPv4Address | None = None, name: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason, self.detail, self.vhid, self.source, self.name = (
-            reason, detail, vhid, source, name)
-
-
 class Node:
     """The VHIDs of this host. `counter_source(name)` supplies each machine's initial
     64-bit advert counter (randomness is injected so simulations are reproducible)."""
@@ -92,7 +86,7 @@ class Node:
                  drop_log_interval: float = 60.0, now: float = 0.0) -> None:
         self._counter_source = counter_source
         self._machines: dict[str, VhidMachine] = {}
-        self._by_key: dict[tuple[str, int], VhidMachine] = {}
+        self._by_key: dict[_Key, VhidMachine] = {}
         self._iface_drops: dict[str, Counter[str]] = {}
         self._vip_drops: dict[str, Counter[str]] = {}
         self._log_limit = _LogLimit(drop_log_interval)
@@ -100,14 +94,14 @@ class Node:
         self._anomalies: dict[str, Counter[str]] = {}
         self._deadlines = DeadlineQueue()
         self._touched: list[VhidMachine] = []
-        self._own_sources: dict[str, frozenset[ipaddress.IPv4Address]] = {}
+        self._own_sources: dict[str, frozenset[Address]] = {}
         for params in vips:
             self.add(params, now)
 
     # -- membership (used at start and by reload) ------------------------------------------
 
     def add(self, params: VipParams, now: float) -> VhidMachine:
-        key = (params.interface, params.vhid)
+        key = _key(params)
         if params.name in self._machines or key in self._by_key:
             raise ValueError(f"vip {params.name}: name or vhid {params.vhid} on "
                              f"{params.interface} already present")
@@ -125,7 +119,7 @@ class Node:
 
     def remove(self, name: str) -> None:
         machine = self._machines.pop(name)
-        del self._by_key[(machine.params.interface, machine.params.vhid)]
+        del self._by_key[_key(machine.params)]
         del self._vip_drops[name]
         del self._anomalies[name]
         for key in [k for k in self._checks if k[0] == name]:
@@ -134,7 +128,7 @@ class Node:
         self._index_sources()
 
     def _index_sources(self) -> None:
-        sources: dict[str, set[ipaddress.IPv4Address]] = {}
+        sources: dict[str, set[Address]] = {}
         for m in self._machines.values():
             if m.params.source is not None:
                 sources.setdefault(m.params.interface, set()).add(m.params.source)
@@ -158,7 +152,8 @@ class Node:
     def handle(self, event: Event, now: float) -> list[Action]:
         self._touched = []
         actions = self._dispatch(event, now)
-        if isinstance(event, PacketReceived | TimerFired | SendResult | AddressOpFailed):
+        if isinstance(event, PacketReceived | TimerFired | SendResult | AddressOpFailed
+                      | DatagramMalformed):
             touched = self._touched  # the frequent events reach these machines only
         else:
             actions += self._sync_groups(now)
@@ -180,6 +175,8 @@ class Node:
                 return self._fan_out(self._select(name), event, now)
             case CheckResult():
                 return self._check_result(event, now)
+            case DatagramMalformed():
+                return self._malformed(event, now)
             case Retune(params=params):
                 return self._retune(params, now)
             case LinkChanged(interface=ifname):
@@ -285,9 +282,9 @@ class Node:
     def _receive(self, packet: PacketReceived, now: float) -> list[Action]:
         try:
             machine, advert = self._validate(packet)
-        except _Drop as drop:
+        except Rejected as drop:
             dropped = self._count_drop(packet.interface, drop, now)
-            if drop.reason != "bad_hmac" or drop.name is None:
+            if drop.reason is not DropReason.BAD_HMAC or drop.name is None:
                 return [dropped]
             return [dropped, Anomaly(
                 kind="foreign_advert", name=drop.name, peer=drop.source, log=True,
@@ -298,59 +295,31 @@ class Node:
         return machine.handle(advert, now)
 
     def _validate(self, packet: PacketReceived) -> tuple[VhidMachine, AdvertReceived]:
-        data = packet.data
-        try:
-            ip = wire.decode_ipv4_header(data)
-        except wire.WireError as exc:
-            raise _Drop(exc.reason, exc.detail) from None
-        if ip.protocol != wire.IPPROTO_CARP:
-            raise _Drop("malformed", f"IP protocol {ip.protocol}", source=ip.source)
-        payload = data[ip.header_length: max(ip.total_length, ip.header_length)]
-        if len(payload) < wire.CARP_HEADER_LEN:
-            raise _Drop("short", f"{len(payload)} bytes of CARP header", source=ip.source)
-        if ip.source in self._own_sources.get(packet.interface, ()):
-            raise _Drop("own_packet", "sent by this host", source=ip.source)
-        header = wire.decode_carp_header(payload)
-        self._check_header(ip, header)
-        machine = self._by_key.get((packet.interface, header.vhid))
+        """The checks in the module docstring's order; raises Rejected."""
+        demux.check_length(packet)
+        if packet.source in self._own_sources.get(packet.interface, ()):
+            raise Rejected(DropReason.OWN_PACKET, "sent by this host", source=packet.source)
+        protocol, vid = demux.identify(packet)
+        machine = self._by_key.get((packet.interface, packet.family, protocol, vid))
         if machine is None:
-            raise _Drop("unknown_vhid", f"vhid {header.vhid}", header.vhid, ip.source)
-        self._check_for(machine, ip, header, payload)
-        return machine, AdvertReceived(
-            name=machine.params.name, source=ip.source, advbase=header.advbase,
-            advskew=header.advskew, counter=header.counter, demote=header.demote)
-
-    @staticmethod
-    def _check_header(ip: wire.Ipv4Header, h: wire.CarpHeader) -> None:
-        if ip.ttl != wire.CARP_TTL:
-            raise _Drop("bad_ttl", f"TTL {ip.ttl}, must be 255", h.vhid, ip.source)
-        if h.version == 3:
-            raise _Drop("vrrp", "VRRPv3 advertisement", h.vhid, ip.source)
-        if h.version != wire.CARP_VERSION:
-            raise _Drop("bad_version", f"version {h.version}", h.vhid, ip.source)
-        if h.type != wire.CARP_TYPE_ADVERTISEMENT or h.authlen != wire.CARP_AUTHLEN:
-            raise _Drop("vrrp", f"type {h.type} authlen {h.authlen}: VRRPv2, not CARP",
-                        h.vhid, ip.source)
-
-    @staticmethod
-    def _check_for(machine: VhidMachine, ip: wire.Ipv4Header, h: wire.CarpHeader,
-                   payload: bytes) -> None:
+            raise Rejected(DropReason.UNKNOWN_VHID, f"vhid {vid}", vid, packet.source)
         p = machine.params
-        if ip.destination != p.multicast_group:
-            raise _Drop("wrong_destination", f"to {ip.destination}, expected "
-                        f"{p.multicast_group}", h.vhid, ip.source, p.name)
-        if not wire.carp_checksum_ok(payload):
-            raise _Drop("bad_checksum", "CARP checksum does not sum to zero", h.vhid,
-                        ip.source, p.name)
-        if not auth.verify_digest(p.password.reveal(), p.vhid, p.hosts, h.counter, h.digest):
-            raise _Drop("bad_hmac", "HMAC mismatch: check vhid, password and addresses",
-                        h.vhid, ip.source, p.name)
+        if packet.destination != p.multicast_group:
+            raise Rejected(DropReason.WRONG_DESTINATION, f"to {packet.destination}, expected "
+                           f"{p.multicast_group}", vid, packet.source, p.name)
+        advert = machine.profile.decode(packet)
+        return machine, AdvertReceived(name=p.name, advert=advert)
 
-    def _count_drop(self, interface: str, drop: _Drop, now: float) -> PacketDropped:
+    def _malformed(self, event: DatagramMalformed, now: float) -> list[Action]:
+        drop = Rejected(event.reason, event.detail, source=event.source)
+        return [self._count_drop(event.interface, drop, now)]
+
+    def _count_drop(self, interface: str, drop: Rejected, now: float) -> PacketDropped:
         self._iface_drops.setdefault(interface, Counter())[drop.reason] += 1
         name = drop.name
         if name is None and drop.vhid is not None:
-            machine = self._by_key.get((interface, drop.vhid))
+            machine = next((m for k, m in self._by_key.items()
+                            if k[0] == interface and k[3] == drop.vhid), None)
             name = machine.params.name if machine else None
         if name is not None:
             self._vip_drops[name][drop.reason] += 1
@@ -378,4 +347,8 @@ class _LogLimit:
 def _sync_weight(m: VhidMachine) -> int:
     """What a member lends its sync group: its own demotion, or 240 if it cannot serve."""
     down = m.faulted or not m.link_up
-    return max(m.own_demotion, election.HOLD_DOWN_SKEW if down else 0)
+    return max(m.own_demotion, HOLD_DOWN_DEMOTION if down else 0)
+
+
+def _key(p: VipParams) -> _Key:
+    return (p.interface, p.family, protocol_of(p), p.vhid)

@@ -13,15 +13,15 @@ Must not: read files or the environment (config.py does that and builds these ob
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from dataclasses import dataclass, field
 
-IPv4 = ipaddress.IPv4Address
-IPv4If = ipaddress.IPv4Interface
+from carpd.core.addresses import Address, AddressWithPrefix, Family, family_of
+from carpd.core.carp.auth import MAX_PASSWORD_BYTES
+from carpd.core.carp.wire import CARP_GROUP
+
+__all__ = ["MAX_PASSWORD_BYTES"]  # for the config loader, which checks passwords
 
 IFNAMSIZ = 16  # Linux: interface names and address labels are at most 15 bytes
-MAX_PASSWORD_BYTES = 19  # ucarp: strlen + NUL must fit a 20-byte key (CARP.md 2.1)
-CARP_GROUP = IPv4("224.0.0.18")
 
 
 class Secret:
@@ -97,19 +97,20 @@ class CheckParams:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VipParams:
-    """One VIP (= one VHID on one interface) as the core runs it."""
+    """One VIP (= one VHID on one interface) as the core runs it. The election settings
+    (password, advbase, advskew, deadratio) are read by the VIP's profile only."""
 
     name: str
     vhid: int
     interface: str
-    addresses: tuple[IPv4If, ...]
+    addresses: tuple[AddressWithPrefix, ...]
     password: Secret = field(repr=False)
     advbase: int = 1
     advskew: int = 0
     deadratio: int = 3
     preempt: bool = True
-    source: IPv4 | None = None  # None until the driver resolves "auto"
-    multicast_group: IPv4 = CARP_GROUP
+    source: Address | None = None  # None until the driver resolves "auto"
+    multicast_group: Address = CARP_GROUP
     l2_broadcast: bool = False
     garp_count: int = 3
     garp_interval: float = 1.0
@@ -127,9 +128,14 @@ class VipParams:
         return f"{self.interface}:{self.name}"[:IFNAMSIZ - 1]
 
     @property
-    def hosts(self) -> tuple[IPv4, ...]:
+    def hosts(self) -> tuple[Address, ...]:
         """The bare addresses (no prefix length), in configured order."""
         return tuple(a.ip for a in self.addresses)
+
+    @property
+    def family(self) -> Family:
+        """The family adverts are sent in: the source's, else the first address's."""
+        return family_of(self.source if self.source is not None else self.addresses[0])
 
 
 # What a reload may change on a running VIP without re-creating it (VhidMachine.retune). The

@@ -2,15 +2,19 @@
 mutable counters the machine keeps to build it.
 
 Owns: field names that status, explain and metrics read (renaming one is an interface change).
-Must not: hold logic; the machine in vhid.py updates the counters.
+What the election protocol contributes (CARP: advbase, advskew, the master's interval) is in
+`election`, the profile's own snapshot with its words.
+Must not: hold logic; the machine (machine.py, effects.py) updates the counters.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
-from carpd.core.actions import VhidState
+from carpd.core.addresses import Address
+from carpd.core.clock import Instant
+from carpd.core.profile import ElectionStatistics
+from carpd.core.states import Reason, VhidState, reason_code
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,17 +23,15 @@ class VhidStatistics:
     vhid: int
     interface: str
     state: VhidState
-    since_at: float
-    reason: str
-    master: ipaddress.IPv4Address | None
-    advbase: int
-    advskew: int
-    effective_advskew: int
+    since_at: Instant
+    reason: Reason
+    cause: str | None
+    master: Address | None
+    source: Address
     preempt: bool
+    election: ElectionStatistics
     demotions: tuple[tuple[str, int], ...]
     send_suppressed: bool
-    last_peer_advbase: int | None
-    last_peer_advskew: int | None
     adverts_sent: int
     adverts_received: int
     send_errors: int
@@ -38,6 +40,11 @@ class VhidStatistics:
     faults: tuple[str, ...] = ()
     hold_down: bool = False
     own_demotion: int = 0
+
+    @property
+    def reason_code(self) -> str:
+        """The last transition's reason as status shows it ("fault_check:db")."""
+        return reason_code(self.reason, self.cause)
 
 
 @dataclass(slots=True)

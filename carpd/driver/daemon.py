@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ipaddress
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -44,10 +43,10 @@ from carpd.core.actions import (
     StopUnits,
     VhidState,
 )
+from carpd.core.addresses import Address
 from carpd.core.events import (
     Event,
     LinkChanged,
-    PacketReceived,
     Retune,
     SendResult,
     Shutdown,
@@ -142,7 +141,7 @@ class Daemon:
                 names = ", ".join(p.name for p in vips)
                 raise StartupError(f"interface {iface} does not exist (used by vip {names})")
             await self._remove_stale(iface, vips)
-            primary = await addr.primary_ipv4(iface)
+            primary = await addr.primary_address(iface, vips[0].family)
             resolved += [self._resolve_source(p, primary) for p in vips]
         self._check_one_source_per_interface(resolved)
         return tuple(resolved)
@@ -157,12 +156,12 @@ class Daemon:
                       MESSAGE_ID=msg.VIP_RECONCILED, CARP_INTERFACE=iface)
 
     @staticmethod
-    def _resolve_source(p: VipParams, primary: ipaddress.IPv4Address | None) -> VipParams:
+    def _resolve_source(p: VipParams, primary: Address | None) -> VipParams:
         if p.source is not None:
             return p
         if primary is None:
-            raise StartupError(f"vip {p.name}: interface {p.interface} has no IPv4 address to "
-                               "send adverts from; add one or set `source`")
+            raise StartupError(f"vip {p.name}: interface {p.interface} has no {p.family.label} "
+                               "address to send adverts from; add one or set `source`")
         return dataclasses.replace(p, source=primary)
 
     @staticmethod
@@ -182,7 +181,7 @@ class Daemon:
             vips = [p for p in params if p.interface == iface]
             assert vips[0].source is not None
             ports.transport.open(iface, vips[0].source,
-                                 frozenset(p.multicast_group for p in vips), self._on_packet)
+                                 frozenset(p.multicast_group for p in vips), self._post)
             if not await ports.addresses.link_up(iface):
                 self._post(LinkChanged(interface=iface, up=False))
         self.ops.before_start()
@@ -279,7 +278,8 @@ class Daemon:
                 if not await self.ports.addresses.exists(p.interface):
                     raise StartupError(f"interface {p.interface} does not exist (used by vip "
                                        f"{p.name})")
-                sources[p.interface] = await self.ports.addresses.primary_ipv4(p.interface)
+                sources[p.interface] = await self.ports.addresses.primary_address(
+                    p.interface, p.family)
             resolved.append(self._resolve_source(p, sources[p.interface]))
         self._check_one_source_per_interface(resolved)
         return tuple(resolved)
@@ -304,7 +304,7 @@ class Daemon:
         assert self.node is not None and p.source is not None
         try:
             self.ports.transport.open(p.interface, p.source, frozenset({p.multicast_group}),
-                                      self._on_packet)
+                                      self._post)
             link_up = await self.ports.addresses.link_up(p.interface)
         except OSError as exc:
             self._log(msg.ERR, f"vip {p.name}: not started, cannot open {p.interface}: {exc}",
@@ -318,9 +318,6 @@ class Daemon:
         self.ops.vip_added(p)
 
     # -- events in ------------------------------------------------------------------------
-
-    def _on_packet(self, interface: str, data: bytes) -> None:
-        self._post(PacketReceived(interface=interface, data=data))
 
     def _on_link(self, interface: str, up: bool) -> None:
         self.ops.link_changed(interface, up)  # first: carrier may end the boot hold-down
@@ -420,10 +417,10 @@ class Daemon:
     def _state_changed(self, a: StateChanged) -> None:
         peer = f" (peer {a.peer})" if a.peer is not None else ""
         prio = msg.NOTICE if VhidState.MASTER in (a.old, a.new) else msg.INFO
-        self._log(prio, f"vip {a.name}: {a.old.value} -> {a.new.value} ({a.reason}){peer}",
+        self._log(prio, f"vip {a.name}: {a.old.value} -> {a.new.value} ({a.reason_code}){peer}",
                   MESSAGE_ID=msg.STATE_CHANGED, CARP_NAME=a.name, CARP_VHID=a.vhid,
                   CARP_INTERFACE=a.interface, CARP_STATE=a.new.value,
-                  CARP_PREV_STATE=a.old.value, CARP_REASON=a.reason, CARP_PEER=a.peer)
+                  CARP_PREV_STATE=a.old.value, CARP_REASON=a.reason_code, CARP_PEER=a.peer)
         self.ports.notifier.notify(STATUS=self.status_line())
 
     def _dropped(self, a: PacketDropped) -> None:
@@ -499,9 +496,8 @@ class Daemon:
             doc["vips"].append({
                 "name": s.name, "vhid": s.vhid, "interface": s.interface,
                 "addresses": [str(a) for a in p.addresses], "state": s.state.value,
-                "since": self.wall_iso(s.since_at), "reason": s.reason,
-                "advbase": s.advbase, "advskew": s.advskew,
-                "effective_advskew": s.effective_advskew, "preempt": s.preempt,
+                "since": self.wall_iso(s.since_at), "reason": s.reason_code,
+                **dict(s.election.own), "preempt": s.preempt,
                 "master": str(s.master) if s.master else None,
                 "source": str(p.source),
                 "demotions": dict(s.demotions),

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ipaddress
 from collections.abc import Awaitable, Callable, Iterable
 
 from carpd.core.actions import (
@@ -29,6 +28,7 @@ from carpd.core.actions import (
     StartUnits,
     StopUnits,
 )
+from carpd.core.addresses import AddressWithPrefix
 from carpd.core.events import AddressOpFailed, Event
 from carpd.core.params import VipParams
 from carpd.driver.ports import Ports
@@ -223,7 +223,7 @@ class VipWork:
                                          count=1, interval=p.garp_interval))
 
     async def _evict(self, p: VipParams, lane: Lane,
-                     have: tuple[ipaddress.IPv4Interface, ...]) -> None:
+                     have: tuple[AddressWithPrefix, ...]) -> None:
         if lane.held:
             return  # became MASTER meanwhile
         await self._ports.addresses.remove(p.interface, have)

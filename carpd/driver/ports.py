@@ -11,24 +11,25 @@ turns into events for the core.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from carpd.core.actions import SendAdvert
+from carpd.core.addresses import Address, AddressWithPrefix, Family
+from carpd.core.events import DatagramMalformed, PacketReceived
 from carpd.core.params import CheckParams
 
-IPv4 = ipaddress.IPv4Address
-IPv4If = ipaddress.IPv4Interface
+DatagramCallback = Callable[[PacketReceived | DatagramMalformed], None]
 
 
 class AdvertTransport(Protocol):
-    """Protocol-112 send/receive on the interfaces (carpd.io.rawsock)."""
+    """Protocol-112 send/receive on the interfaces (carpd.io.rawsock), in any family."""
 
-    def open(self, interface: str, source: IPv4, groups: frozenset[IPv4],
-             on_packet: Callable[[str, bytes], None]) -> None:
-        """Start receiving on `interface` (joining `groups`); `on_packet(interface, ip_datagram)`
-        is called from the event loop for every protocol-112 datagram."""
+    def open(self, interface: str, source: Address, groups: frozenset[Address],
+             on_datagram: DatagramCallback) -> None:
+        """Start receiving on `interface` (joining `groups`) and prepare sending from
+        `source`; `on_datagram` is called from the event loop for every protocol-112
+        datagram, its IP header already parsed off (or a DatagramMalformed)."""
 
     def send(self, action: SendAdvert) -> None:
         """Send one advert now. Raises OSError on failure."""
@@ -44,15 +45,18 @@ class AddressPort(Protocol):
         """Begin watching: on_link(ifname, carrier_up) on carrier changes, on_addresses(ifname)
         when addresses of an interface change."""
 
-    async def add(self, interface: str, addresses: tuple[IPv4If, ...], label: str) -> None: ...
+    async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],
+                  label: str) -> None: ...
 
-    async def remove(self, interface: str, addresses: tuple[IPv4If, ...]) -> None:
+    async def remove(self, interface: str, addresses: tuple[AddressWithPrefix, ...]) -> None:
         """Remove those present; absent ones are not an error."""
 
-    async def addresses(self, interface: str) -> set[IPv4If]: ...
+    async def addresses(self, interface: str) -> set[AddressWithPrefix]:
+        """Every address of the interface, both families."""
 
-    async def primary_ipv4(self, interface: str) -> IPv4 | None:
-        """The first non-secondary IPv4 address that is not one of ours (set by the caller)."""
+    async def primary_address(self, interface: str, family: Family) -> Address | None:
+        """The interface's primary address in `family`: for IPv4 the first non-secondary
+        one, for IPv6 the link-local one (adverts are sent from it)."""
 
     async def link_up(self, interface: str) -> bool: ...
 
@@ -62,9 +66,10 @@ class AddressPort(Protocol):
 
 
 class Announcer(Protocol):
-    """Gratuitous ARP (carpd.io.announce)."""
+    """Tell the segment where addresses now live (carpd.io.announce: gratuitous ARP for
+    IPv4; unsolicited neighbour advertisements for IPv6 come with IPv6 VIPs)."""
 
-    async def announce(self, interface: str, addresses: tuple[IPv4, ...], count: int,
+    async def announce(self, interface: str, addresses: tuple[Address, ...], count: int,
                        interval: float) -> None: ...
 
     def close(self) -> None: ...

@@ -14,6 +14,7 @@ import ipaddress
 import socket
 import struct
 
+from carpd.core.addresses import Address
 from carpd.io.packet import BROADCAST_MAC, interface_mac, open_packet_socket
 
 ETH_P_ARP = 0x0806
@@ -45,16 +46,19 @@ class GarpAnnouncer:
     def __init__(self) -> None:
         self._sockets: dict[str, socket.socket] = {}
 
-    async def announce(self, interface: str, addresses: tuple[ipaddress.IPv4Address, ...],
+    async def announce(self, interface: str, addresses: tuple[Address, ...],
                        count: int, interval: float) -> None:
-        if not addresses or count <= 0:
+        """IPv4 addresses only: ARP does not carry IPv6 ones (their neighbour
+        advertisements are a separate announcer's)."""
+        v4 = tuple(a for a in addresses if isinstance(a, ipaddress.IPv4Address))
+        if not v4 or count <= 0:
             return
         for round_no in range(count):
             if round_no:
                 await asyncio.sleep(interval)
             sock = self._socket(interface)
             try:
-                self._send_round(sock, interface, addresses)
+                self._send_round(sock, interface, v4)
             except OSError:
                 self._forget(interface)
                 raise

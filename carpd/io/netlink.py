@@ -1,7 +1,9 @@
 """Addresses and link state through rtnetlink (ports.AddressPort).
 
-Owns: adding/removing the VIPs (with an ifconfig-style label), listing addresses, the primary
-IPv4 address, carrier state, and watching link/address changes.
+Owns: adding/removing the VIPs (IPv4 or IPv6; IPv4 ones with an ifconfig-style label, which
+IPv6 has no field for), listing addresses of both families, the primary address per family
+(IPv4: the first non-secondary one; IPv6: the link-local one), carrier state, and watching
+link/address changes.
 
 Threading (PACKAGING.md: pyroute2 0.7.2 on Debian 12 has no AsyncIPRoute): every request goes
 through the synchronous `pyroute2.IPRoute`, created and used only inside one dedicated worker
@@ -9,14 +11,14 @@ thread (a single-thread executor), never on the event-loop thread. The same code
 pyroute2 0.7.2 and 0.9.x because it only uses `link_lookup`, `get_links`, `get_addr` and
 `addr`, which both versions share.
 
-Watching uses a plain AF_NETLINK socket bound to RTMGRP_LINK|RTMGRP_IPV4_IFADDR in its own
+Watching uses a plain AF_NETLINK socket bound to RTMGRP_LINK and both IFADDR groups in its own
 daemon thread, parsing the few fixed-layout fields it needs (ifinfomsg flags and name,
-ifaddrmsg index). Not a second IPRoute: 0.9.x's sync IPRoute buffers datagrams in an internal
-asyncio queue, so a select() on its descriptor can miss queued events, and it cannot be
-interrupted cleanly from another thread. The plain socket polls with a short timeout so
-close() stops the thread within POLL_INTERVAL; on ENOBUFS (events lost) it re-dumps the links
-and reports every interface's addresses as changed. Events are handed to the loop with
-call_soon_threadsafe; on_link(ifname, carrier_up) fires only when carrier (IFF_UP and
+ifaddrmsg index; IPv4 and IPv6 address groups). Not a second IPRoute: 0.9.x's sync IPRoute
+buffers datagrams in an internal asyncio queue, so a select() on its descriptor can miss queued
+events, and it cannot be interrupted cleanly from another thread. The plain socket polls with a
+short timeout so close() stops the thread within POLL_INTERVAL; on ENOBUFS (events lost) it re-
+dumps the links and reports every interface's addresses as changed. Events are handed to the
+loop with call_soon_threadsafe; on_link(ifname, carrier_up) fires only when carrier (IFF_UP and
 IFF_LOWER_UP) changes, or when an interface appears or disappears.
 """
 
@@ -37,6 +39,7 @@ from typing import Any, TypeVar
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from carpd.core.addresses import Address, AddressWithPrefix, Family
 from carpd.core.params import IFNAMSIZ
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ IFF_LOWER_UP = 0x10000
 IFA_F_SECONDARY = 0x01
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
 NETLINK_ROUTE = 0
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
@@ -62,6 +66,7 @@ _IFINFOMSG = struct.Struct("=BxHiII")
 _IFADDRMSG = struct.Struct("=BBBBI")
 _RTATTR = struct.Struct("=HH")
 
+_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
 LinkCallback = Callable[[str, bool], None]
 AddressCallback = Callable[[str], None]
 
@@ -121,17 +126,19 @@ class NetlinkAddresses:
         self._watcher = _Watcher(loop, on_link, on_addresses)
         await self._watcher.start()
 
-    async def add(self, interface: str, addresses: tuple[ipaddress.IPv4Interface, ...],
+    async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],
                   label: str) -> None:
-        """Add each address with `label` (truncated to 15 characters); present ones are kept."""
+        """Add each address (IPv4 ones with `label`, truncated to 15 characters); present
+        ones are kept."""
         label = label[:IFNAMSIZ - 1]
 
         def work(ipr: Any) -> None:
             index = self._index(ipr, interface)
             for addr in addresses:
+                extra = {"label": label} if addr.version == 4 else {}
                 try:
-                    ipr.addr("add", index=index, address=str(addr.ip),
-                             prefixlen=addr.network.prefixlen, label=label)
+                    ipr.addr("add", index=index, address=str(addr.ip), family=_AF[addr.version],
+                             prefixlen=addr.network.prefixlen, **extra)
                 except NetlinkError as exc:
                     if exc.code != errno.EEXIST:
                         raise _oserror(exc, f"cannot add {addr} to {interface}") from None
@@ -139,14 +146,14 @@ class NetlinkAddresses:
         await self._call(work)
 
     async def remove(self, interface: str,
-                     addresses: tuple[ipaddress.IPv4Interface, ...]) -> None:
+                     addresses: tuple[AddressWithPrefix, ...]) -> None:
         """Remove those present; absent ones are not an error."""
 
         def work(ipr: Any) -> None:
             index = self._index(ipr, interface)
             for addr in addresses:
                 try:
-                    ipr.addr("del", index=index, address=str(addr.ip),
+                    ipr.addr("del", index=index, address=str(addr.ip), family=_AF[addr.version],
                              prefixlen=addr.network.prefixlen)
                 except NetlinkError as exc:
                     if exc.code != errno.EADDRNOTAVAIL:
@@ -155,18 +162,22 @@ class NetlinkAddresses:
 
         await self._call(work)
 
-    async def addresses(self, interface: str) -> set[ipaddress.IPv4Interface]:
-        entries = await self._call(lambda ipr: self._ipv4_entries(ipr, interface))
+    async def addresses(self, interface: str) -> set[AddressWithPrefix]:
+        """Every address of the interface, IPv4 and IPv6."""
+        entries = await self._call(lambda ipr: self._entries(ipr, interface, None))
         return {iface for iface, _flags in entries}
 
-    async def primary_ipv4(self, interface: str,
-                           exclude: frozenset[ipaddress.IPv4Address] = frozenset()
-                           ) -> ipaddress.IPv4Address | None:
-        """The first IPv4 address without IFA_F_SECONDARY that is not in `exclude` (the
-        caller passes its own VIPs)."""
-        entries = await self._call(lambda ipr: self._ipv4_entries(ipr, interface))
+    async def primary_address(self, interface: str, family: Family,
+                              exclude: frozenset[Address] = frozenset()) -> Address | None:
+        """IPv4: the first address without IFA_F_SECONDARY; IPv6: the first link-local one;
+        in both cases not one of `exclude` (the caller may pass its own VIPs)."""
+        entries = await self._call(lambda ipr: self._entries(ipr, interface, family))
         for iface, flags in entries:
-            if not flags & IFA_F_SECONDARY and iface.ip not in exclude:
+            if iface.ip in exclude:
+                continue
+            if family is Family.IPV4 and not flags & IFA_F_SECONDARY:
+                return iface.ip
+            if family is Family.IPV6 and iface.ip.is_link_local:
                 return iface.ip
         return None
 
@@ -200,14 +211,16 @@ class NetlinkAddresses:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _ipv4_entries(self, ipr: Any, interface: str
-                      ) -> list[tuple[ipaddress.IPv4Interface, int]]:
+    def _entries(self, ipr: Any, interface: str, family: Family | None
+                 ) -> list[tuple[AddressWithPrefix, int]]:
+        """(address, flags) of the interface in `family` (None: both), in kernel order."""
         try:
             index = self._index(ipr, interface)
-            msgs = ipr.get_addr(family=socket.AF_INET, index=index)
+            msgs = [m for f in ([family] if family else list(Family))
+                    for m in ipr.get_addr(family=_AF[f], index=index)]
         except NetlinkError as exc:
             raise _oserror(exc, f"cannot list addresses of {interface}") from None
-        result = []
+        result: list[tuple[AddressWithPrefix, int]] = []
         for msg in msgs:
             if int(msg["index"]) != index:
                 continue
@@ -216,7 +229,7 @@ class NetlinkAddresses:
                 continue
             flags = msg.get_attr("IFA_FLAGS")
             flags = int(msg["flags"]) if flags is None else int(flags)
-            result.append((ipaddress.IPv4Interface(f"{local}/{msg['prefixlen']}"), flags))
+            result.append((ipaddress.ip_interface(f"{local}/{msg['prefixlen']}"), flags))
         return result
 
 
@@ -255,7 +268,7 @@ class _Watcher:
 
     async def start(self) -> None:
         try:
-            self._sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR))
+            self._sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
             self._sock.settimeout(POLL_INTERVAL)
             self._request_dump()

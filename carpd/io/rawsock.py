@@ -1,5 +1,9 @@
 """Protocol-112 advertisement transport over raw IPv4 sockets (ports.AdvertTransport).
 
+Receives datagrams and hands the core `PacketReceived` events with the IPv4 header parsed
+off (carpd.io.ipv4: TTL as hop limit, destination, source); an IPv6 source is refused at
+`open` (raw IPv6 sockets come with IPv6 VIPs).
+
 Owns: per interface one *receive* socket (AF_INET/SOCK_RAW/112, SO_BINDTODEVICE, groups
 joined by interface index, left unbound so it sees every CARP/VRRP datagram addressed to the
 joined groups, including ucarp ``--nomcast`` frames sent to the Ethernet broadcast address),
@@ -11,23 +15,27 @@ Why two IP sockets: a raw socket bound to an address only receives datagrams who
 destination is that address, so the bound send socket cannot also receive the group. The
 send socket carries a drop-all BPF filter so nothing accumulates in its receive queue.
 
-Must not: interpret packets (the core validates TTL, checksum, HMAC...) or block the loop.
+Sends each SendAdvert to every destination it lists, with TTL 255 and the advert's traffic
+class as IP_TOS (set on the socket when it changes).
+Must not: interpret payloads (the core validates TTL, checksum, HMAC...) or block the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import ipaddress
 import logging
 import random
 import socket
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from carpd.core.actions import SendAdvert
-from carpd.core.carp.wire import CARP_TOS, CARP_TTL, IPPROTO_CARP, encode_ipv4_header
+from carpd.core.addresses import Address
+from carpd.driver.ports import DatagramCallback
+from carpd.io.ipv4 import ADVERT_TTL, IPPROTO_VRRP, encode_ipv4_header, parse_datagram
 from carpd.io.packet import BROADCAST_MAC, interface_mac, open_packet_socket
 
 log = logging.getLogger(__name__)
@@ -40,7 +48,6 @@ ETH_P_IP = 0x0800
 MAX_DATAGRAM = 4096
 DRAIN_LIMIT = 64  # datagrams handled per readable event; the loop calls us again if more
 
-PacketCallback = Callable[[str, bytes], None]
 
 
 def ip_mreqn(group: ipaddress.IPv4Address, ifindex: int) -> bytes:
@@ -64,7 +71,7 @@ class _Receiver:
     sock: socket.socket
     ifindex: int
     groups: set[ipaddress.IPv4Address] = field(default_factory=set)
-    on_packet: PacketCallback | None = None
+    on_datagram: DatagramCallback | None = None
 
 
 class RawSocketTransport:
@@ -74,29 +81,31 @@ class RawSocketTransport:
         self._loop = loop
         self._receivers: dict[str, _Receiver] = {}
         self._senders: dict[tuple[str, ipaddress.IPv4Address], socket.socket] = {}
+        self._tos: dict[int, int] = {}  # send socket fd -> IP_TOS set on it
         self._packet: dict[str, socket.socket] = {}
 
     # -- receive --------------------------------------------------------------------------
 
-    def open(self, interface: str, source: ipaddress.IPv4Address,
-             groups: frozenset[ipaddress.IPv4Address],
-             on_packet: PacketCallback) -> None:
+    def open(self, interface: str, source: Address, groups: frozenset[Address],
+             on_datagram: DatagramCallback) -> None:
         """Start receiving on `interface` and prepare a send socket bound to `source`.
         Calling it again for the same interface joins further groups and replaces the
-        callback."""
+        callback. Raises OSError for an IPv6 source or group (not supported yet)."""
+        source4 = _ipv4(source, interface)
+        groups4 = frozenset(_ipv4(g, interface) for g in groups)
         rx = self._receivers.get(interface)
         created = rx is None
         if rx is None:
             rx = self._open_receiver(interface)
         try:
-            for group in sorted(groups - rx.groups):
+            for group in sorted(groups4 - rx.groups):
                 self._join(rx, interface, group)
-            self._sender(interface, source)
+            self._sender(interface, source4)
         except OSError:
             if created:
                 self._close_receiver(interface)
             raise
-        rx.on_packet = on_packet
+        rx.on_datagram = on_datagram
 
     def _open_receiver(self, interface: str) -> _Receiver:
         ifindex = socket.if_nametoindex(interface)
@@ -133,8 +142,8 @@ class RawSocketTransport:
             except OSError as exc:  # e.g. ENETDOWN; the link watcher reports the cause
                 log.debug("receive on %s failed: %s", interface, exc)
                 return
-            if rx.on_packet is not None:
-                rx.on_packet(interface, data)
+            if rx.on_datagram is not None:
+                rx.on_datagram(parse_datagram(interface, data))
 
     # -- send -----------------------------------------------------------------------------
 
@@ -143,24 +152,33 @@ class RawSocketTransport:
         if action.l2_broadcast:
             self._send_l2(action)
             return
-        sock = self._sender(action.interface, action.source)
-        try:
-            sock.sendto(action.payload, (str(action.destination), 0))
-        except OSError as exc:
-            raise OSError(exc.errno, f"send to {action.destination} on {action.interface} "
-                                     f"failed: {exc.strerror}") from exc
+        sock = self._sender(action.interface, _ipv4(action.source, action.interface))
+        self._set_tos(sock, action.traffic_class)
+        for destination in action.destinations:
+            try:
+                sock.sendto(action.payload, (str(destination), 0))
+            except OSError as exc:
+                raise OSError(exc.errno, f"send to {destination} on {action.interface} "
+                                         f"failed: {exc.strerror}") from exc
+
+    def _set_tos(self, sock: socket.socket, tos: int) -> None:
+        if self._tos.get(sock.fileno()) != tos:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
+            self._tos[sock.fileno()] = tos
 
     def _send_l2(self, action: SendAdvert) -> None:
         sock = self._packet.get(action.interface)
         if sock is None:
             sock = self._packet_socket(action.interface)
-        header = encode_ipv4_header(source=action.source, destination=action.destination,
-                                    payload_length=len(action.payload),
-                                    ident=random.getrandbits(16))
+        source = _ipv4(action.source, action.interface)
         try:
-            frame = ethernet_frame(interface_mac(sock, action.interface),
-                                   header + action.payload)
-            sock.send(frame)
+            mac = interface_mac(sock, action.interface)
+            for destination in action.destinations:
+                header = encode_ipv4_header(
+                    source=source, destination=_ipv4(destination, action.interface),
+                    payload_length=len(action.payload), ident=random.getrandbits(16),
+                    tos=action.traffic_class)
+                sock.send(ethernet_frame(mac, header + action.payload))
         except OSError as exc:
             raise OSError(exc.errno, f"L2 broadcast send on {action.interface} failed: "
                                      f"{exc.strerror}") from exc
@@ -188,12 +206,11 @@ class RawSocketTransport:
 
     @staticmethod
     def _ip_socket(interface: str) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_CARP)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
         try:
             sock.setsockopt(SOL_SOCKET, SO_BINDTODEVICE, interface.encode())
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, CARP_TTL)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, CARP_TTL)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, CARP_TOS)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ADVERT_TTL)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ADVERT_TTL)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
         except OSError as exc:
             sock.close()
@@ -228,3 +245,10 @@ class RawSocketTransport:
             self._loop = asyncio.get_running_loop()
         return self._loop
 
+
+
+def _ipv4(address: Address, interface: str) -> ipaddress.IPv4Address:
+    if not isinstance(address, ipaddress.IPv4Address):
+        raise OSError(errno.EAFNOSUPPORT, f"{address} on {interface}: IPv6 adverts are not "
+                      "supported by this transport")
+    return address

@@ -225,7 +225,7 @@ class Operations:
         match action:
             case StateChanged():
                 self.publish({"type": "transition", "vip": action.name, "from": action.old.value,
-                              "to": action.new.value, "reason": action.reason,
+                              "to": action.new.value, "reason": action.reason_code,
                               "peer": str(action.peer) if action.peer else None})
             case CheckObserved():
                 self._check_observed(action)
@@ -415,10 +415,7 @@ class Operations:
             vip.update({
                 "faults": list(s.faults), "hold_down": s.hold_down,
                 "send_suppressed": s.send_suppressed,
-                "master_advbase": s.last_peer_advbase if vip["master"] != vip["source"]
-                else s.advbase,
-                "master_advskew": s.last_peer_advskew if vip["master"] != vip["source"]
-                else s.effective_advskew,
+                **dict(s.election.master),
                 "operator_demotion": None if operator is None else {
                     "amount": operator[0],
                     "until": self._iso(operator[1]) if operator[1] is not None else None},

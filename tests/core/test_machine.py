@@ -22,7 +22,7 @@ from carpd.core.actions import (
     VhidState,
 )
 from carpd.core.carp import auth, wire
-from carpd.core.carp.election import VhidInput
+from carpd.core.carp.profile import CarpAdvert
 from carpd.core.events import (
     AddressOpFailed,
     AdvertReceived,
@@ -35,6 +35,8 @@ from carpd.core.events import (
 )
 from carpd.core.machine import TRANSITIONS, VhidMachine
 from carpd.core.params import Secret, VipParams
+from carpd.core.states import Reason, VhidInput
+from tests.carp_words import effective_advskew, stat
 
 IP = ipaddress.IPv4Address
 IPIF = ipaddress.IPv4Interface
@@ -76,8 +78,8 @@ def as_master(**overrides: Any) -> VhidMachine:
 
 def advert(*, advbase: int = 1, advskew: int = 0, source: IP = PEER,
            counter: int = 0xABC) -> AdvertReceived:
-    return AdvertReceived(name="web", source=source, advbase=advbase, advskew=advskew,
-                          counter=counter)
+    return AdvertReceived(name="web", advert=CarpAdvert(source=source, advbase=advbase,
+                                                        advskew=advskew, counter=counter))
 
 
 def decoded(action: object) -> wire.CarpHeader:
@@ -94,8 +96,16 @@ def release(**kw: Any) -> list[object]:
 
 
 def changed(old: VhidState, new: VhidState, reason: str, peer: IP | None = None) -> StateChanged:
-    return StateChanged(name="web", vhid=10, interface="eth0", old=old, new=new, reason=reason,
-                        peer=peer)
+    """`reason` as status shows it ("fault_check:nginx")."""
+    return StateChanged(name="web", vhid=10, interface="eth0", old=old, new=new,
+                        **reason_fields(reason), peer=peer)
+
+
+def reason_fields(code: str) -> dict[str, Any]:
+    """StateChanged's reason and cause for a reason code."""
+    if code.startswith("fault_") and code != "fault_cleared":
+        return {"reason": Reason.FAULT, "cause": code.removeprefix("fault_")}
+    return {"reason": Reason(code), "cause": None}
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -156,8 +166,8 @@ def test_master_down_takes_over_with_exact_action_list() -> None:
                                   interval=0.5)
     send = actions[3]
     assert isinstance(send, SendAdvert)
-    assert (send.name, send.interface, send.source, send.destination, send.l2_broadcast,
-            send.bow_out) == ("web", "eth0", OWN, IP("224.0.0.18"), False, False)
+    assert (send.name, send.interface, send.source, send.destinations, send.l2_broadcast,
+            send.bow_out) == ("web", "eth0", OWN, (IP("224.0.0.18"),), False, False)
     h = decoded(send)
     assert (h.vhid, h.advbase, h.advskew, h.demote, h.counter) == (10, 1, 0, 0, COUNTER + 1)
     assert wire.carp_checksum_ok(send.payload)
@@ -181,7 +191,7 @@ def test_master_down_with_xparam_several_addresses_no_units() -> None:
     send = actions[3]
     assert isinstance(send, SendAdvert)
     assert send.l2_broadcast
-    assert send.destination == IP("239.1.2.3")
+    assert send.destinations == (IP("239.1.2.3"),)
     h = decoded(send)
     assert auth.verify_digest(PASSWORD, 10, (vips[0].ip, vips[1].ip), h.counter, h.digest)
     assert [a.argv for a in actions[4:] if isinstance(a, RunScript)] == [
@@ -393,16 +403,16 @@ def test_demotion_as_master_advertises_at_once() -> None:
     assert len(actions) == 1
     h = decoded(actions[0])
     assert (h.advbase, h.advskew) == (1, 60)
-    assert m.effective_advskew == 60
+    assert effective_advskew(m) == 60
     assert m.next_deadline() == pytest.approx(3.2 + 1 + 60 / 256)
     stats = m.statistics()
     assert stats.demotions == (("health", 50),)
-    assert (stats.advskew, stats.effective_advskew) == (10, 60)
+    assert (stat(stats, "advskew"), effective_advskew(stats)) == (10, 60)
     # same amount again: no change, no advert
     assert m.handle(SetDemotion(name="web", source="health", amount=50), 3.3) == []
     # a second source adds up, capped at 254
     decoded(m.handle(SetDemotion(name="web", source="boot", amount=250), 3.4)[0])
-    assert m.effective_advskew == 254
+    assert effective_advskew(m) == 254
     m.handle(SetDemotion(name="web", source="boot", amount=0), 3.5)
     actions = m.handle(SetDemotion(name="web", source="health", amount=0), 3.6)
     assert decoded(actions[0]).advskew == 10
@@ -420,7 +430,7 @@ def test_demoted_master_then_loses_to_equal_peer() -> None:
 def test_demotion_in_backup_changes_master_down_after_next_advert() -> None:
     m = started()
     assert m.handle(SetDemotion(name="web", source="x", amount=128), 1.0) == []
-    assert m.effective_advskew == 128
+    assert effective_advskew(m) == 128
     m.handle(advert(), 2.0)
     assert m.next_deadline() == pytest.approx(2.0 + 3.5)
 
@@ -432,9 +442,9 @@ def test_three_send_failures_suppress_and_three_successes_restore() -> None:
     fail, ok = SendResult(name="web", ok=False, error="ENOBUFS"), SendResult(name="web", ok=True)
     assert m.handle(fail, 3.1) == []
     assert m.handle(fail, 3.2) == []
-    assert m.effective_advskew == 5
+    assert effective_advskew(m) == 5
     assert m.handle(fail, 3.3) == []
-    assert m.effective_advskew == 240
+    assert effective_advskew(m) == 240
     assert m.statistics().send_suppressed
     due = m.next_deadline()
     assert due is not None
@@ -442,14 +452,14 @@ def test_three_send_failures_suppress_and_three_successes_restore() -> None:
     assert h.advskew >= 240
     assert m.handle(ok, 4.1) == []
     assert m.handle(ok, 4.2) == []
-    assert m.effective_advskew == 240
+    assert effective_advskew(m) == 240
     m.handle(fail, 4.21)  # resets the success run
     m.handle(ok, 4.22)
     m.handle(ok, 4.23)
     assert m.statistics().send_suppressed
     m.handle(ok, 4.24)
     assert not m.statistics().send_suppressed
-    assert m.effective_advskew == 5
+    assert effective_advskew(m) == 5
     due = m.next_deadline()
     assert due is not None
     assert decoded(m.handle(TimerFired(), due)[0]).advskew == 5
@@ -460,7 +470,7 @@ def test_two_failures_separated_by_a_success_do_not_suppress() -> None:
     m = as_master()
     for ok in (False, False, True, False, False):
         m.handle(SendResult(name="web", ok=ok), 3.5)
-    assert m.effective_advskew == 0
+    assert effective_advskew(m) == 0
 
 
 # -- late timers -------------------------------------------------------------------------------
@@ -502,8 +512,11 @@ def test_statistics_fields() -> None:
     assert s.since_at == 3.1
     assert s.reason == "master_down_timer"
     assert s.master == OWN
-    assert (s.advbase, s.advskew, s.effective_advskew, s.preempt) == (1, 7, 7, True)
-    assert (s.last_peer_advbase, s.last_peer_advskew) == (2, 9)
+    assert (stat(s, "advbase"), stat(s, "advskew"), effective_advskew(s), s.preempt) == (
+        1, 7, 7, True)
+    assert (stat(s, "master_advbase"), stat(s, "master_advskew")) == (1, 7)  # we are master
+    assert m.profile.statistics(m.standing, master_is_self=False).master_rank_text == \
+        "advbase 2 advskew 9"  # the last peer heard
     assert (s.adverts_sent, s.adverts_received, s.send_errors, s.address_errors,
             s.transitions) == (2, 1, 1, 1, 2)
     assert not s.send_suppressed

@@ -6,7 +6,6 @@ import pytest
 
 from carpd.core.actions import Announce, Anomaly, SendAdvert, VhidState
 from carpd.core.carp import wire
-from carpd.core.carp.election import VhidInput
 from carpd.core.events import (
     LinkChanged,
     SetDemotion,
@@ -17,6 +16,8 @@ from carpd.core.events import (
     TimerFired,
 )
 from carpd.core.machine import TRANSITIONS, VhidMachine
+from carpd.core.states import VhidInput
+from tests.carp_words import effective_advskew, stat
 from tests.core.test_machine import (
     BACKUP,
     COUNTER,
@@ -89,7 +90,7 @@ def test_fault_ignores_adverts_but_remembers_the_master() -> None:
         assert m.handle(ad, 2.0) == []
     assert m.state is FAULT and m.next_deadline() is None
     stats = m.statistics()
-    assert stats.master == PEER and stats.last_peer_advskew == 0
+    assert stats.master == PEER and stat(stats, "master_advskew") == 0
     assert m.handle(advert(advbase=255, advskew=255), 2.5) == []
     assert m.statistics().master is None  # it bowed out
 
@@ -152,9 +153,9 @@ def test_own_demotion_excludes_the_sync_group_share() -> None:
     m.handle(SetDemotion(name="web", source="maintenance", amount=100), 1.0)
     m.handle(SetDemotion(name="web", source="sync_group", amount=30), 1.0)
     assert m.own_demotion == 150
-    assert m.effective_advskew == 10 + 50 + 100 + 30
+    assert effective_advskew(m) == 10 + 50 + 100 + 30
     m.handle(SetDemotion(name="web", source="operator", amount=254), 1.0)
-    assert m.effective_advskew == 254
+    assert effective_advskew(m) == 254
     assert dict(m.statistics().demotions) == {"check:nginx": 50, "maintenance": 100,
                                               "sync_group": 30, "operator": 254}
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from carpd.core.actions import SendAdvert, StartUnits, StopUnits, VhidState
-from carpd.core.carp.election import VhidInput
 from carpd.core.events import LinkChanged, SetDemotion, SetFault, Start, TimerFired
 from carpd.core.machine import TRANSITIONS, VhidMachine
 from carpd.core.params import (
@@ -20,6 +19,8 @@ from carpd.core.params import (
     VipParams,
     untunable_changes,
 )
+from carpd.core.states import VhidInput
+from tests.carp_words import effective_advskew, stat
 from tests.core.test_machine import (
     BACKUP,
     COUNTER,
@@ -85,7 +86,7 @@ def test_master_advertises_at_once_with_the_new_skew_and_reschedules() -> None:
     s = m.statistics()
     assert (s.state, s.since_at, s.reason, s.transitions) == (MASTER, 3.0, "master_down_timer",
                                                               transitions)
-    assert (s.advskew, s.effective_advskew, s.adverts_sent) == (50, 50, sent + 1)
+    assert (stat(s, "advskew"), effective_advskew(s), s.adverts_sent) == (50, 50, sent + 1)
 
 
 def test_master_new_advbase_keeps_its_demotion() -> None:

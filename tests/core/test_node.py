@@ -11,18 +11,20 @@ from hypothesis import strategies as st
 
 from carpd.core.actions import Anomaly, PacketDropped, SendAdvert, StateChanged, VhidState
 from carpd.core.carp import auth, wire
+from carpd.core.drops import QUIET_DROPS, DropReason
 from carpd.core.events import (
     AddressOpFailed,
     LinkChanged,
-    PacketReceived,
     SendResult,
     SetDemotion,
     Shutdown,
     Start,
     TimerFired,
 )
-from carpd.core.node import DROP_REASONS, QUIET_DROPS, Node
+from carpd.core.node import Node
 from carpd.core.params import Secret, VipParams
+from carpd.io.ipv4 import encode_ipv4_header, parse_datagram
+from tests.carp_words import effective_advskew
 
 IP = ipaddress.IPv4Address
 IPIF = ipaddress.IPv4Interface
@@ -64,13 +66,14 @@ def packet(*, vhid: int = 10, password: bytes = b"webpw", addresses: tuple[IPIF,
         advbase=advbase, counter=counter, digest=digest)))
     if corrupt_digest:
         carp[20] ^= 0x01  # after the checksum was computed
-    ip = wire.encode_ipv4_header(source=src, destination=dst, payload_length=36, ttl=ttl,
+    ip = encode_ipv4_header(source=src, destination=dst, payload_length=36, ttl=ttl,
                                  protocol=proto)
     return ip + bytes(carp)
 
 
 def receive(node: Node, data: bytes, now: float = 1.0, interface: str = "eth0") -> list[Any]:
-    return node.handle(PacketReceived(interface=interface, data=data), now)
+    """Raw IPv4 bytes as the raw-socket adapter hands them to the core."""
+    return node.handle(parse_datagram(interface, data), now)
 
 
 def only_drop(actions: list[Any]) -> PacketDropped:
@@ -130,8 +133,8 @@ def test_drop_reason_and_exact_counters(data: bytes, reason: str, vhid: int | No
 
 def test_quiet_reasons() -> None:
     assert {"own_packet", "vrrp", "unknown_vhid"} == QUIET_DROPS
-    assert set(QUIET_DROPS) <= set(DROP_REASONS)
-    assert {c[2] for c in DROP_CASES} == set(DROP_REASONS)
+    assert set(QUIET_DROPS) <= set(DropReason)
+    assert {c[2] for c in DROP_CASES} == set(DropReason)
 
 
 def test_drop_details_name_the_problem() -> None:
@@ -217,7 +220,7 @@ def test_quiet_reasons_never_logged() -> None:
 # -- fuzzing -----------------------------------------------------------------------------------
 
 def _ip_prefixed(payload: bytes, ttl: int, dst: IP) -> bytes:
-    return wire.encode_ipv4_header(source=PEER, destination=dst, payload_length=len(payload),
+    return encode_ipv4_header(source=PEER, destination=dst, payload_length=len(payload),
                                    ttl=ttl) + payload
 
 
@@ -340,7 +343,7 @@ def test_start_shutdown_and_demotion_by_name() -> None:
     actions = node.handle(SetDemotion(name=None, source="boot", amount=10), 10.5)
     assert sorted(a.name for a in actions if isinstance(a, SendAdvert)) == ["lan", "mail", "web"]
     assert len(actions) == 3
-    assert node.machine("web").effective_advskew == 10
+    assert effective_advskew(node.machine("web")) == 10
     actions = node.handle(Shutdown(name="web"), 11.0)
     assert {a.name for a in actions if hasattr(a, "name")} == {"web"}
     assert states(node)["web"] is VhidState.INIT

@@ -17,7 +17,6 @@ from carpd.core.carp import wire
 from carpd.core.events import (
     CheckResult,
     LinkChanged,
-    PacketReceived,
     SetDemotion,
     SetFault,
     SetHoldDown,
@@ -26,6 +25,9 @@ from carpd.core.events import (
 )
 from carpd.core.node import Node
 from carpd.core.params import CheckParams, Secret, VipParams
+from carpd.io.ipv4 import parse_datagram
+from tests.carp_words import effective_advskew
+from tests.core.test_machine import reason_fields
 from tests.core.test_node import packet
 
 IP = ipaddress.IPv4Address
@@ -99,7 +101,7 @@ def test_fatal_check_faults_its_vip_and_lends_240_to_the_group() -> None:
     assert isinstance(actions[0], CheckObserved)
     assert actions[1] == StateChanged(name="web", vhid=10, interface="eth0",
                                       old=VhidState.MASTER, new=VhidState.FAULT,
-                                      reason="fault_check:db")
+                                      **reason_fields("fault_check:db"))
     assert isinstance(actions[2], RemoveAddresses)  # break before make: release, then tell
     assert isinstance(actions[3], SendAdvert) and actions[3].bow_out
     assert skews(actions) == [("mail", 250), ("gw", 240)]
@@ -117,7 +119,7 @@ def test_sync_group_takes_the_largest_other_weight_not_the_sum() -> None:
         "web": {"operator": 30, "sync_group": 100},
         "mail": {"operator": 100, "sync_group": 30},
         "gw": {"sync_group": 100}, "lone": {}}
-    assert [s.effective_advskew for s in n.statistics().vips] == [130, 140, 100, 0]
+    assert [effective_advskew(s) for s in n.statistics().vips] == [130, 140, 100, 0]
 
 
 def test_link_down_of_a_member_moves_the_group() -> None:
@@ -148,8 +150,7 @@ def test_fault_set_directly_and_vips_without_group_are_untouched() -> None:
 def test_foreign_advert_reported_per_peer_once_per_interval_and_counted() -> None:
     n = node()
     def foreign(src: str, now: float) -> Anomaly:
-        acts = n.handle(PacketReceived(interface="eth0",
-                                       data=packet(password=b"other", src=IP(src))), now)
+        acts = n.handle(parse_datagram("eth0", packet(password=b"other", src=IP(src))), now)
         assert len(acts) == 2 and isinstance(acts[1], Anomaly)
         return acts[1]
     a = foreign("10.0.0.9", 1.0)
@@ -164,7 +165,7 @@ def test_dual_master_rate_limited_per_peer() -> None:
     n = masters(node(WEB))
     logs = []
     for now in (10.0, 12.0, 70.5):
-        acts = n.handle(PacketReceived(interface="eth0", data=packet(advskew=100)), now)
+        acts = n.handle(parse_datagram("eth0", packet(advskew=100)), now)
         logs += [a.log for a in acts if isinstance(a, Anomaly)]
     assert logs == [True, False, True]
     assert n.statistics().anomalies == {"web": {"dual_master": 3}}

@@ -11,6 +11,7 @@ from carpd.core.actions import CheckObserved, RemoveAddresses, SendAdvert, State
 from carpd.core.events import CheckResult, Retune, SetDemotion, SetFault
 from carpd.core.params import CheckParams
 from carpd.core.policy.checks import CheckState, CheckTracker
+from tests.core.test_machine import reason_fields
 from tests.core.test_node_health import (
     DB,
     GW,
@@ -108,7 +109,7 @@ def test_failing_check_turned_fatal_bows_out() -> None:
     actions = n.retune(dataclasses.replace(WEB, checks=(fatal, DB)), 6.0)
     assert actions[0] == StateChanged(name="web", vhid=10, interface="eth0",
                                       old=VhidState.MASTER, new=VhidState.FAULT,
-                                      reason="fault_check:nginx")
+                                      **reason_fields("fault_check:nginx"))
     assert isinstance(actions[1], RemoveAddresses)  # release first, then bow out
     assert isinstance(actions[2], SendAdvert) and actions[2].bow_out
     assert demotions(n)["web"] == {}
@@ -137,7 +138,7 @@ def test_removed_fatal_check_ends_the_fault() -> None:
     actions = n.retune(dataclasses.replace(WEB, checks=(NGINX,)), 6.0)
     assert actions[0] == StateChanged(name="web", vhid=10, interface="eth0",
                                       old=VhidState.FAULT, new=VhidState.BACKUP,
-                                      reason="fault_cleared")
+                                      **reason_fields("fault_cleared"))
     assert skews(actions) == [("mail", 10), ("gw", 0)]  # the group lets go of the 240
 
 

@@ -14,9 +14,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from carpd.core.actions import SendAdvert
+from carpd.core.addresses import Address, AddressWithPrefix, Family
 from carpd.core.params import VipParams
 from carpd.driver.daemon import Daemon
-from carpd.driver.ports import Ports
+from carpd.driver.ports import DatagramCallback, Ports
+from carpd.io.ipv4 import parse_datagram
 
 
 class _FakeSelector(selectors.DefaultSelector):
@@ -46,16 +48,20 @@ class FakeClockLoop(asyncio.SelectorEventLoop):
 class FakeTransport:
     def __init__(self) -> None:
         self.sent: list[tuple[float, SendAdvert]] = []
-        self.on_packet: Callable[[str, bytes], None] | None = None
+        self.on_datagram: DatagramCallback | None = None
         self.fail = False
-        self.opened: list[tuple[str, ipaddress.IPv4Address]] = []
+        self.opened: list[tuple[str, Address]] = []
         self.closed = False
 
-    def open(self, interface: str, source: ipaddress.IPv4Address,
-             groups: frozenset[ipaddress.IPv4Address],
-             on_packet: Callable[[str, bytes], None]) -> None:
+    def open(self, interface: str, source: Address, groups: frozenset[Address],
+             on_datagram: DatagramCallback) -> None:
         self.opened.append((interface, source))
-        self.on_packet = on_packet
+        self.on_datagram = on_datagram
+
+    def on_packet(self, interface: str, data: bytes) -> None:
+        """Raw IPv4 bytes arriving, parsed as the raw-socket transport parses them."""
+        assert self.on_datagram is not None
+        self.on_datagram(parse_datagram(interface, data))
 
     def send(self, action: SendAdvert) -> None:
         if self.fail:
@@ -82,24 +88,24 @@ class FakeAddresses:
                     on_addresses: Callable[[str], None]) -> None:
         self.on_link, self.on_addresses = on_link, on_addresses
 
-    async def add(self, interface: str, addresses: tuple[ipaddress.IPv4Interface, ...],
+    async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],
                   label: str) -> None:
         self.ops.append(("add", interface, tuple(map(str, addresses))))
         self.present[interface].update(addresses)
 
     async def remove(self, interface: str,
-                     addresses: tuple[ipaddress.IPv4Interface, ...]) -> None:
+                     addresses: tuple[AddressWithPrefix, ...]) -> None:
         self.ops.append(("remove", interface, tuple(map(str, addresses))))
         self.present[interface].difference_update(addresses)
 
-    async def addresses(self, interface: str) -> set[ipaddress.IPv4Interface]:
+    async def addresses(self, interface: str) -> set[AddressWithPrefix]:
         """What is on the interface: the VIPs present and the primary (source) address."""
         self.dumps += 1
         primary = {ipaddress.IPv4Interface(f"{self.primary}/24")} if self.has_primary else set()
         return set(self.present[interface]) | primary
 
-    async def primary_ipv4(self, interface: str) -> ipaddress.IPv4Address | None:
-        return self.primary
+    async def primary_address(self, interface: str, family: Family) -> Address | None:
+        return self.primary if family is Family.IPV4 else None
 
     async def link_up(self, interface: str) -> bool:
         return self.carrier

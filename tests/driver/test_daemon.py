@@ -13,6 +13,7 @@ from carpd.core.carp import auth, wire
 from carpd.core.params import Secret, VipParams
 from carpd.driver.daemon import Daemon
 from carpd.driver.ports import Ports
+from carpd.io.ipv4 import encode_ipv4_header
 from tests.driver.fakes import FakeClockLoop, Scenario, drive_daemon, fake_ports
 
 WEB = ipaddress.IPv4Interface("172.16.90.31/24")
@@ -32,7 +33,7 @@ def peer_advert(advbase: int = 1, advskew: int = 0, counter: int = 7) -> bytes:
     digest = auth.compute_digest(b"s3cret", 1, (WEB.ip,), counter)
     payload = wire.encode_carp_header(wire.CarpHeader(vhid=1, advbase=advbase, advskew=advskew,
                                                       counter=counter, digest=digest))
-    return wire.encode_ipv4_header(source=PEER, destination=ipaddress.IPv4Address("224.0.0.18"),
+    return encode_ipv4_header(source=PEER, destination=ipaddress.IPv4Address("224.0.0.18"),
                                    payload_length=36) + payload
 
 

@@ -8,8 +8,9 @@ How time moves: the clock jumps to the earliest of (in-flight packet deliveries,
 deadlines, scheduled scenario steps). At one instant the order is: packet deliveries, then
 host timers (hosts in creation order), then scheduled steps; imperative faults called by a test
 after `run_until(t)` therefore happen after everything due at `t`, like a scheduled step.
-Adverts travel as real bytes: `encode_ipv4_header` + the 36-byte payload, decoded by the
-receiving node. A packet already on the wire is delivered even if its sender dies or loses
+Adverts travel as real bytes: the 36-byte payload the sender's core encoded, delivered as the
+datagram a raw socket would report (source, group, hop limit 255), decoded by the receiving
+node. A packet already on the wire is delivered even if its sender dies or loses
 its link meanwhile; the receiver must be alive, link-up and (at delivery time) in the same
 partition component as the sender. Loss is drawn per receiver at send time from a seeded RNG.
 Every SendAdvert is fed back at once as `SendResult`: ok, unless the host's transmit path is
@@ -409,12 +410,12 @@ class Simulation:
                 fn()
         self._check_settled()
 
-    def _deliver_packet(self, seg: Segment, sender: str, receiver: str, iface: str,
-                        data: bytes) -> None:
+    def _deliver_packet(self, seg: Segment, sender: str, receiver: str,
+                        packet: PacketReceived) -> None:
         host = self.hosts[receiver]
-        if not (host.alive and host.link_up[iface] and seg.connected(sender, receiver)):
+        if not (host.alive and host.link_up[packet.interface] and seg.connected(sender, receiver)):
             return
-        self._deliver_event(host, PacketReceived(interface=iface, data=data))
+        self._deliver_event(host, packet)
 
     def _deliver_event(self, host: Host, event: Event) -> None:
         assert host.node is not None
@@ -467,8 +468,7 @@ class Simulation:
         self.sent.append(Sent(self.now, host.name, a.name, header.advskew, a.bow_out))
         if host.tx_broken:
             return SendResult(name=a.name, ok=False, error="ENOBUFS")
-        data = wire.encode_ipv4_header(source=a.source, destination=a.destination,
-                                       payload_length=wire.CARP_HEADER_LEN) + a.payload
+        (destination,) = a.destinations
         seg = self.segments[host.segments[a.interface]]
         for other in self.hosts.values():
             iface = next((i for i, s in other.segments.items() if s == seg.name), None)
@@ -477,8 +477,9 @@ class Simulation:
             if seg.loss and seg.rng.random() < seg.loss:
                 self.lost += 1
                 continue
-            self._push(self.now + seg.latency, _DELIVER, (seg, host.name, other.name, iface,
-                                                          data))
+            packet = PacketReceived(interface=iface, family=a.family, source=a.source,
+                                    destination=destination, hop_limit=255, payload=a.payload)
+            self._push(self.now + seg.latency, _DELIVER, (seg, host.name, other.name, packet))
         return SendResult(name=a.name, ok=True)
 
     def _fault(self, label: str) -> None:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from carpd.core.events import SetFault
+from tests.carp_words import effective_advskew
 from tests.sim.sim import MASTER, Simulation, vip
 
 HOSTS = {"A": "172.16.90.101", "B": "172.16.90.102", "C": "172.16.90.103"}
@@ -111,7 +112,7 @@ class CarpSchedules(RuleBasedStateMachine):
             components.setdefault(sim.segments["lan"].component.get(h.name, 0), []).append(
                 h.name)
         for members in components.values():
-            skews = {h: sim.hosts[h].node.machine(name).effective_advskew for h in members}
+            skews = {h: effective_advskew(sim.hosts[h].node.machine(name)) for h in members}
             masters = [h for h in members if sim.state(h, name) is MASTER]
             assert len(masters) == 1, (members, masters)
             assert skews[masters[0]] == min(skews.values()), (

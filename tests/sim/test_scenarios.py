@@ -14,6 +14,7 @@ import math
 
 import pytest
 
+from tests.carp_words import effective_advskew
 from tests.sim.sim import (
     BACKUP,
     LATENCY,
@@ -249,7 +250,7 @@ def test_three_hosts_fifty_vhids() -> None:
 def test_demotion_fast_handover_and_back() -> None:
     sim = settled_seed()
     sim.demote("A", 150, "web")
-    assert sim.hosts["A"].node.machine("web").effective_advskew == 150
+    assert effective_advskew(sim.hosts["A"].node.machine("web")) == 150
     assert sim.sent[-1].host == "A" and sim.sent[-1].advskew == 150  # advertised at once
     sim.run_until(20.5 + 2 * LATENCY)
     assert sim.became("B", "web", MASTER) == [20.5 + LATENCY]
@@ -325,9 +326,9 @@ def test_send_errors_suppress_the_master() -> None:
     takeover = takeover_at(sim, "A", "web", 20.5, 100)  # nothing from A reaches B any more
     a_web = sim.hosts["A"].node.machine("web")
     sim.run_until(22.5)
-    assert a_web.statistics().send_errors == 2 and a_web.effective_advskew == 0
+    assert a_web.statistics().send_errors == 2 and effective_advskew(a_web) == 0
     sim.run_until(23.0)  # the third consecutive failure
-    assert a_web.statistics().send_errors == 3 and a_web.effective_advskew == 240
+    assert a_web.statistics().send_errors == 3 and effective_advskew(a_web) == 240
     sim.run_until(takeover + LATENCY)
     assert a_web.statistics().send_errors == 4  # + the farewell advert of the step-down
     assert sim.became("B", "web", MASTER) == [takeover]
@@ -339,14 +340,14 @@ def test_send_errors_suppress_the_master() -> None:
     sim.settle()
     # Only successful sends clear the suppression and a BACKUP sends nothing, so A stays
     # BACKUP after the repair, exactly as ucarp and the BSDs behave.
-    assert a_web.effective_advskew == 240 and sim.masters("web") == ["B"]
+    assert effective_advskew(a_web) == 240 and sim.masters("web") == ["B"]
     sim.kill("B")
     killed_at = sim.now
     sim.run_for(5.0)
     assert sim.became("A", "web", MASTER, after=killed_at) == [
         takeover_at(sim, "B", "web", killed_at, 240)]
     sim.run_for(3.0)  # three good sends later the suppression is gone
-    assert a_web.effective_advskew == 0 and not a_web.statistics().send_suppressed
+    assert effective_advskew(a_web) == 0 and not a_web.statistics().send_suppressed
 
 
 # 13 ----------------------------------------------------------------------------------------

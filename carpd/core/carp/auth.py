@@ -19,6 +19,7 @@ import struct
 from collections.abc import Iterable
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_PASSWORD_BYTES = 19  # ucarp: strlen + NUL must fit a 20-byte key (CARP.md 2.1)
 
 
 def bsd_address_bytes(addresses: Iterable[Address]) -> bytes:

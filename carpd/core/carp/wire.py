@@ -1,9 +1,9 @@
-"""CARP advertisement and IPv4 header encode/decode, and the Internet checksum.
+"""The CARP advertisement on the wire: the 36-byte header, encoded and decoded.
 
-Owns: the 36-byte CARP header (CARP.md 1.3), its checksum (RFC 1071 over the 36 bytes with the
-checksum field zero, computed after counter and HMAC are written, CARP.md 1.4), and the 20-byte
-IPv4 header that carries it (CARP.md 1.2) for the simulator, the L2-broadcast sender and the
-receive path of a raw socket.
+Owns: the 36-byte CARP header (CARP.md 1.3) and its checksum (RFC 1071 over the 36 bytes with
+the checksum field zero, computed after counter and HMAC are written, CARP.md 1.4; the same
+for IPv4 and IPv6, no pseudo-header). The IP header around it is the adapters' business
+(carpd.io.ipv4): the core receives datagrams.
 Invariants: `decode_*` never raises anything but `WireError`; encode/decode round-trip exactly.
 Must not: know about HMAC keys (auth.py) or election rules (timing.py).
 """
@@ -14,23 +14,23 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
+from carpd.core.checksum import internet_checksum
+
 CARP_VERSION = 2
 CARP_TYPE_ADVERTISEMENT = 1
 CARP_AUTHLEN = 7  # 32-bit words of counter (2) + SHA1 digest (5)
 CARP_HEADER_LEN = 36
-IPV4_HEADER_LEN = 20
-IPPROTO_CARP = 112
+CARP_TOS = 0x10  # ucarp's IPTOS_LOWDELAY
 CARP_TTL = 255
-CARP_TOS = 0x10
+CARP_GROUP = ipaddress.IPv4Address("224.0.0.18")
 DIGEST_LEN = 20
 BOW_OUT = 255  # advbase == advskew == 255: "I am leaving, take over now"
 
 _CARP = struct.Struct("!BBBBBBHQ20s")
-_IPV4 = struct.Struct("!BBHHHBBH4s4s")
 
 
 class WireError(ValueError):
-    """Bytes that are not a well-formed CARP advertisement or IPv4 header."""
+    """Bytes that are not a well-formed CARP advertisement."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -54,32 +54,6 @@ class CarpHeader:
     @property
     def is_bow_out(self) -> bool:
         return self.advbase == BOW_OUT and self.advskew == BOW_OUT
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ipv4Header:
-    ihl: int
-    tos: int
-    total_length: int
-    ident: int
-    ttl: int
-    protocol: int
-    source: ipaddress.IPv4Address
-    destination: ipaddress.IPv4Address
-
-    @property
-    def header_length(self) -> int:
-        return self.ihl * 4
-
-
-def internet_checksum(data: bytes) -> int:
-    """RFC 1071 one's-complement checksum of `data` (padded to even length)."""
-    if len(data) % 2:
-        data += b"\x00"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total > 0xFFFF:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def encode_carp_header(header: CarpHeader) -> bytes:
@@ -111,28 +85,3 @@ def decode_carp_header(data: bytes) -> CarpHeader:
 def carp_checksum_ok(data: bytes) -> bool:
     """True when the 36 CARP bytes sum to zero (checksum field included)."""
     return len(data) >= CARP_HEADER_LEN and internet_checksum(data[:CARP_HEADER_LEN]) == 0
-
-
-def encode_ipv4_header(
-    *, source: ipaddress.IPv4Address, destination: ipaddress.IPv4Address, payload_length: int,
-    ident: int = 0, ttl: int = CARP_TTL, tos: int = CARP_TOS, protocol: int = IPPROTO_CARP,
-) -> bytes:
-    """A 20-byte header with DF set and a correct header checksum."""
-    fields = (0x45, tos, IPV4_HEADER_LEN + payload_length, ident & 0xFFFF, 0x4000, ttl,
-              protocol)
-    raw = _IPV4.pack(*fields, 0, source.packed, destination.packed)
-    return _IPV4.pack(*fields, internet_checksum(raw), source.packed, destination.packed)
-
-
-def decode_ipv4_header(data: bytes) -> Ipv4Header:
-    if len(data) < IPV4_HEADER_LEN:
-        raise WireError("short", f"IPv4 header needs {IPV4_HEADER_LEN} bytes, got {len(data)}")
-    vihl, tos, total, ident, _frag, ttl, proto, _csum, src, dst = _IPV4.unpack_from(data)
-    if vihl >> 4 != 4 or (vihl & 0x0F) < 5:
-        raise WireError("malformed", f"not an IPv4 header (first byte 0x{vihl:02x})")
-    if len(data) < (vihl & 0x0F) * 4:
-        raise WireError("short", "IPv4 options truncated")
-    return Ipv4Header(
-        ihl=vihl & 0x0F, tos=tos, total_length=total, ident=ident, ttl=ttl, protocol=proto,
-        source=ipaddress.IPv4Address(src), destination=ipaddress.IPv4Address(dst),
-    )

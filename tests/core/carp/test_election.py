@@ -9,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from carpd.core.carp import election
-from carpd.core.carp.election import VhidInput
+from carpd.core.states import VhidInput
 
 IP = ipaddress.IPv4Address
 TAKEOVER, PREFERRED, NOT_PREFERRED = (VhidInput.PEER_TAKEOVER, VhidInput.PEER_PREFERRED,

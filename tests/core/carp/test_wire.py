@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carpd.core.carp import auth, wire
+from carpd.core.checksum import internet_checksum
 
 IP = ipaddress.IPv4Address
 
@@ -181,77 +182,36 @@ def test_wire_bit_flips_in_vhid_counter_digest_are_caught_end_to_end() -> None:
 
 def test_checksum_rfc1071_example() -> None:
     # RFC 1071 section 3 example: 0001 f203 f4f5 f6f7 sums to ddf2, checksum 220d
-    assert wire.internet_checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
+    assert internet_checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
 
 
 def test_checksum_of_empty_and_zeros_is_ffff() -> None:
-    assert wire.internet_checksum(b"") == 0xFFFF
-    assert wire.internet_checksum(bytes(36)) == 0xFFFF
+    assert internet_checksum(b"") == 0xFFFF
+    assert internet_checksum(bytes(36)) == 0xFFFF
 
 
 def test_checksum_odd_length_is_zero_padded() -> None:
-    assert wire.internet_checksum(b"\x12\x34\x56") == wire.internet_checksum(b"\x12\x34\x56\x00")
-    assert wire.internet_checksum(b"\xab") == (~0xAB00) & 0xFFFF
+    assert internet_checksum(b"\x12\x34\x56") == internet_checksum(b"\x12\x34\x56\x00")
+    assert internet_checksum(b"\xab") == (~0xAB00) & 0xFFFF
 
 
 def test_checksum_end_around_carry() -> None:
     # ffff + 0001 = 1 0000 -> fold -> 0001 -> complement fffe
-    assert wire.internet_checksum(b"\xff\xff\x00\x01") == 0xFFFE
+    assert internet_checksum(b"\xff\xff\x00\x01") == 0xFFFE
 
 
 @given(st.binary(max_size=200).map(lambda b: b + b"\x00" if len(b) % 2 else b))
 def test_checksum_inserted_makes_total_zero(data: bytes) -> None:
-    csum = wire.internet_checksum(data)
+    csum = internet_checksum(data)
     assert 0 <= csum <= 0xFFFF
-    assert wire.internet_checksum(data + struct.pack("!H", csum)) == 0
+    assert internet_checksum(data + struct.pack("!H", csum)) == 0
 
 
 @given(st.binary(max_size=100), st.binary(max_size=100))
 def test_checksum_is_independent_of_word_order(a: bytes, b: bytes) -> None:
     a = a + b"\x00" * (len(a) % 2)
     b = b + b"\x00" * (len(b) % 2)
-    assert wire.internet_checksum(a + b) == wire.internet_checksum(b + a)
-
-
-# -- IPv4 header -------------------------------------------------------------------------------
-
-def test_decode_captured_ucarp_ip_header() -> None:
-    ip = wire.decode_ipv4_header(UCARP_IP_HEADER)
-    assert ip == wire.Ipv4Header(ihl=5, tos=0x10, total_length=56, ident=0x2165, ttl=255,
-                                 protocol=112, source=IP("127.0.0.1"),
-                                 destination=IP("224.0.0.18"))
-    assert ip.header_length == 20
-    assert wire.internet_checksum(UCARP_IP_HEADER) == 0
-
-
-def test_encode_reproduces_captured_ucarp_ip_header() -> None:
-    raw = wire.encode_ipv4_header(source=IP("127.0.0.1"), destination=IP("224.0.0.18"),
-                                  payload_length=36, ident=0x2165)
-    assert raw == UCARP_IP_HEADER
-
-
-def test_encode_ipv4_header_fields_and_checksum() -> None:
-    raw = wire.encode_ipv4_header(source=IP("10.0.0.1"), destination=IP("224.0.0.18"),
-                                  payload_length=36, ident=0x1_2345, ttl=64, tos=0xE0)
-    assert len(raw) == 20
-    assert raw[0] == 0x45
-    assert raw[6:8] == b"\x40\x00"  # DF
-    assert wire.internet_checksum(raw) == 0
-    ip = wire.decode_ipv4_header(raw)
-    assert (ip.tos, ip.total_length, ip.ident, ip.ttl, ip.protocol) == (0xE0, 56, 0x2345, 64,
-                                                                          112)
-    assert (ip.source, ip.destination) == (IP("10.0.0.1"), IP("224.0.0.18"))
-
-
-def test_ipv4_header_with_options() -> None:
-    raw = bytearray(UCARP_IP_HEADER + bytes(4))
-    raw[0] = 0x46
-    ip = wire.decode_ipv4_header(bytes(raw))
-    assert ip.ihl == 6
-    assert ip.header_length == 24
-    with pytest.raises(wire.WireError) as err:
-        wire.decode_ipv4_header(bytes(raw[:22]))
-    assert err.value.reason == "short"
+    assert internet_checksum(a + b) == internet_checksum(b + a)
 
 
 # -- WireError on short / garbage --------------------------------------------------------------
@@ -264,29 +224,12 @@ def test_short_carp_header(n: int) -> None:
     assert str(n) in err.value.detail
 
 
-@pytest.mark.parametrize("n", [0, 1, 19])
-def test_short_ipv4_header(n: int) -> None:
-    with pytest.raises(wire.WireError) as err:
-        wire.decode_ipv4_header(UCARP_IP_HEADER[:n])
-    assert err.value.reason == "short"
-
-
-@pytest.mark.parametrize("first", [0x00, 0x65, 0x44, 0x40, 0xFF])
-def test_garbage_ipv4_header_is_malformed(first: int) -> None:
-    raw = bytes([first]) + UCARP_IP_HEADER[1:]
-    with pytest.raises(wire.WireError) as err:
-        wire.decode_ipv4_header(raw)
-    assert err.value.reason == "malformed"
-    assert isinstance(err.value, ValueError)
-
-
 @given(st.binary(max_size=80))
 def test_decode_raises_only_wire_error(data: bytes) -> None:
-    for decode in (wire.decode_ipv4_header, wire.decode_carp_header):
-        try:
-            decode(data)
-        except wire.WireError as exc:
-            assert exc.reason in {"short", "malformed"}
+    try:
+        wire.decode_carp_header(data)
+    except wire.WireError as exc:
+        assert exc.reason in {"short", "malformed"}
 
 
 _headers = st.builds(
@@ -310,18 +253,3 @@ def test_carp_round_trip(header: wire.CarpHeader) -> None:
         checksum=int.from_bytes(raw[6:8], "big"), counter=header.counter,
         digest=header.digest)
     assert wire.encode_carp_header(back) == raw
-
-
-_addrs = st.integers(0, 2**32 - 1).map(IP)
-
-
-@given(_addrs, _addrs, st.integers(0, 1480), st.integers(0, 0xFFFF), st.integers(0, 255),
-       st.integers(0, 255), st.integers(0, 255))
-def test_ipv4_round_trip(src: IP, dst: IP, plen: int, ident: int, ttl: int, tos: int,
-                         proto: int) -> None:
-    raw = wire.encode_ipv4_header(source=src, destination=dst, payload_length=plen,
-                                  ident=ident, ttl=ttl, tos=tos, protocol=proto)
-    assert wire.internet_checksum(raw) == 0
-    assert wire.decode_ipv4_header(raw) == wire.Ipv4Header(
-        ihl=5, tos=tos, total_length=20 + plen, ident=ident, ttl=ttl, protocol=proto,
-        source=src, destination=dst)

@@ -1,0 +1,103 @@
+"""The seam between the per-VHID machine and an election protocol (CARP now, VRRPv3 next).
+
+Owns: the `ElectionProfile` protocol, `Standing` (what the machine knows of its own rank:
+the sum of its named demotions and whether sends are suppressed), `PeerAdvert` (a decoded,
+authenticated advert as the machine passes it back to its profile) and `ElectionProtocol`.
+How it works: the machine keeps states, timers, demotions and the one transition table; for
+everything that differs between protocols it asks its profile: decoding and authenticating a
+received advert, encoding its own (replay counter and HMAC included), the advert and
+master-down intervals, which input a peer's advert is in BACKUP and in MASTER (with the
+tie-break), the bow-out advert, and how a demotion changes what is advertised (CARP raises
+advskew, VRRP lowers the priority). The profile also has the words for status and logs, so
+nothing outside it names advbase, advskew, priority, the HMAC or the counter.
+Must not: keep machine state (states, timers), read the clock or touch sockets.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Protocol
+
+from carpd.core.addresses import Address
+from carpd.core.clock import Duration
+from carpd.core.events import PacketReceived, PeerAdvert
+from carpd.core.params import VipParams
+from carpd.core.states import Reason, VhidInput
+
+
+class ElectionProtocol(enum.Enum):
+    CARP = "carp"
+    VRRP3 = "vrrp3"
+
+
+HOLD_DOWN_DEMOTION = 240  # the boot hold-down, and what a member that cannot serve lends its
+# sync group (FreeBSD's 240): in any protocol, enough to lose to every undemoted peer
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    demotion: int  # the sum of the named demotions (check:web, operator, hold_down, ...)
+    send_suppressed: bool  # three failed sends in a row, until three succeed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElectionStatistics:
+    """The profile's figures and words for status, explain and metrics. `own` and `master`
+    are status keys with values, in rendering order (CARP: advbase, advskew,
+    effective_advskew; master_advbase, master_advskew). The rank is what demotions change
+    (CARP: advskew, raised by them and capped at `rank_limit`)."""
+
+    protocol: ElectionProtocol
+    own: tuple[tuple[str, int], ...]
+    master: tuple[tuple[str, int | None], ...]
+    rank_word: str
+    rank: int
+    effective_rank: int
+    rank_limit: int
+    master_rank_text: str | None  # the master's rank in words, None when unknown
+
+
+class ElectionProfile(Protocol):
+    protocol: ElectionProtocol
+    traffic_class: int  # the IPv4 TOS / IPv6 traffic class of our adverts
+
+    def retune(self, params: VipParams) -> None:
+        """Take new tunable settings (a reload)."""
+
+    def decode(self, packet: PacketReceived) -> PeerAdvert:
+        """Check and authenticate a datagram already routed to this VIP; raises
+        drops.Rejected (bad checksum, bad HMAC...)."""
+
+    def heard(self, advert: PeerAdvert) -> None:
+        """A valid advert was accepted: follow its replay counter, remember its rank."""
+
+    def encode(self, standing: Standing, *, bow_out: bool = False) -> bytes:
+        """Our next advert's payload (a bow-out tells peers to take over at once)."""
+
+    def advert_interval(self, standing: Standing) -> Duration: ...
+
+    def master_down_interval(self, standing: Standing) -> Duration: ...
+
+    def classify_in_backup(self, advert: PeerAdvert, standing: Standing, *,
+                           preempt: bool) -> tuple[VhidInput, Reason]: ...
+
+    def classify_in_master(self, advert: PeerAdvert, standing: Standing,
+                           own_source: Address) -> tuple[VhidInput, Reason]: ...
+
+    def yield_interval(self, advert: PeerAdvert) -> Duration:
+        """How long a master that this advert says is worse than us takes to hear us and
+        yield (its own advert interval): after that, still hearing it is a dual master."""
+
+    def advertised(self, standing: Standing) -> Hashable:
+        """What our adverts say about our rank: when it changes, a MASTER advertises at once."""
+
+    def describe_peer(self, advert: PeerAdvert) -> str:
+        """The advert's rank in the protocol's words ("advbase 1 advskew 100")."""
+
+    def describe_own(self, standing: Standing) -> str:
+        """Our rank in the protocol's words ("advskew 0")."""
+
+    def statistics(self, standing: Standing, *, master_is_self: bool) -> ElectionStatistics:
+        ...
