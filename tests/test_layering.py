@@ -297,7 +297,7 @@ def test_checker_reads_the_real_tree() -> None:
     assert {"carpd.core.events", "carpd.core.carp.wire", "carpd.core.policy.checks",
             "carpd.driver.ports", "carpd.carpctl", "carpd"} <= set(MODULES)
     edges = {(e.importer, e.imported) for edges in IMPORTS.values() for e in edges}
-    assert {("carpd.core.machine", "carpd.core.carp.wire"), ("carpd.core.carp.auth", "hmac"),
+    assert {("carpd.core.carp.profile", "carpd.core.carp.wire"), ("carpd.core.carp.auth", "hmac"),
             ("carpd.app.cli", "carpd"), ("carpd.app.cli", "carpd.app.wiring")} <= edges
 
 

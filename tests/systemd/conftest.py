@@ -10,6 +10,7 @@ them; the package itself is installed inside each server with `apt install ./car
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -59,10 +60,21 @@ def install(server: Server, deb: Path, *, again: bool = False) -> str:
                       f"{DIST_IN_SERVER}/{deb.name}", timeout=120).stdout
 
 
+@pytest.fixture(scope="session")
+def staged_dist(deb: Path) -> Iterator[Path]:
+    """The .deb copied under the lab's state directory: the servers see the machine's /tmp
+    as a private tmpfs, so a checkout under /tmp cannot be bound into them directly."""
+    staging = STATE_ROOT / f"dist-{os.getpid()}"
+    staging.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(deb, staging / deb.name)
+    yield staging
+    shutil.rmtree(staging, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def lab(deb: Path) -> Iterator[SdLab]:
+def lab(deb: Path, staged_dist: Path) -> Iterator[SdLab]:
     """Servers a and b booted, the .deb installed (nothing configured or enabled yet)."""
-    with SdLab(nspawn_extra=(f"--bind-ro={DIST}:{DIST_IN_SERVER}",)) as the_lab:
+    with SdLab(nspawn_extra=(f"--bind-ro={staged_dist}:{DIST_IN_SERVER}",)) as the_lab:
         for name in ("a", "b"):
             server = the_lab.add(name)
             server.boot()
