@@ -35,6 +35,7 @@ def snippet(code: str) -> str:
 _NETLINK = snippet(r"""
 import asyncio, errno, ipaddress, json, os, subprocess, time
 import pyroute2
+from carpd.core.addresses import Family
 from carpd.io.netlink import NetlinkAddresses
 
 I = ipaddress.IPv4Interface
@@ -53,18 +54,26 @@ async def main():
     vip, other = I("172.16.90.200/24"), I("10.9.9.9/32")
     await nl.add("eth0", (vip, other), "eth0:web")
     await nl.add("eth0", (vip,), "eth0:web")  # EEXIST is fine
-    out["addresses"] = sorted(map(str, await nl.addresses("eth0")))
+    every = await nl.addresses("eth0")
+    out["addresses"] = sorted(str(a) for a in every if a.version == 4)
+    out["link_local"] = sorted(str(a.ip) for a in every if a.version == 6 and a.ip.is_link_local)
     show = json.loads(subprocess.run(["ip", "-j", "addr", "show", "dev", "eth0"],
                                      capture_output=True, text=True).stdout)
     out["labels"] = {a["local"]: a.get("label") for a in show[0]["addr_info"]
                      if a["family"] == "inet"}
-    out["primary"] = str(await nl.primary_ipv4("eth0"))
-    out["primary_excl"] = str(await nl.primary_ipv4(
-        "eth0", exclude=frozenset({ipaddress.IPv4Address("172.16.90.101")})))
+    out["primary"] = str(await nl.primary_address("eth0", Family.IPV4))
+    out["primary_excl"] = str(await nl.primary_address(
+        "eth0", Family.IPV4, exclude=frozenset({ipaddress.IPv4Address("172.16.90.101")})))
+    out["primary6"] = str(await nl.primary_address("eth0", Family.IPV6))
+    v6 = ipaddress.IPv6Interface("fd00:90::200/64")
+    await nl.add("eth0", (v6,), "eth0:web")
+    out["v6_added"] = str(v6) in map(str, await nl.addresses("eth0"))
+    await nl.remove("eth0", (v6,))
+    out["v6_removed"] = str(v6) not in map(str, await nl.addresses("eth0"))
     out["addr_event"] = await wait_for(lambda: "eth0" in addrs)
     await nl.remove("eth0", (vip, other))
     await nl.remove("eth0", (vip,))  # absent is fine
-    out["after_remove"] = sorted(map(str, await nl.addresses("eth0")))
+    out["after_remove"] = sorted(str(a) for a in await nl.addresses("eth0") if a.version == 4)
     out["exists"] = [await nl.exists("eth0"), await nl.exists("nosuch0")]
     try:
         await nl.add("nosuch0", (vip,), "x")
@@ -113,6 +122,8 @@ def test_netlink_addresses(lab: Lab, pyroute2_path: str | None) -> None:
     assert out["labels"]["10.9.9.9"] == "eth0:web"
     assert out["primary"] == "172.16.90.101"
     assert out["primary_excl"] == "10.9.9.9"  # .200 is secondary in .101's subnet
+    assert len(out["link_local"]) == 1 and out["primary6"] == out["link_local"][0]
+    assert out["v6_added"] and out["v6_removed"]
     assert out["addr_event"]
     assert out["after_remove"] == ["172.16.90.101/24"]
     assert out["exists"] == [True, False]
@@ -158,12 +169,13 @@ async def main():
             except BlockingIOError:
                 return
             if f[14 + 9] == 112:
-                frames.append({"dst": f[0:6].hex(":"), "src": f[6:12].hex(":")})
+                frames.append({"dst": f[0:6].hex(":"), "src": f[6:12].hex(":"),
+                               "ttl": f[14 + 8], "tos": f[14 + 1], "proto": f[14 + 9]})
     loop.add_reader(cap.fileno(), on_frame)
-    def on_packet(ifname, data):
-        got.append({"if": ifname, "ttl": data[8], "tos": data[1], "proto": data[9],
-                    "src": socket.inet_ntoa(data[12:16]), "dst": socket.inet_ntoa(data[16:20]),
-                    "len": len(data), "payload": data[20:].hex()})
+    def on_packet(ev):
+        got.append({"if": ev.interface, "ttl": ev.hop_limit, "family": int(ev.family),
+                    "src": str(ev.source), "dst": str(ev.destination),
+                    "len": len(ev.payload), "payload": ev.payload.hex()})
     tr = RawSocketTransport()
     tr.open("eth0", SOURCE, GROUPS, on_packet)
     print("ready", flush=True)
@@ -181,6 +193,7 @@ asyncio.run(main())
 _RAW_SENDER = snippet(r"""
 import asyncio, ipaddress, json, os
 from carpd.core.actions import SendAdvert
+from carpd.core.addresses import Family
 from carpd.io.rawsock import RawSocketTransport
 
 SOURCE = ipaddress.IPv4Address(os.environ["SOURCE"])
@@ -190,17 +203,18 @@ async def main():
     own = []
     tr = RawSocketTransport()
     groups = frozenset({ipaddress.IPv4Address("224.0.0.18"), ipaddress.IPv4Address("224.0.0.99")})
-    tr.open("eth0", SOURCE, groups, lambda i, d: own.append(d.hex()))
+    tr.open("eth0", SOURCE, groups, lambda ev: own.append(ev.payload.hex()))
     for dst, l2 in (("224.0.0.18", False), ("224.0.0.99", False), ("224.0.0.18", True)):
-        tr.send(SendAdvert(name="web", interface="eth0", source=SOURCE,
-                           destination=ipaddress.IPv4Address(dst), payload=PAYLOAD,
-                           l2_broadcast=l2))
+        tr.send(SendAdvert(name="web", interface="eth0", family=Family.IPV4, source=SOURCE,
+                           destinations=(ipaddress.IPv4Address(dst),), payload=PAYLOAD,
+                           traffic_class=0x10, l2_broadcast=l2))
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)
     errors = []
     try:
-        tr.send(SendAdvert(name="web", interface="nosuch0", source=SOURCE,
-                           destination=ipaddress.IPv4Address("224.0.0.18"), payload=PAYLOAD))
+        tr.send(SendAdvert(name="web", interface="nosuch0", family=Family.IPV4, source=SOURCE,
+                           destinations=(ipaddress.IPv4Address("224.0.0.18"),),
+                           payload=PAYLOAD))
     except OSError as exc:
         errors.append(str(exc))
     tr.close()
@@ -234,14 +248,15 @@ def test_rawsock_multicast_and_l2_broadcast(lab: Lab) -> None:
     assert "nosuch0" in sent["errors"][0]
     packets = got["got"]
     assert [p["dst"] for p in packets] == ["224.0.0.18", "224.0.0.99", "224.0.0.18"]
-    for p in packets:
+    for p in packets:  # as the transport hands them to the core: the IPv4 header parsed off
         assert p["if"] == "eth0"
-        assert (p["ttl"], p["tos"], p["proto"], p["src"]) == (255, 0x10, 112, "172.16.90.101")
-        assert p["len"] == 56 and p["payload"] == UCARP_PAYLOAD
+        assert (p["ttl"], p["family"], p["src"]) == (255, 4, "172.16.90.101")
+        assert p["len"] == 36 and p["payload"] == UCARP_PAYLOAD
     a_mac = lab.hosts["a"].mac
-    assert {"dst": "ff:ff:ff:ff:ff:ff", "src": a_mac} in got["frames"]
-    assert {"dst": "01:00:5e:00:00:12", "src": a_mac} in got["frames"]
-    assert {"dst": "01:00:5e:00:00:63", "src": a_mac} in got["frames"]
+    on_wire = {"src": a_mac, "ttl": 255, "tos": 0x10, "proto": 112}
+    assert {"dst": "ff:ff:ff:ff:ff:ff", **on_wire} in got["frames"]
+    assert {"dst": "01:00:5e:00:00:12", **on_wire} in got["frames"]
+    assert {"dst": "01:00:5e:00:00:63", **on_wire} in got["frames"]
 
 
 def test_rawsock_receives_ucarp_nomcast(lab: Lab, tmp_path: Path) -> None:

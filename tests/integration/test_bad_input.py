@@ -21,6 +21,7 @@ N = 25  # packets of each kind
 INJECTOR = r"""
 import ipaddress, json, os, socket, struct
 from carpd.core.carp import auth, wire
+from carpd.io.ipv4 import encode_ipv4_header
 src, grp = ipaddress.IPv4Address("172.16.90.50"), ipaddress.IPv4Address("224.0.0.18")
 vip = ipaddress.IPv4Address("172.16.90.31")
 def carp(vhid=1, base=0, skew=0, pw=b"demo-pass-19b", version=2, authlen=7):
@@ -28,7 +29,7 @@ def carp(vhid=1, base=0, skew=0, pw=b"demo-pass-19b", version=2, authlen=7):
                         counter=7, digest=auth.compute_digest(pw, vhid, (vip,), 7))
     return wire.encode_carp_header(h)
 def ip(payload, ttl=255, proto=112):
-    return wire.encode_ipv4_header(source=src, destination=grp, payload_length=len(payload),
+    return encode_ipv4_header(source=src, destination=grp, payload_length=len(payload),
                                    ttl=ttl, protocol=proto) + payload
 good = carp()
 bad_sum = good[:6] + bytes([good[6] ^ 0xFF]) + good[7:]

@@ -265,6 +265,7 @@ def holders(lab: Lab, vip: str, hosts: tuple[str, ...] = ("a", "b")) -> list[str
 _INJECT = textwrap.dedent(r"""
     import ipaddress, json, os, secrets, socket, time
     from carpd.core.carp import auth, wire
+from carpd.io.ipv4 import encode_ipv4_header
 
     password = open(os.environ["PASSFILE"], "rb").read().split(b"\n", 1)[0]
     vhid = int(os.environ["VHID"])
@@ -280,7 +281,7 @@ _INJECT = textwrap.dedent(r"""
         carp = wire.encode_carp_header(wire.CarpHeader(
             vhid=vhid, advbase=p["advbase"], advskew=p["advskew"], demote=p["demote"],
             counter=counter, digest=digest))
-        ip = wire.encode_ipv4_header(source=src, destination=dst, payload_length=len(carp),
+        ip = encode_ipv4_header(source=src, destination=dst, payload_length=len(carp),
                                      ttl=p["ttl"], ident=secrets.randbits(16))
         sent.append(time.time())
         s.sendto(ip + carp, (str(dst), 0))
