@@ -265,7 +265,7 @@ def holders(lab: Lab, vip: str, hosts: tuple[str, ...] = ("a", "b")) -> list[str
 _INJECT = textwrap.dedent(r"""
     import ipaddress, json, os, secrets, socket, time
     from carpd.core.carp import auth, wire
-from carpd.io.ipv4 import encode_ipv4_header
+    from carpd.io.ipv4 import encode_ipv4_header
 
     password = open(os.environ["PASSFILE"], "rb").read().split(b"\n", 1)[0]
     vhid = int(os.environ["VHID"])
