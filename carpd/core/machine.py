@@ -40,6 +40,7 @@ from carpd.core.actions import (
     AddAddresses,
     Announce,
     Anomaly,
+    AnomalyKind,
     RemoveAddresses,
     RunScript,
     SendAdvert,
@@ -256,7 +257,7 @@ class VhidMachine:
             return
         p = self.params
         ctx.anomaly = Anomaly(
-            kind="dual_master", name=p.name, peer=ad.source, log=True,
+            kind=AnomalyKind.DUAL_MASTER, name=p.name, peer=ad.source, log=True,
             detail=f"vhid {p.vhid} on {p.interface}: {ad.source} advertises as master "
                    f"(advbase {ad.advbase} advskew {ad.advskew}) while we are MASTER with "
                    f"advskew {self.effective_advskew}; re-announcing our VIPs")
