@@ -120,13 +120,13 @@ class PacketDropped:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Anomaly:
-    """Something an operator must hear about, once: `kind` is "dual_master" (a MASTER heard
-    another master that should have yielded), "foreign_advert" (an advert on our VHID with a
-    bad HMAC: another cluster, another password or address set) or "check_flapping".
+    """Something an operator must hear about, once: `kind` is DUAL_MASTER (a MASTER heard
+    another master that should have yielded), FOREIGN_ADVERT (an advert on our VHID with a
+    bad HMAC: another cluster, another password or address set) or CHECK_FLAPPING.
     `log` is False for repeats of the same (kind, VIP, peer) within the rate-limit interval;
     the node counts every one."""
 
-    kind: str
+    kind: AnomalyKind
     name: str
     peer: Address | None
     detail: str
@@ -135,18 +135,69 @@ class Anomaly:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckObserved:
-    """A health check result went through the tracker. `state` is "passing", "failing" or
-    "unknown" (no result yet); `changed` is True when this result changed it."""
+    """A health check result went through the tracker: `state` is the verdict after it;
+    `changed` is True when this result changed it."""
 
     name: str
     check: str
     ok: bool
-    state: str
+    state: CheckState
     changed: bool
     detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadAddresses:
+    """Read the addresses of `interface` and report them as an AddressesRead event (a boot
+    hold-down waits for the source address)."""
+
+    interface: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HoldDownReleased:
+    """The boot hold-down of VIP `name` ended, `held_interval` seconds after it began."""
+
+    name: str
+    held_interval: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemotionExpired:
+    """The operator demotion of VIP `name` reached its `until_at` and ended (the operator
+    side persists the remaining demotions and tells the operator)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaintenanceChanged:
+    """Maintenance mode was turned on or off (the service status line says so)."""
+
+    on: bool
+
+
+PolicyAction = ReadAddresses | HoldDownReleased | DemotionExpired | MaintenanceChanged
+
+
+class CheckState(enum.StrEnum):
+    """A health check's verdict (core/policy/checks.py); the value is the status/journal word."""
+
+    UNKNOWN = "unknown"  # no result yet
+    PASSING = "passing"
+    FAILING = "failing"
+
+
+class AnomalyKind(enum.StrEnum):
+    """What an Anomaly reports; the value is the journal's CARP_ANOMALY and the status key."""
+
+    DUAL_MASTER = "dual_master"
+    FOREIGN_ADVERT = "foreign_advert"
+    CHECK_FLAPPING = "check_flapping"
 
 
 Action = (
     SendAdvert | AddAddresses | RemoveAddresses | Announce | StartUnits | StopUnits | RunScript
     | StateChanged | PacketDropped | Anomaly | CheckObserved
+    | PolicyAction
 )

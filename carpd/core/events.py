@@ -6,7 +6,8 @@ adapter, which reports family, source, destination and hop limit); the node iden
 protocol and the VIP, and the VIP's election profile decodes and authenticates the payload. I/O
 outcomes of actions come back as events (`SendResult`, `AddressOpFailed`) and the core decides
 what they mean.
-Must not: carry timestamps (time is the `now` argument of `handle`).
+Must not: carry the time they happen at (that is the `now` argument of `handle`); instants
+an event is about (an operator demotion's `until_at`) are monotonic, like `now`.
 """
 
 from __future__ import annotations
@@ -134,9 +135,74 @@ class Retune:
     params: VipParams
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorDemote:
+    """The operator demotes VIP `name` by `amount` (1..254: the demotion "operator") until
+    the monotonic instant `until_at` (None: until promoted); see core/policy/demotions.py."""
+
+    name: str
+    amount: int
+    until_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorPromote:
+    """The operator clears the operator demotion of VIP `name` (if it has one)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetMaintenance:
+    """Maintenance mode on (the demotion "maintenance", 254, on every VIP) or off.
+    `since_at`: the instant it was turned on when that is not now (a restored flag)."""
+
+    on: bool
+    since_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BeginHoldDown:
+    """Hold VIP `name` (every VIP when None) down at boot until its carrier, source address,
+    required units and first check results are there (core/policy/holddown.py)."""
+
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequiredUnitObserved:
+    """A `require_units` unit of VIP `name` is active, or not (a unit watcher's result)."""
+
+    name: str
+    unit: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddressesChanged:
+    """The addresses of `interface` changed (a netlink notification)."""
+
+    interface: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddressesRead:
+    """The outcome of a ReadAddresses action: the addresses now on `interface`."""
+
+    interface: str
+    addresses: frozenset[Address]
+
+
+PolicyEvent = (
+    OperatorDemote | OperatorPromote | SetMaintenance | BeginHoldDown | RequiredUnitObserved
+    | AddressesChanged | AddressesRead
+)
+
+
 Event = (
     Start | Shutdown | TimerFired | PacketReceived | LinkChanged | SetDemotion | SendResult
     | AddressOpFailed | SetFault | SetHoldDown | CheckResult | Retune | DatagramMalformed
+    | PolicyEvent
 )
 
 

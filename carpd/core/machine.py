@@ -23,7 +23,7 @@ Must not: read the clock, draw randomness itself, touch sockets or log.
 
 from __future__ import annotations
 
-from carpd.core.actions import Action, Anomaly
+from carpd.core.actions import Action, Anomaly, AnomalyKind
 from carpd.core.clock import Instant
 from carpd.core.effects import Ctx, VhidEffects
 from carpd.core.events import (
@@ -201,7 +201,7 @@ class VhidMachine(VhidEffects):
             return
         p, profile = self.params, self.profile
         ctx.anomaly = Anomaly(
-            kind="dual_master", name=p.name, peer=ad.source, log=True,
+            kind=AnomalyKind.DUAL_MASTER, name=p.name, peer=ad.source, log=True,
             detail=f"vhid {p.vhid} on {p.interface}: {ad.source} advertises as master "
                    f"({profile.describe_peer(ad)}) while we are MASTER with "
                    f"{profile.describe_own(self.standing)}; re-announcing our VIPs")

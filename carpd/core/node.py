@@ -24,6 +24,9 @@ Retune (a reload, `retune`/`Retune`): the VIP's machine takes the new settings i
 verdict stays), a removed one's tracker goes (the machine drops its demotion or fault), a new
 one starts unknown; a VIP that leaves its sync group drops the "sync_group" demotion, and the
 groups are recomputed as after any event.
+Election policy (core/policy/election_policy.py: boot hold-down, operator demotions, maintenance)
+rides on the same `handle`: its machine events are fanned out like any other, before the
+carrier change or timer tick that caused them, and its deadline is part of `next_deadline()`.
 Anomalies (dual master, foreign advert, check flapping) are counted per VIP and kind; each
 (kind, VIP, peer) is logged at most once per `drop_log_interval` seconds. A bad HMAC on one of
 our VHIDs is both a drop and a "foreign_advert" anomaly naming the sender.
@@ -38,13 +41,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from carpd.core import demux
-from carpd.core.actions import Action, Anomaly, PacketDropped
+from carpd.core.actions import Action, Anomaly, AnomalyKind, PacketDropped
 from carpd.core.addresses import Address, Family
 from carpd.core.deadlines import DeadlineQueue
 from carpd.core.drops import QUIET_DROPS, DropReason, Rejected
 from carpd.core.events import (
     AddressOpFailed,
     AdvertReceived,
+    BeginHoldDown,
     CheckResult,
     DatagramMalformed,
     Event,
@@ -62,6 +66,7 @@ from carpd.core.events import (
 from carpd.core.machine import SYNC_GROUP, VhidMachine
 from carpd.core.params import VipParams
 from carpd.core.policy.checks import CheckStatistics, CheckTracker
+from carpd.core.policy.election_policy import ElectionPolicy, Outcome, PolicyStatistics
 from carpd.core.profile import HOLD_DOWN_DEMOTION, ElectionProtocol
 from carpd.core.profiles import protocol_of
 from carpd.core.stats import VhidStatistics
@@ -74,8 +79,10 @@ class NodeStatistics:
     vips: tuple[VhidStatistics, ...]
     vip_drops: dict[str, dict[str, int]]
     interface_drops: dict[str, dict[str, int]]
-    anomalies: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    anomalies: dict[str, dict[AnomalyKind, int]] = dataclasses.field(default_factory=dict)
     checks: tuple[CheckStatistics, ...] = ()
+    params: tuple[VipParams, ...] = ()  # what each VIP runs with, in configuration order
+    policy: PolicyStatistics = dataclasses.field(default_factory=PolicyStatistics)
 
 
 class Node:
@@ -91,7 +98,9 @@ class Node:
         self._vip_drops: dict[str, Counter[str]] = {}
         self._log_limit = _LogLimit(drop_log_interval)
         self._checks: dict[tuple[str, str], CheckTracker] = {}
-        self._anomalies: dict[str, Counter[str]] = {}
+        self._anomalies: dict[str, Counter[AnomalyKind]] = {}
+        self._policy = ElectionPolicy()
+        self._policy_moved = False  # the policy changed a machine during this handle()
         self._deadlines = DeadlineQueue()
         self._touched: list[VhidMachine] = []
         self._own_sources: dict[str, frozenset[Address]] = {}
@@ -113,6 +122,8 @@ class Node:
         self._anomalies[params.name] = Counter()
         for check in params.checks:
             self._checks[(params.name, check.name)] = CheckTracker(params.name, check)
+        for demotion in self._policy.demotions_for(params.name):
+            machine.handle(demotion, now)  # in INIT: bookkeeping only, never an action
         self._deadlines.track(params.name, machine.next_deadline())
         self._index_sources()
         return machine
@@ -124,6 +135,7 @@ class Node:
         del self._anomalies[name]
         for key in [k for k in self._checks if k[0] == name]:
             del self._checks[key]
+        self._policy.forget(name)
         self._deadlines.forget(name)
         self._index_sources()
 
@@ -150,10 +162,10 @@ class Node:
     # -- the API ------------------------------------------------------------------------------
 
     def handle(self, event: Event, now: float) -> list[Action]:
-        self._touched = []
+        self._touched, self._policy_moved = [], False
         actions = self._dispatch(event, now)
         if isinstance(event, PacketReceived | TimerFired | SendResult | AddressOpFailed
-                      | DatagramMalformed):
+                      | DatagramMalformed) and not self._policy_moved:
             touched = self._touched  # the frequent events reach these machines only
         else:
             actions += self._sync_groups(now)
@@ -167,8 +179,9 @@ class Node:
             case PacketReceived():
                 return self._receive(event, now)
             case TimerFired():
+                expired = self._apply(self._policy.timer(now), now)
                 due = [self._machines[n] for n in self._deadlines.pop_due(now)]
-                return self._fan_out(due, event, now)
+                return expired + self._fan_out(due, event, now)
             case Start(name=name) | Shutdown(name=name):
                 return self._fan_out(self._select(name), event, now)
             case SetDemotion(name=name) | SetFault(name=name) | SetHoldDown(name=name):
@@ -179,16 +192,24 @@ class Node:
                 return self._malformed(event, now)
             case Retune(params=params):
                 return self._retune(params, now)
-            case LinkChanged(interface=ifname):
+            case LinkChanged(interface=ifname, up=up):
+                first = self._apply(self._policy.link_changed(ifname, up, now), now)
                 targets = [m for m in self._machines.values() if m.params.interface == ifname]
-                return self._fan_out(targets, event, now)
+                return first + self._fan_out(targets, event, now)
             case SendResult(name=name) | AddressOpFailed(name=name):
                 return self._fan_out(self._select(name), event, now) \
                     if name in self._machines else []
-        raise TypeError(f"not a node event: {event!r}")
+            case BeginHoldDown(name=name):
+                vips = [(m.params, m.link_up) for m in self._select(name)]
+                return self._apply(self._policy.begin_hold_down(vips, now), now)
+            case _:  # the other PolicyEvents (mypy checks that nothing else is left)
+                return self._apply(self._policy.handle(event, now), now)
 
     def next_deadline(self) -> float | None:
-        return self._deadlines.earliest()
+        machines, policy = self._deadlines.earliest(), self._policy.next_deadline()
+        if policy is None or machines is None:
+            return machines if policy is None else policy
+        return min(machines, policy)
 
     def statistics(self) -> NodeStatistics:
         return NodeStatistics(
@@ -197,6 +218,8 @@ class Node:
             interface_drops={i: dict(c) for i, c in self._iface_drops.items()},
             anomalies={n: dict(c) for n, c in self._anomalies.items()},
             checks=tuple(t.statistics() for t in self._checks.values()),
+            params=tuple(m.params for m in self._machines.values()),
+            policy=self._policy.statistics(),
         )
 
     def tracker(self, name: str, check: str) -> CheckTracker | None:
@@ -211,7 +234,7 @@ class Node:
         events, actions = tracker.observe(ev.ok, ev.detail, now)
         for e in events:
             actions += self._dispatch(e, now)
-        return actions
+        return actions + self._apply(self._policy.check_reported(ev.name, ev.check, now), now)
 
     def _retune(self, params: VipParams, now: float) -> list[Action]:
         machine = self._machines.get(params.name)
@@ -224,7 +247,7 @@ class Node:
         if old.sync_group is not None and params.sync_group is None:
             actions += machine.handle(SetDemotion(name=params.name, source=SYNC_GROUP,
                                                   amount=0), now)
-        return actions
+        return actions + self._apply(self._policy.retuned(old, params, now), now)
 
     def _retune_checks(self, old: VipParams, new: VipParams) -> list[SetDemotion | SetFault]:
         """Trackers by check name: kept ones retuned, new ones fresh, the rest dropped (in
@@ -267,6 +290,15 @@ class Node:
 
     # -- internals ------------------------------------------------------------------------------
 
+    def _apply(self, outcome: Outcome, now: float) -> list[Action]:
+        """The policy's machine events first, then what it reports."""
+        events, reports = outcome
+        actions: list[Action] = []
+        for event in events:
+            actions += self._dispatch(event, now)
+        self._policy_moved = self._policy_moved or bool(events)
+        return actions + reports
+
     def _select(self, name: str | None) -> list[VhidMachine]:
         if name is None:
             return list(self._machines.values())
@@ -287,7 +319,7 @@ class Node:
             if drop.reason is not DropReason.BAD_HMAC or drop.name is None:
                 return [dropped]
             return [dropped, Anomaly(
-                kind="foreign_advert", name=drop.name, peer=drop.source, log=True,
+                kind=AnomalyKind.FOREIGN_ADVERT, name=drop.name, peer=drop.source, log=True,
                 detail=f"advert for vhid {drop.vhid} on {packet.interface} from {drop.source} "
                        "fails our HMAC: another cluster on our VHID, or a different password "
                        "or address set")]

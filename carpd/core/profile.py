@@ -32,6 +32,7 @@ class ElectionProtocol(enum.Enum):
     VRRP3 = "vrrp3"
 
 
+MAX_DEMOTION = 254  # the largest single demotion (operator, maintenance): below a bow-out
 HOLD_DOWN_DEMOTION = 240  # the boot hold-down, and what a member that cannot serve lends its
 # sync group (FreeBSD's 240): in any protocol, enough to lose to every undemoted peer
 

@@ -11,7 +11,9 @@ only reports raw results (ok or not, with a detail); this module decides what th
 - FLAP_CHANGES state changes within FLAP_WINDOW seconds is flapping: one "check_flapping"
   Anomaly when it starts, re-armed once the changes in the window fall below the threshold.
 Every result also yields one `CheckObserved` action (the watch stream, the journal when the
-state changes). Time is the `now` argument; the tracker never reads a clock.
+state changes). The verdict enum `CheckState` is defined beside CheckObserved in
+core/actions.py (which carries it) and exported from here. Time is the `now` argument; the
+tracker never reads a clock.
 A reload that redefines a check under the same name retunes its tracker (`retune`): the
 verdict and its history stay, so a failing check's demotion never lapses for a reload.
 Must not: run checks, read the clock, or know about sockets or processes.
@@ -19,23 +21,17 @@ Must not: run checks, read the clock, or know about sockets or processes.
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from dataclasses import dataclass
 
-from carpd.core.actions import Action, Anomaly, CheckObserved
+from carpd.core.actions import Action, Anomaly, AnomalyKind, CheckObserved, CheckState
 from carpd.core.events import SetDemotion, SetFault
 from carpd.core.params import CheckParams
 
+__all__ = ["FLAP_CHANGES", "FLAP_WINDOW", "CheckState", "CheckStatistics", "CheckTracker"]
+
 FLAP_CHANGES = 4
 FLAP_WINDOW = 60.0
-
-
-class CheckState(enum.Enum):
-    UNKNOWN = "unknown"  # no result yet
-    PASSING = "passing"
-    FAILING = "failing"
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckStatistics:
@@ -93,7 +89,7 @@ class CheckTracker:
                 self._changes += 1
                 actions += self._flap(now)
         actions.insert(0, CheckObserved(name=self.vip, check=self.params.name, ok=ok,
-                                        state=self.state.value, changed=changed, detail=detail))
+                                        state=self.state, changed=changed, detail=detail))
         return events, actions
 
     def retune(self, params: CheckParams) -> list[SetDemotion | SetFault]:
@@ -150,7 +146,7 @@ class CheckTracker:
         if self._flapping:
             return []
         self._flapping = True
-        return [Anomaly(kind="check_flapping", name=self.vip, peer=None, log=True,
+        return [Anomaly(kind=AnomalyKind.CHECK_FLAPPING, name=self.vip, peer=None, log=True,
                         detail=f"check {self.params.name} of vip {self.vip} changed state "
                                f"{len(times)} times within {FLAP_WINDOW:g} s; last: "
                                f"{self.state.value} ({self._detail})")]
