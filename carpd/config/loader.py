@@ -11,8 +11,7 @@ Invariants:
   advskew > 0), advskew 0..254 (255 with advbase 255 is the bow-out sentinel), deadratio > 0,
   password at most 19 bytes (ucarp refuses longer ones; BSD silently truncates).
 Must not: touch the network, resolve `source = "auto"` (the daemon does, at run time) or start
-anything. Why line numbers are found by scanning the text: tomllib gives none for keys; the scan
-(`_LineIndex`) is loose but right for every file a person writes.
+anything. Line numbers come from lines.py's scan of the text: tomllib gives none for keys.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from functools import partial
 from typing import Any
 
 from carpd.config.checks import BadCheckError, parse_checks
+from carpd.config.lines import LineIndex
 from carpd.config.values import BadValueError, boolean, integer, nonempty_string, type_name
 from carpd.core.params import IFNAMSIZ, MAX_PASSWORD_BYTES, Secret, VipParams
 
@@ -77,56 +77,6 @@ class Config:
     warnings: tuple[str, ...] = ()
     password_sources: dict[str, str] = field(default_factory=dict)
     metrics_textfile: str | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Line numbers: tomllib has none for keys, so scan the text for headers and `key =` lines.
-
-_PART = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
-_DOTTED = rf"{_PART}(?:\s*\.\s*{_PART})*"
-_HEADER_RE = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]")
-_KEY_RE = re.compile(rf"^\s*({_DOTTED})\s*=")
-_PART_RE = re.compile(_PART)
-
-
-def _split_key(dotted: str) -> tuple[str, ...]:
-    parts = (m.group(0) for m in _PART_RE.finditer(dotted))
-    return tuple(p[1:-1] if p[0] in "\"'" else p for p in parts)
-
-
-class _LineIndex:
-    """Maps a key path such as ("vip", "mail", "vhid") to the line where it is written."""
-
-    def __init__(self, text: str) -> None:
-        self._lines: dict[tuple[str, ...], int] = {}
-        table: tuple[str, ...] = ()
-        arrays: dict[tuple[str, ...], int] = {}  # [[a.b]] headers seen so far, per path
-        in_multiline = False
-        for number, line in enumerate(text.splitlines(), start=1):
-            quotes = line.count('"""') + line.count("'''")
-            if in_multiline:
-                in_multiline = quotes % 2 == 0
-                continue
-            header = _HEADER_RE.match(line)
-            key = None if header else _KEY_RE.match(line)
-            if header:
-                table = _split_key(header.group(1))
-                self._lines.setdefault(table, number)
-                if line.lstrip().startswith("[["):  # array of tables: a.b[N], 1-based
-                    arrays[table] = arrays.get(table, 0) + 1
-                    table = (*table, str(arrays[table]))
-                    self._lines.setdefault(table, number)
-            elif key:
-                self._lines.setdefault(table + _split_key(key.group(1)), number)
-            in_multiline = quotes % 2 == 1
-
-    def line(self, path: tuple[str, ...]) -> int | None:
-        """The line of `path`, else of its closest parent that is written down, else None."""
-        while path:
-            if path in self._lines:
-                return self._lines[path]
-            path = path[:-1]
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,13 +273,13 @@ class _Loader:
     def __init__(self, path: str, text: str, environ: Mapping[str, str]) -> None:
         self.path = path
         self.environ = environ
-        self.lines = _LineIndex(text)
+        self.lines = LineIndex(text)
         self.warnings: list[str] = []
         self._secrets: dict[str, tuple[Secret, str]] = {}  # setting key -> (secret, origin)
         self._sources: dict[str, str] = {}  # vip name -> setting key of its password
 
     def error(self, key: str, reason: str) -> ConfigError:
-        return ConfigError(self.path, self.lines.line(tuple(_split_key(key))), key, reason)
+        return ConfigError(self.path, self.lines.line_of(key), key, reason)
 
     def fail(self, setting: _Setting, reason: str) -> ConfigError:
         return ConfigError(self.path, setting.line, setting.key, reason)
@@ -381,7 +331,7 @@ class _Loader:
                 raise self.error(dotted, err.reason) from None
             except BadCheckError as err:  # [[vip.NAME.check]]: located inside the array
                 raise self.error(dotted + err.where, err.reason) from None
-            settings[key] = _Setting(checked, dotted, self.lines.line(tuple(_split_key(dotted))))
+            settings[key] = _Setting(checked, dotted, self.lines.line_of(dotted))
         for group in _EXCLUSIVE:
             present = sorted((settings[k] for k in group if k in settings),
                              key=lambda setting: setting.line or 0)
