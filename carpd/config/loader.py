@@ -21,7 +21,6 @@ import ipaddress
 import os
 import re
 import stat
-import string
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,8 +29,27 @@ from typing import Any
 
 from carpd.config.checks import BadCheckError, parse_checks
 from carpd.config.lines import LineIndex
-from carpd.config.values import BadValueError, boolean, integer, nonempty_string, type_name
-from carpd.core.params import IFNAMSIZ, MAX_PASSWORD_BYTES, Secret, VipParams
+from carpd.config.values import (
+    BadValueError,
+    absolute_path,
+    address,
+    addresses,
+    any_string,
+    boolean,
+    expand_name,
+    garp_interval,
+    integer,
+    interface_name,
+    multicast_group,
+    nonempty_string,
+    script,
+    source,
+    sync_group,
+    type_name,
+    unit_names,
+    vip_name,
+)
+from carpd.core.params import MAX_PASSWORD_BYTES, Secret, VipParams
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli fallback kept for 3.10 backports)
     import tomllib
@@ -41,7 +59,6 @@ else:  # pragma: no cover
 DEFAULT_CONTROL_SOCKET = "/run/carpd/control.sock"
 DEFAULT_STATE_DIRECTORY = "/var/lib/carpd"
 DEFAULT_MASTER_UNITS = ("carpd-master@{name}.target",)
-VIP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 _Table = dict[str, Any]
 
@@ -79,96 +96,6 @@ class Config:
     metrics_textfile: str | None = None
 
 
-# ---------------------------------------------------------------------------------------------
-# Value checks: each takes the raw TOML value and returns the typed one or raises BadValueError.
-
-def _absolute_path(value: object) -> str:
-    path = nonempty_string(value)
-    if not os.path.isabs(path):
-        raise BadValueError(f"{path!r} is not an absolute path")
-    return path
-
-
-def _interface(value: object) -> str:
-    name = nonempty_string(value)
-    if (len(name.encode()) >= IFNAMSIZ or name in (".", "..")
-            or any(c in "/:" or c.isspace() for c in name)):
-        raise BadValueError(f"{name!r} is not a valid interface name "
-                       "(at most 15 bytes, no '/', ':' or spaces)")
-    return name
-
-
-def _garp_interval(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadValueError(f"must be a number of seconds (0 < s <= 60), not {type_name(value)}")
-    if not 0 < value <= 60:
-        raise BadValueError(f"{value} is out of range: must be > 0 and <= 60 seconds")
-    return float(value)
-
-
-def _check_host(ip: ipaddress.IPv4Address, what: str) -> None:
-    bad = ("multicast" if ip.is_multicast else "loopback" if ip.is_loopback
-           else "unspecified" if ip.is_unspecified else "reserved" if ip.is_reserved else "")
-    if bad:
-        raise BadValueError(f"{ip} is a {bad} address and cannot be {what}")
-
-
-def _ipv4(text: str, what: str) -> ipaddress.IPv4Address:
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        raise BadValueError(f"{text!r} is not an IPv4 address") from None
-    if isinstance(ip, ipaddress.IPv6Address):
-        raise BadValueError(f"{text!r}: IPv6 {what} is not supported yet")
-    return ip
-
-
-def _address(value: object) -> ipaddress.IPv4Interface:
-    text = nonempty_string(value)
-    try:
-        iface = ipaddress.ip_interface(text)
-    except ValueError:
-        raise BadValueError(f"{text!r} is not an IPv4 address or ADDRESS/PREFIX") from None
-    if isinstance(iface, ipaddress.IPv6Interface):
-        raise BadValueError(f"{text!r}: IPv6 VIPs are not supported yet")
-    _check_host(iface.ip, "a VIP")
-    net = iface.network
-    if net.prefixlen <= 30 and iface.ip in (net.network_address, net.broadcast_address):
-        kind = "network" if iface.ip == net.network_address else "broadcast"
-        raise BadValueError(f"{iface.ip} is the {kind} address of {net} and cannot be a VIP")
-    return iface
-
-
-def _addresses(value: object) -> tuple[ipaddress.IPv4Interface, ...]:
-    if not isinstance(value, list):
-        raise BadValueError(f"must be an array of addresses, not {type_name(value)}")
-    if not value:
-        raise BadValueError("must list at least one address")
-    result: list[ipaddress.IPv4Interface] = []
-    for item in value:
-        iface = _address(item)
-        if any(iface.ip == seen.ip for seen in result):
-            raise BadValueError(f"{iface.ip} is listed twice")
-        result.append(iface)
-    return tuple(result)
-
-
-def _source(value: object) -> ipaddress.IPv4Address | None:
-    text = nonempty_string(value)
-    if text == "auto":
-        return None
-    ip = _ipv4(text, "source")
-    _check_host(ip, "an advert source")
-    return ip
-
-
-def _multicast_group(value: object) -> ipaddress.IPv4Address:
-    ip = _ipv4(nonempty_string(value), "multicast")
-    if not ip.is_multicast:
-        raise BadValueError(f"{ip} is not an IPv4 multicast address (224.0.0.0/4)")
-    return ip
-
-
 def _credential_name(value: object) -> str:
     name = nonempty_string(value)
     if "/" in name or name in (".", ".."):
@@ -176,72 +103,24 @@ def _credential_name(value: object) -> str:
     return name
 
 
-def _master_units(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise BadValueError(f"must be an array of unit names, not {type_name(value)}")
-    units = tuple(nonempty_string(item) for item in value)
-    for unit in units:
-        _expand(unit, "x")  # raises on an unknown placeholder
-        if "/" in unit or any(c.isspace() for c in unit):
-            raise BadValueError(f"{unit!r} is not a unit name")
-    return units
-
-
-def _expand(unit: str, name: str) -> str:
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(unit) if f is not None]
-    except ValueError as err:
-        raise BadValueError(
-            f"{unit!r}: {err} (write '{{{{' and '}}}}' for literal braces)") from None
-    for placeholder in fields:
-        if placeholder != "name":
-            raise BadValueError(f"{unit!r}: unknown placeholder {{{placeholder}}}; "
-                                 "only {name} is expanded")
-    return unit.format(name=name)
-
-
-def _script(value: object) -> str:
-    path = _absolute_path(value)
-    if not os.path.isfile(path):
-        raise BadValueError(f"{path} does not exist or is not a regular file")
-    if not os.access(path, os.X_OK):
-        raise BadValueError(f"{path} is not executable")
-    return path
-
-
-def _xparam(value: object) -> str:
-    if not isinstance(value, str):
-        raise BadValueError(f"must be a string, not {type_name(value)}")
-    return value
-
-
 VIP_KEYS: dict[str, Callable[[object], object]] = {
-    "interface": _interface, "vhid": partial(integer, low=1, high=255),
-    "address": _address, "addresses": _addresses,
+    "interface": interface_name, "vhid": partial(integer, low=1, high=255),
+    "address": address, "addresses": addresses,
     "advbase": partial(integer, low=0, high=255,
                        what="an integer 1..255 (0 only with advskew > 0)"),
     "advskew": partial(integer, low=0, high=254), "deadratio": partial(integer, low=1, high=None),
-    "preempt": boolean, "password_file": _absolute_path,
+    "preempt": boolean, "password_file": absolute_path,
     "password_credential": _credential_name,
     "password": nonempty_string,  # never echoed: nonempty_string's messages name only the type
-    "source": _source, "multicast_group": _multicast_group, "l2_broadcast": boolean,
-    "garp_count": partial(integer, low=0, high=100), "garp_interval": _garp_interval,
-    "master_units": _master_units, "upscript": _script, "downscript": _script,
-    "xparam": _xparam,
+    "source": source, "multicast_group": multicast_group, "l2_broadcast": boolean,
+    "garp_count": partial(integer, low=0, high=100), "garp_interval": garp_interval,
+    "master_units": unit_names, "upscript": script, "downscript": script,
+    "xparam": any_string, "sync_group": sync_group, "require_units": unit_names,
+    "check": parse_checks,
 }
-def _sync_group(value: object) -> str:
-    name = nonempty_string(value)
-    if not VIP_NAME_RE.fullmatch(name):
-        raise BadValueError(f"invalid sync group name {name!r}: use 1-32 of a-z, 0-9, '_' "
-                             "and '-'")
-    return name
-
-
-VIP_KEYS.update({"sync_group": _sync_group, "require_units": _master_units,
-                 "check": parse_checks})
 CARPD_KEYS: dict[str, Callable[[object], object]] = {
-    "control_socket": _absolute_path, "state_directory": _absolute_path,
-    "metrics_textfile": _absolute_path,
+    "control_socket": absolute_path, "state_directory": absolute_path,
+    "metrics_textfile": absolute_path,
 }
 TOP_TABLES = ("carpd", "defaults", "vip")
 _EXCLUSIVE = (("address", "addresses"), ("password_file", "password_credential", "password"))
@@ -350,9 +229,10 @@ class _Loader:
         result: list[VipParams] = []
         for name, table in raw.items():
             where = f"vip.{name}"
-            if not VIP_NAME_RE.fullmatch(name):
-                raise self.error(where, f"invalid VIP name {name!r}: use 1-32 of a-z, 0-9, "
-                                 "'_' and '-', starting with a letter or digit")
+            try:
+                vip_name(name)
+            except BadValueError as err:
+                raise self.error(where, err.reason) from None
             if not isinstance(table, dict):
                 raise self.error(where, f"must be a table [vip.{name}], not {type_name(table)}")
             own = self.table(table, where, VIP_KEYS)
@@ -398,13 +278,13 @@ class _Loader:
         units = s.get("master_units")
         opt = {k: v.value for k, v in s.items() if k in _OPTIONAL}
         if "require_units" in s:
-            opt["require_units"] = tuple(_expand(u, name) for u in s["require_units"].value)
+            opt["require_units"] = tuple(expand_name(u, name) for u in s["require_units"].value)
         if "check" in s:
             opt["checks"] = s["check"].value
         return VipParams(
             name=name, vhid=vhid, interface=interface, password=password,
             addresses=_hosts_interfaces(addresses.value),
-            master_units=tuple(_expand(u, name) for u in units.value) if units
+            master_units=tuple(expand_name(u, name) for u in units.value) if units
             else tuple(u.format(name=name) for u in DEFAULT_MASTER_UNITS),
             **opt,
         )
