@@ -1,15 +1,15 @@
 """The configuration file: TOML text -> frozen `Config` with `VipParams`, and every rule about it.
 
-Owns: reading `/etc/carpd.toml` (format in INTERFACE.md, reference in docs/configuration.md),
-inheritance from `[defaults]`, reading the CARP password (file, systemd credential or inline),
-every validation rule, and `ConfigError`, whose text is `FILE:LINE: KEY.PATH: REASON`.
+Owns: reading `/etc/carpd.toml` (reference in docs/configuration.md), inheritance from
+`[defaults]`, the rules between keys and between VIPs, and `ConfigError`, whose text is
+`FILE:LINE: KEY.PATH: REASON`. Single values are checked by values.py's validators, the
+password is read and checked by secrets.py.
 Invariants:
 - `load_config` either returns a fully checked `Config` or raises `ConfigError`; the first error
   in file order wins, so the message is deterministic.
 - The password never appears in an error, a warning or a repr (it lives in a `Secret`).
-- Ranges follow ucarp (CARP.md 2.1, 3.2, 5): vhid 1..255, advbase 0..255 (0 only with
-  advskew > 0), advskew 0..254 (255 with advbase 255 is the bow-out sentinel), deadratio > 0,
-  password at most 19 bytes (ucarp refuses longer ones; BSD silently truncates).
+- Ranges follow ucarp: vhid 1..255, advbase 0..255 (0 only with advskew > 0), advskew 0..254
+  (255 with advbase 255 is the bow-out sentinel), deadratio > 0.
 Must not: touch the network, resolve `source = "auto"` (the daemon does, at run time) or start
 anything. Line numbers come from lines.py's scan of the text: tomllib gives none for keys.
 """
@@ -20,7 +20,6 @@ import difflib
 import ipaddress
 import os
 import re
-import stat
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,14 @@ from typing import Any
 
 from carpd.config.checks import BadCheckError, parse_checks
 from carpd.config.lines import LineIndex
+from carpd.config.secrets import (
+    INLINE_WARNING,
+    Password,
+    PasswordKind,
+    credential_name,
+    inline_password,
+    read_password,
+)
 from carpd.config.values import (
     BadValueError,
     absolute_path,
@@ -41,7 +48,6 @@ from carpd.config.values import (
     integer,
     interface_name,
     multicast_group,
-    nonempty_string,
     script,
     source,
     sync_group,
@@ -49,7 +55,7 @@ from carpd.config.values import (
     unit_names,
     vip_name,
 )
-from carpd.core.params import MAX_PASSWORD_BYTES, Secret, VipParams
+from carpd.core.params import Secret, VipParams
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli fallback kept for 3.10 backports)
     import tomllib
@@ -96,13 +102,6 @@ class Config:
     metrics_textfile: str | None = None
 
 
-def _credential_name(value: object) -> str:
-    name = nonempty_string(value)
-    if "/" in name or name in (".", ".."):
-        raise BadValueError(f"{name!r} is not a credential name (no '/')")
-    return name
-
-
 VIP_KEYS: dict[str, Callable[[object], object]] = {
     "interface": interface_name, "vhid": partial(integer, low=1, high=255),
     "address": address, "addresses": addresses,
@@ -110,8 +109,7 @@ VIP_KEYS: dict[str, Callable[[object], object]] = {
                        what="an integer 1..255 (0 only with advskew > 0)"),
     "advskew": partial(integer, low=0, high=254), "deadratio": partial(integer, low=1, high=None),
     "preempt": boolean, "password_file": absolute_path,
-    "password_credential": _credential_name,
-    "password": nonempty_string,  # never echoed: nonempty_string's messages name only the type
+    "password_credential": credential_name, "password": inline_password,
     "source": source, "multicast_group": multicast_group, "l2_broadcast": boolean,
     "garp_count": partial(integer, low=0, high=100), "garp_interval": garp_interval,
     "master_units": unit_names, "upscript": script, "downscript": script,
@@ -154,8 +152,8 @@ class _Loader:
         self.environ = environ
         self.lines = LineIndex(text)
         self.warnings: list[str] = []
-        self._secrets: dict[str, tuple[Secret, str]] = {}  # setting key -> (secret, origin)
-        self._sources: dict[str, str] = {}  # vip name -> setting key of its password
+        self._passwords: dict[str, Password] = {}  # setting key -> the password it read
+        self._sources: dict[str, str] = {}  # vip name -> origin of its password
 
     def error(self, key: str, reason: str) -> ConfigError:
         return ConfigError(self.path, self.lines.line_of(key), key, reason)
@@ -188,7 +186,7 @@ class _Loader:
             vips=vips, warnings=tuple(self.warnings),
             metrics_textfile=carpd["metrics_textfile"].value if "metrics_textfile" in carpd
             else None,
-            password_sources={name: self._secrets[src][1] for name, src in self._sources.items()},
+            password_sources=dict(self._sources),
         )
 
     def table(self, raw: _Table, where: str,
@@ -312,54 +310,23 @@ class _Loader:
     # -- passwords -------------------------------------------------------------------------
 
     def warn_inline(self, setting: _Setting) -> None:
-        self.warn(setting, "the password is written in the config file; prefer password_file "
-                  "(mode 0600) or password_credential (systemd LoadCredential=)")
+        self.warn(setting, INLINE_WARNING)
 
     def password(self, name: str, s: dict[str, _Setting]) -> Secret:
-        setting = self.require(name, s, "password_file", "password_credential", "password")
-        if setting.key not in self._secrets:
-            self._secrets[setting.key] = self.read_password(setting)
-        self._sources[name] = setting.key
-        return self._secrets[setting.key][0]
-
-    def read_password(self, setting: _Setting) -> tuple[Secret, str]:
-        kind = setting.key.rsplit(".", 1)[1]
-        if kind == "password":
-            return self.check_password(setting, setting.value.encode()), "inline"
-        if kind == "password_file":
-            path, origin = setting.value, f"file {setting.value}"
-        else:
-            directory = self.environ.get("CREDENTIALS_DIRECTORY")
-            if not directory:
-                raise self.fail(setting, "CREDENTIALS_DIRECTORY is not set: password_credential "
-                                "needs systemd (LoadCredential= or SetCredential=)")
-            path, origin = os.path.join(directory, setting.value), f"credential {setting.value}"
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(4096)
-                mode = os.fstat(handle.fileno()).st_mode
-        except OSError as err:
-            raise self.fail(setting, f"cannot read {path}: {err.strerror}") from None
-        if kind == "password_file" and mode & (stat.S_IRGRP | stat.S_IROTH):
-            self.warn(setting, f"{path} is readable by group or others (mode "
-                      f"{stat.S_IMODE(mode):04o}); run chmod 600 {path}")
-        for ending in (b"\r\n", b"\n"):
-            if data.endswith(ending):
-                data = data[: -len(ending)]
-                break
-        if not data:
-            raise self.fail(setting, f"{path} is empty")
-        if b"\n" in data:
-            raise self.fail(setting, f"{path} has more than one line (ucarp reads the first only)")
-        return self.check_password(setting, data), origin
-
-    def check_password(self, setting: _Setting, data: bytes) -> Secret:
-        if b"\0" in data:
-            raise self.fail(setting, "password contains a NUL byte")
-        if len(data) > MAX_PASSWORD_BYTES:
-            raise self.fail(setting, f"password is {len(data)} bytes; CARP (ucarp) allows at "
-                            f"most {MAX_PASSWORD_BYTES}")
-        return Secret(data)
+        """The password of VIP `name`, read once per setting (shared by the VIPs that inherit
+        it); records its origin for `name`."""
+        setting = self.require(name, s, *(kind.value for kind in PasswordKind))
+        if setting.key not in self._passwords:
+            kind = PasswordKind(setting.key.rsplit(".", 1)[1])
+            try:
+                read = read_password(kind, setting.value, self.environ)
+            except BadValueError as err:
+                raise self.fail(setting, err.reason) from None
+            for text in read.warnings:
+                self.warn(setting, text)
+            self._passwords[setting.key] = read
+        self._sources[name] = self._passwords[setting.key].origin
+        return self._passwords[setting.key].secret
 
 
 def _hosts_interfaces(value: object) -> tuple[ipaddress.IPv4Interface, ...]:
