@@ -1,60 +1,56 @@
-"""The configuration file: TOML text -> frozen `Config` with `VipParams`, and every rule about it.
+"""The configuration file: TOML text -> a frozen, fully checked `Config` of `VipParams`.
 
-Owns: reading `/etc/carpd.toml` (reference in docs/configuration.md), inheritance from
-`[defaults]`, the rules between keys and between VIPs, and `ConfigError`, whose text is
-`FILE:LINE: KEY.PATH: REASON`. Single values are checked by values.py's validators, the
-password is read and checked by secrets.py.
+Owns: `load_config` (the file is described in docs/configuration.md), `Config`
+and `ConfigError`, whose text is `FILE:LINE: KEY.PATH: REASON` (":LINE" when known, "KEY: "
+when there is one). One pass over the parsed document, in file order: the top-level tables,
+then every key of `[carpd]` and `[defaults]` on its own, then each `[vip.NAME]`: its keys on
+their own, the merge with `[defaults]` (a key of an exclusive group replaces the whole
+inherited group), the required keys, the password, the rules between keys (advbase 0 needs
+advskew > 0), the remaining fields with their defaults, and last the rules between VIPs
+(vhid unique per interface, addresses unique). What the keys are, their validators and
+defaults is schema.py's table; reading the password is secrets.py's; lines come from
+lines.py's scan of the text, since tomllib gives no positions for keys.
 Invariants:
-- `load_config` either returns a fully checked `Config` or raises `ConfigError`; the first error
-  in file order wins, so the message is deterministic.
+- `load_config` either returns a fully checked `Config` or raises `ConfigError` for the first
+  problem in that order (keys of a table in file order, VIPs in file order), so the message
+  is deterministic.
+- An error about an inherited value points at its line in [defaults] and says which VIP
+  inherited it; a missing key points at the VIP's table header.
 - The password never appears in an error, a warning or a repr (it lives in a `Secret`).
-- Ranges follow ucarp: vhid 1..255, advbase 0..255 (0 only with advskew > 0), advskew 0..254
-  (255 with advbase 255 is the bow-out sentinel), deadratio > 0.
+- Warnings are located like errors, each one given once, in the order they are found.
 Must not: touch the network, resolve `source = "auto"` (the daemon does, at run time) or start
-anything. Line numbers come from lines.py's scan of the text: tomllib gives none for keys.
+anything.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-from carpd.config.checks import BadCheckError, parse_checks
+from carpd.config.checks import BadCheckError
 from carpd.config.lines import LineIndex
-from carpd.config.secrets import (
-    INLINE_WARNING,
-    Password,
-    PasswordKind,
-    credential_name,
-    inline_password,
-    read_password,
+from carpd.config.schema import (
+    CARPD_KEYS,
+    DEFAULT_CONTROL_SOCKET,
+    DEFAULT_MASTER_UNITS,
+    DEFAULT_STATE_DIRECTORY,
+    TOP_TABLES,
+    VIP_EXCLUSIVE,
+    VIP_KEYS,
+    VIP_OPTIONAL,
+    VIP_REQUIRED,
+    Fill,
+    KeySpec,
+    exclusive_groups,
+    filled,
 )
-from carpd.config.values import (
-    BadValueError,
-    absolute_path,
-    address,
-    addresses,
-    any_string,
-    boolean,
-    expand_name,
-    garp_interval,
-    integer,
-    interface_name,
-    multicast_group,
-    script,
-    source,
-    sync_group,
-    type_name,
-    unit_names,
-    vip_name,
-)
+from carpd.config.secrets import INLINE_WARNING, Password, PasswordKind, read_password
+from carpd.config.values import BadValueError, type_name, vip_name
 from carpd.core.params import Secret, VipParams
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli fallback kept for 3.10 backports)
@@ -62,9 +58,8 @@ if sys.version_info >= (3, 11):  # noqa: UP036 (tomli fallback kept for 3.10 bac
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_CONTROL_SOCKET = "/run/carpd/control.sock"
-DEFAULT_STATE_DIRECTORY = "/var/lib/carpd"
-DEFAULT_MASTER_UNITS = ("carpd-master@{name}.target",)
+__all__ = ["DEFAULT_CONTROL_SOCKET", "DEFAULT_MASTER_UNITS", "DEFAULT_STATE_DIRECTORY", "Config",
+           "ConfigError", "load_config"]
 
 _Table = dict[str, Any]
 
@@ -102,46 +97,35 @@ class Config:
     metrics_textfile: str | None = None
 
 
-VIP_KEYS: dict[str, Callable[[object], object]] = {
-    "interface": interface_name, "vhid": partial(integer, low=1, high=255),
-    "address": address, "addresses": addresses,
-    "advbase": partial(integer, low=0, high=255,
-                       what="an integer 1..255 (0 only with advskew > 0)"),
-    "advskew": partial(integer, low=0, high=254), "deadratio": partial(integer, low=1, high=None),
-    "preempt": boolean, "password_file": absolute_path,
-    "password_credential": credential_name, "password": inline_password,
-    "source": source, "multicast_group": multicast_group, "l2_broadcast": boolean,
-    "garp_count": partial(integer, low=0, high=100), "garp_interval": garp_interval,
-    "master_units": unit_names, "upscript": script, "downscript": script,
-    "xparam": any_string, "sync_group": sync_group, "require_units": unit_names,
-    "check": parse_checks,
-}
-CARPD_KEYS: dict[str, Callable[[object], object]] = {
-    "control_socket": absolute_path, "state_directory": absolute_path,
-    "metrics_textfile": absolute_path,
-}
-TOP_TABLES = ("carpd", "defaults", "vip")
-_EXCLUSIVE = (("address", "addresses"), ("password_file", "password_credential", "password"))
-
-
-def _unknown(key: str, known: tuple[str, ...], what: str = "key") -> BadValueError:
-    close = difflib.get_close_matches(key, known, n=1)
-    if close:
-        return BadValueError(f"unknown {what}; did you mean {close[0]!r}?")
-    return BadValueError(f"unknown {what}; known: {', '.join(known)}")
-
-
-# ---------------------------------------------------------------------------------------------
-# The loader.
-
-
 @dataclass(frozen=True, slots=True)
 class _Setting:
     """One checked value and where it was written (for errors about it later)."""
 
     value: Any
     key: str  # dotted path as written, e.g. "defaults.advskew"
+    name: str  # the key itself, e.g. "advskew"
     line: int | None
+
+
+_Settings = dict[str, _Setting]  # key name -> setting, in file order
+
+
+def _unknown(key: str, known: tuple[str, ...], what: str = "key") -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f"unknown {what}; did you mean {close[0]!r}?"
+    return f"unknown {what}; known: {', '.join(known)}"
+
+
+def _merge(defaults: _Settings, own: _Settings) -> _Settings:
+    """Inherit from [defaults]; setting one key of an exclusive group overrides the group."""
+    merged = dict(defaults)
+    for group in VIP_EXCLUSIVE:
+        if any(k in own for k in group):
+            for k in group:
+                merged.pop(k, None)
+    merged.update(own)
+    return merged
 
 
 class _Loader:
@@ -155,151 +139,13 @@ class _Loader:
         self._passwords: dict[str, Password] = {}  # setting key -> the password it read
         self._sources: dict[str, str] = {}  # vip name -> origin of its password
 
+    # -- locations ---------------------------------------------------------------------------
+
     def error(self, key: str, reason: str) -> ConfigError:
         return ConfigError(self.path, self.lines.line_of(key), key, reason)
 
     def fail(self, setting: _Setting, reason: str) -> ConfigError:
         return ConfigError(self.path, setting.line, setting.key, reason)
-
-    def warn(self, setting: _Setting, text: str) -> None:
-        message = _located(self.path, setting.line, setting.key, text)
-        if message not in self.warnings:
-            self.warnings.append(message)
-
-    def load(self, document: _Table) -> Config:
-        for key, value in document.items():
-            if key not in TOP_TABLES and key in VIP_KEYS:
-                raise self.error(key, "per-VIP keys belong in [defaults] or [vip.NAME]")
-            if key not in TOP_TABLES:
-                raise self.error(key, _unknown(key, TOP_TABLES, "table").reason)
-            if not isinstance(value, dict):
-                raise self.error(key, f"must be a table [{key}], not {type_name(value)}")
-        carpd = self.table(document.get("carpd", {}), "carpd", CARPD_KEYS)
-        defaults = self.table(document.get("defaults", {}), "defaults", VIP_KEYS)
-        vips = self.vips(document.get("vip"), defaults)
-        return Config(
-            path=self.path,
-            control_socket=carpd["control_socket"].value if "control_socket" in carpd
-            else DEFAULT_CONTROL_SOCKET,
-            state_directory=carpd["state_directory"].value if "state_directory" in carpd
-            else DEFAULT_STATE_DIRECTORY,
-            vips=vips, warnings=tuple(self.warnings),
-            metrics_textfile=carpd["metrics_textfile"].value if "metrics_textfile" in carpd
-            else None,
-            password_sources=dict(self._sources),
-        )
-
-    def table(self, raw: _Table, where: str,
-              keys: dict[str, Callable[[object], object]]) -> dict[str, _Setting]:
-        """Check every key of one table on its own (types, ranges, exclusive pairs)."""
-        settings: dict[str, _Setting] = {}
-        for key, value in raw.items():
-            dotted = f"{where}.{key}"
-            if key not in keys and isinstance(value, dict):
-                raise self.error(dotted, f"unexpected table; [{where}] holds plain keys only")
-            if key not in keys:
-                hint = _unknown(key, tuple(keys)).reason
-                if where == "carpd" and key in VIP_KEYS:
-                    hint = "per-VIP keys belong in [defaults] or [vip.NAME], not [carpd]"
-                raise self.error(dotted, hint)
-            try:
-                checked = keys[key](value)
-            except BadValueError as err:
-                raise self.error(dotted, err.reason) from None
-            except BadCheckError as err:  # [[vip.NAME.check]]: located inside the array
-                raise self.error(dotted + err.where, err.reason) from None
-            settings[key] = _Setting(checked, dotted, self.lines.line_of(dotted))
-        for group in _EXCLUSIVE:
-            present = sorted((settings[k] for k in group if k in settings),
-                             key=lambda setting: setting.line or 0)
-            if len(present) > 1:
-                first, second = (p.key.rsplit(".", 1)[1] for p in present[:2])
-                raise self.fail(present[1], f"{first} and {second} are exclusive; use one")
-        if where == "defaults" and "password" in settings:
-            self.warn_inline(settings["password"])
-        return settings
-
-    def vips(self, raw: object, defaults: dict[str, _Setting]) -> tuple[VipParams, ...]:
-        if not raw:
-            raise ConfigError(self.path, None, "vip",
-                              "no [vip.NAME] table: at least one VIP is required")
-        assert isinstance(raw, dict)
-        result: list[VipParams] = []
-        for name, table in raw.items():
-            where = f"vip.{name}"
-            try:
-                vip_name(name)
-            except BadValueError as err:
-                raise self.error(where, err.reason) from None
-            if not isinstance(table, dict):
-                raise self.error(where, f"must be a table [vip.{name}], not {type_name(table)}")
-            own = self.table(table, where, VIP_KEYS)
-            if "password" in own:
-                self.warn_inline(own["password"])
-            merged = self.merge(defaults, own)
-            vip = self.vip(name, merged)
-            self.cross_check(name, merged, result)
-            result.append(vip)
-        return tuple(result)
-
-    @staticmethod
-    def merge(defaults: dict[str, _Setting], own: dict[str, _Setting]) -> dict[str, _Setting]:
-        """Inherit from [defaults]; setting one key of an exclusive group overrides the group."""
-        merged = dict(defaults)
-        for group in _EXCLUSIVE:
-            if any(k in own for k in group):
-                for k in group:
-                    merged.pop(k, None)
-        merged.update(own)
-        return merged
-
-    def require(self, name: str, s: dict[str, _Setting], *keys: str) -> _Setting:
-        for key in keys:
-            if key in s:
-                return s[key]
-        wanted = " or ".join(keys)
-        raise ConfigError(self.path, self.lines.line(("vip", name)), f"vip.{name}.{keys[0]}",
-                          f"{wanted} is required (here or in [defaults])")
-
-    def vip(self, name: str, s: dict[str, _Setting]) -> VipParams:
-        interface = self.require(name, s, "interface").value
-        vhid = self.require(name, s, "vhid").value
-        addresses = self.require(name, s, "address", "addresses")
-        password = self.password(name, s)
-        advbase = s["advbase"].value if "advbase" in s else 1
-        advskew = s["advskew"].value if "advskew" in s else 0
-        if advbase == 0:
-            if advskew == 0:
-                raise self.fail_for(name, s["advbase"], "advbase 0 requires advskew > 0 (as ucarp)")
-            self.warn(s["advbase"], "advbase 0: the master-down interval is only advskew/256 s, "
-                      "a single late advert causes a takeover")
-        units = s.get("master_units")
-        opt = {k: v.value for k, v in s.items() if k in _OPTIONAL}
-        if "require_units" in s:
-            opt["require_units"] = tuple(expand_name(u, name) for u in s["require_units"].value)
-        if "check" in s:
-            opt["checks"] = s["check"].value
-        return VipParams(
-            name=name, vhid=vhid, interface=interface, password=password,
-            addresses=_hosts_interfaces(addresses.value),
-            master_units=tuple(expand_name(u, name) for u in units.value) if units
-            else tuple(u.format(name=name) for u in DEFAULT_MASTER_UNITS),
-            **opt,
-        )
-
-    def cross_check(self, name: str, s: dict[str, _Setting], earlier: list[VipParams]) -> None:
-        """vhid unique per interface, addresses unique across VIPs; named at the later VIP."""
-        vhid, interface = s["vhid"], s["interface"].value
-        addresses = s["address"] if "address" in s else s["addresses"]
-        hosts = _hosts(addresses.value)
-        for other in earlier:
-            if other.vhid == vhid.value and other.interface == interface:
-                raise self.fail_for(name, vhid, f"{vhid.value} is already used by "
-                                    f"vip.{other.name} on {interface}")
-            for ip in hosts:
-                if ip in other.hosts:
-                    raise self.fail_for(name, addresses,
-                                        f"{ip} is already used by vip.{other.name}")
 
     def fail_for(self, name: str, setting: _Setting, reason: str) -> ConfigError:
         """An error about a merged value, at the line where it is written."""
@@ -307,19 +153,154 @@ class _Loader:
             reason = f"{reason} (inherited by vip.{name})"
         return self.fail(setting, reason)
 
-    # -- passwords -------------------------------------------------------------------------
+    def warn(self, setting: _Setting, text: str) -> None:
+        message = _located(self.path, setting.line, setting.key, text)
+        if message not in self.warnings:
+            self.warnings.append(message)
 
-    def warn_inline(self, setting: _Setting) -> None:
-        self.warn(setting, INLINE_WARNING)
+    # -- tables ------------------------------------------------------------------------------
 
-    def password(self, name: str, s: dict[str, _Setting]) -> Secret:
-        """The password of VIP `name`, read once per setting (shared by the VIPs that inherit
-        it); records its origin for `name`."""
-        setting = self.require(name, s, *(kind.value for kind in PasswordKind))
+    def load(self, document: _Table) -> Config:
+        self.check_top(document)
+        carpd = self.table(document.get("carpd", {}), "carpd", CARPD_KEYS)
+        defaults = self.table(document.get("defaults", {}), "defaults", VIP_KEYS)
+        self.warn_inline(defaults)
+        vips = self.vips(document.get("vip"), defaults)
+        own: dict[str, Any] = {spec.field: carpd[key].value if key in carpd else spec.default
+               for key, spec in CARPD_KEYS.items()}
+        return Config(path=self.path, vips=vips, warnings=tuple(self.warnings),
+                      password_sources=dict(self._sources), **own)
+
+    def check_top(self, document: _Table) -> None:
+        for key, value in document.items():
+            if key not in TOP_TABLES and key in VIP_KEYS:
+                raise self.error(key, "per-VIP keys belong in [defaults] or [vip.NAME]")
+            if key not in TOP_TABLES:
+                raise self.error(key, _unknown(key, TOP_TABLES, "table"))
+            if not isinstance(value, dict):
+                raise self.error(key, f"must be a table [{key}], not {type_name(value)}")
+
+    def table(self, raw: _Table, where: str, keys: Mapping[str, KeySpec]) -> _Settings:
+        """Check every key of one table on its own (types, ranges, exclusive groups)."""
+        settings = {key: self.setting(where, key, value, keys) for key, value in raw.items()}
+        for group in exclusive_groups(keys):
+            present = sorted((settings[k] for k in group if k in settings),
+                             key=lambda setting: setting.line or 0)
+            if len(present) > 1:
+                first, second = present[:2]
+                raise self.fail(second, f"{first.name} and {second.name} are exclusive; use one")
+        return settings
+
+    def setting(self, where: str, key: str, value: object,
+                keys: Mapping[str, KeySpec]) -> _Setting:
+        dotted = f"{where}.{key}"
+        if key not in keys:
+            raise self.error(dotted, _misplaced(where, key, value, tuple(keys)))
+        try:
+            checked = keys[key].validate(value)
+        except BadValueError as err:
+            raise self.error(dotted, err.reason) from None
+        except BadCheckError as err:  # [[vip.NAME.check]]: located inside the array
+            raise self.error(dotted + err.where, err.reason) from None
+        return _Setting(checked, dotted, key, self.lines.line_of(dotted))
+
+    # -- VIPs --------------------------------------------------------------------------------
+
+    def vips(self, raw: object, defaults: _Settings) -> tuple[VipParams, ...]:
+        if not raw:
+            raise ConfigError(self.path, None, "vip",
+                              "no [vip.NAME] table: at least one VIP is required")
+        assert isinstance(raw, dict)
+        result: list[VipParams] = []
+        for name, table in raw.items():
+            result.append(self.vip(name, table, defaults, result))
+        return tuple(result)
+
+    def vip(self, name: str, table: object, defaults: _Settings,
+            earlier: list[VipParams]) -> VipParams:
+        where = f"vip.{name}"
+        try:
+            vip_name(name)
+        except BadValueError as err:
+            raise self.error(where, err.reason) from None
+        if not isinstance(table, dict):
+            raise self.error(where, f"must be a table [vip.{name}], not {type_name(table)}")
+        own = self.table(table, where, VIP_KEYS)
+        self.warn_inline(own)
+        merged = _merge(defaults, own)
+        fields: dict[str, Any] = {"name": name}
+        chosen = self.fill_required(name, merged, fields)
+        self.check_advbase(name, merged)
+        self.fill_optional(name, merged, fields)
+        vip = VipParams(**fields)
+        self.cross_check(name, vip, chosen, earlier)
+        return vip
+
+    def fill_required(self, name: str, s: _Settings, fields: dict[str, Any]) -> _Settings:
+        """Fill the required fields in table order; returns field -> the setting it took."""
+        chosen: _Settings = {}
+        for group in VIP_REQUIRED:
+            setting = self.require(name, s, group)
+            chosen[VIP_KEYS[setting.name].field] = setting
+            fields[VIP_KEYS[setting.name].field] = self.value(name, setting)
+        return chosen
+
+    def fill_optional(self, name: str, s: _Settings, fields: dict[str, Any]) -> None:
+        for group in VIP_OPTIONAL:
+            setting = next((s[k] for k in group if k in s), None)
+            spec = VIP_KEYS[group[0]]
+            fields[spec.field] = (filled(spec, spec.default, name) if setting is None
+                                  else self.value(name, setting))
+
+    def value(self, name: str, setting: _Setting) -> Any:
+        spec = VIP_KEYS[setting.name]
+        if spec.fill is Fill.READ_PASSWORD:
+            return self.password(name, setting)
+        return filled(spec, setting.value, name)
+
+    def require(self, name: str, s: _Settings, keys: tuple[str, ...]) -> _Setting:
+        for key in keys:
+            if key in s:
+                return s[key]
+        wanted = " or ".join(keys)
+        raise ConfigError(self.path, self.lines.line(("vip", name)), f"vip.{name}.{keys[0]}",
+                          f"{wanted} is required (here or in [defaults])")
+
+    def check_advbase(self, name: str, s: _Settings) -> None:
+        """advbase 0 only with advskew > 0 (as ucarp), and then with a warning."""
+        advbase = s.get("advbase")
+        if advbase is None or advbase.value != 0:
+            return
+        advskew = s["advskew"].value if "advskew" in s else VIP_KEYS["advskew"].default
+        if advskew == 0:
+            raise self.fail_for(name, advbase, "advbase 0 requires advskew > 0 (as ucarp)")
+        self.warn(advbase, "advbase 0: the master-down interval is only advskew/256 s, "
+                  "a single late advert causes a takeover")
+
+    def cross_check(self, name: str, vip: VipParams, chosen: _Settings,
+                    earlier: list[VipParams]) -> None:
+        """vhid unique per interface, addresses unique across VIPs; named at the later VIP."""
+        for other in earlier:
+            if other.vhid == vip.vhid and other.interface == vip.interface:
+                raise self.fail_for(name, chosen["vhid"], f"{vip.vhid} is already used by "
+                                    f"vip.{other.name} on {vip.interface}")
+            for ip in vip.hosts:
+                if ip in other.hosts:
+                    raise self.fail_for(name, chosen["addresses"],
+                                        f"{ip} is already used by vip.{other.name}")
+
+    # -- passwords ---------------------------------------------------------------------------
+
+    def warn_inline(self, settings: _Settings) -> None:
+        if PasswordKind.INLINE.value in settings:
+            self.warn(settings[PasswordKind.INLINE.value], INLINE_WARNING)
+
+    def password(self, name: str, setting: _Setting) -> Secret:
+        """The password `setting` designates, read once per setting (shared by the VIPs that
+        inherit it); records its origin for `name`."""
         if setting.key not in self._passwords:
-            kind = PasswordKind(setting.key.rsplit(".", 1)[1])
             try:
-                read = read_password(kind, setting.value, self.environ)
+                read = read_password(PasswordKind(setting.name), setting.value, self.environ)
             except BadValueError as err:
                 raise self.fail(setting, err.reason) from None
             for text in read.warnings:
@@ -329,21 +310,13 @@ class _Loader:
         return self._passwords[setting.key].secret
 
 
-def _hosts_interfaces(value: object) -> tuple[ipaddress.IPv4Interface, ...]:
-    if isinstance(value, ipaddress.IPv4Interface):
-        return (value,)
-    assert isinstance(value, tuple)
-    return value
-
-
-def _hosts(value: object) -> tuple[ipaddress.IPv4Address, ...]:
-    return tuple(a.ip for a in _hosts_interfaces(value))
-
-
-_OPTIONAL = frozenset({"sync_group",
-                       "advbase", "advskew", "deadratio", "preempt", "source", "multicast_group",
-                       "l2_broadcast", "garp_count", "garp_interval", "upscript", "downscript",
-                       "xparam"})
+def _misplaced(where: str, key: str, value: object, known: tuple[str, ...]) -> str:
+    """Why `key` cannot be in [where]: a nested table, a VIP key in [carpd] or unknown."""
+    if isinstance(value, dict):
+        return f"unexpected table; [{where}] holds plain keys only"
+    if where == "carpd" and key in VIP_KEYS:
+        return "per-VIP keys belong in [defaults] or [vip.NAME], not [carpd]"
+    return _unknown(key, known)
 
 
 def _syntax_error(path: str, text: str, err: tomllib.TOMLDecodeError) -> ConfigError:

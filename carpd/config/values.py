@@ -10,7 +10,7 @@ Each validator takes the raw value tomllib produced and returns the typed value 
 in any table.
 Invariants: a message names the type of a wrong value, and quotes the value only for keys
 whose value is not secret (the password keys use `nonempty_string`, which never quotes it).
-Must not: know keys, tables or locations (loader.py does), read files other than
+Must not: know keys, tables or locations (schema.py and loader.py do), read files other than
 the `stat`/`access` of a script path, or touch the network.
 """
 
