@@ -166,10 +166,10 @@ class _Loader:
         defaults = self.table(document.get("defaults", {}), "defaults", VIP_KEYS)
         self.warn_inline(defaults)
         vips = self.vips(document.get("vip"), defaults)
-        own: dict[str, Any] = {spec.field: carpd[key].value if key in carpd else spec.default
-               for key, spec in CARPD_KEYS.items()}
+        daemon: dict[str, Any] = {spec.field: carpd[key].value if key in carpd else spec.default
+                                  for key, spec in CARPD_KEYS.items()}
         return Config(path=self.path, vips=vips, warnings=tuple(self.warnings),
-                      password_sources=dict(self._sources), **own)
+                      password_sources=dict(self._sources), **daemon)
 
     def check_top(self, document: _Table) -> None:
         for key, value in document.items():
@@ -241,8 +241,9 @@ class _Loader:
         chosen: _Settings = {}
         for group in VIP_REQUIRED:
             setting = self.require(name, s, group)
-            chosen[VIP_KEYS[setting.name].field] = setting
-            fields[VIP_KEYS[setting.name].field] = self.value(name, setting)
+            field_name = VIP_KEYS[setting.name].field
+            chosen[field_name] = setting
+            fields[field_name] = self.value(name, setting)
         return chosen
 
     def fill_optional(self, name: str, s: _Settings, fields: dict[str, Any]) -> None:
