@@ -1,2 +1,3 @@
 """The configuration file: TOML -> frozen, checked objects with located errors (loader), the
-VIP and check schemas, plain-value validators and the password sources."""
+key table (schema), line numbers (lines), plain-value validators (values), the check tables
+(checks) and the password sources (secrets)."""

@@ -7,9 +7,8 @@ the interval), `rise` and `fall` (default 2 each; 1 for `unit`, whose results ar
 own state changes, so it fails the moment the unit leaves "active"), and the keys of each
 type.
 Errors are `BadCheckError(where, reason)` where `where` is the suffix after the VIP's key path
-("[2].port", 1-based like the tables in the file); config.py adds the file, line and VIP.
-Why a module of its own: config.py owns the file format and locations; this owns one
-table's meaning, and keeps config.py under the house size limit.
+("[2].port", 1-based like the tables in the file); loader.py adds the file, line and VIP.
+`parse_checks` is the validator of the `check` key in schema.py's VIP table.
 Must not: touch the network, processes or systemd (a missing binary or unit is a failing
 check at run time, never a config error: the check must be able to report it).
 """

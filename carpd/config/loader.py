@@ -1,47 +1,65 @@
-"""The configuration file: TOML text -> frozen `Config` with `VipParams`, and every rule about it.
+"""The configuration file: TOML text -> a frozen, fully checked `Config` of `VipParams`.
 
-Owns: reading `/etc/carpd.toml` (format in INTERFACE.md, reference in docs/configuration.md),
-inheritance from `[defaults]`, reading the CARP password (file, systemd credential or inline),
-every validation rule, and `ConfigError`, whose text is `FILE:LINE: KEY.PATH: REASON`.
+Owns: `load_config` (the file is described in docs/configuration.md), `Config`
+and `ConfigError`, whose text is `FILE:LINE: KEY.PATH: REASON` (":LINE" when known, "KEY: "
+when there is one). One pass over the parsed document, in file order: the top-level tables,
+then every key of `[carpd]` and `[defaults]` on its own, then each `[vip.NAME]`: its keys on
+their own, the merge with `[defaults]` (a key of an exclusive group replaces the whole
+inherited group), the required keys, the password, the rules between keys (advbase 0 needs
+advskew > 0), the remaining fields with their defaults, and last the rules between VIPs
+(vhid unique per interface, addresses unique). What the keys are, their validators and
+defaults is schema.py's table; reading the password is secrets.py's; lines come from
+lines.py's scan of the text, since tomllib gives no positions for keys.
 Invariants:
-- `load_config` either returns a fully checked `Config` or raises `ConfigError`; the first error
-  in file order wins, so the message is deterministic.
+- `load_config` either returns a fully checked `Config` or raises `ConfigError` for the first
+  problem in that order (keys of a table in file order, VIPs in file order), so the message
+  is deterministic.
+- An error about an inherited value points at its line in [defaults] and says which VIP
+  inherited it; a missing key points at the VIP's table header.
 - The password never appears in an error, a warning or a repr (it lives in a `Secret`).
-- Ranges follow ucarp (CARP.md 2.1, 3.2, 5): vhid 1..255, advbase 0..255 (0 only with
-  advskew > 0), advskew 0..254 (255 with advbase 255 is the bow-out sentinel), deadratio > 0,
-  password at most 19 bytes (ucarp refuses longer ones; BSD silently truncates).
+- Warnings are located like errors, each one given once, in the order they are found.
 Must not: touch the network, resolve `source = "auto"` (the daemon does, at run time) or start
-anything. Why line numbers are found by scanning the text: tomllib gives none for keys; the scan
-(`_LineIndex`) is loose but right for every file a person writes.
+anything.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
 import re
-import stat
-import string
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-from carpd.config.checks import BadCheckError, parse_checks
-from carpd.config.values import BadValueError, boolean, integer, nonempty_string, type_name
-from carpd.core.params import IFNAMSIZ, MAX_PASSWORD_BYTES, Secret, VipParams
+from carpd.config.checks import BadCheckError
+from carpd.config.lines import LineIndex
+from carpd.config.schema import (
+    CARPD_KEYS,
+    DEFAULT_CONTROL_SOCKET,
+    DEFAULT_MASTER_UNITS,
+    DEFAULT_STATE_DIRECTORY,
+    TOP_TABLES,
+    VIP_EXCLUSIVE,
+    VIP_KEYS,
+    VIP_OPTIONAL,
+    VIP_REQUIRED,
+    Fill,
+    KeySpec,
+    exclusive_groups,
+    filled,
+)
+from carpd.config.secrets import INLINE_WARNING, Password, PasswordKind, read_password
+from carpd.config.values import BadValueError, type_name, vip_name
+from carpd.core.params import Secret, VipParams
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli fallback kept for 3.10 backports)
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_CONTROL_SOCKET = "/run/carpd/control.sock"
-DEFAULT_STATE_DIRECTORY = "/var/lib/carpd"
-DEFAULT_MASTER_UNITS = ("carpd-master@{name}.target",)
-VIP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+__all__ = ["DEFAULT_CONTROL_SOCKET", "DEFAULT_MASTER_UNITS", "DEFAULT_STATE_DIRECTORY", "Config",
+           "ConfigError", "load_config"]
 
 _Table = dict[str, Any]
 
@@ -79,242 +97,35 @@ class Config:
     metrics_textfile: str | None = None
 
 
-# ---------------------------------------------------------------------------------------------
-# Line numbers: tomllib has none for keys, so scan the text for headers and `key =` lines.
-
-_PART = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
-_DOTTED = rf"{_PART}(?:\s*\.\s*{_PART})*"
-_HEADER_RE = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]")
-_KEY_RE = re.compile(rf"^\s*({_DOTTED})\s*=")
-_PART_RE = re.compile(_PART)
-
-
-def _split_key(dotted: str) -> tuple[str, ...]:
-    parts = (m.group(0) for m in _PART_RE.finditer(dotted))
-    return tuple(p[1:-1] if p[0] in "\"'" else p for p in parts)
-
-
-class _LineIndex:
-    """Maps a key path such as ("vip", "mail", "vhid") to the line where it is written."""
-
-    def __init__(self, text: str) -> None:
-        self._lines: dict[tuple[str, ...], int] = {}
-        table: tuple[str, ...] = ()
-        arrays: dict[tuple[str, ...], int] = {}  # [[a.b]] headers seen so far, per path
-        in_multiline = False
-        for number, line in enumerate(text.splitlines(), start=1):
-            quotes = line.count('"""') + line.count("'''")
-            if in_multiline:
-                in_multiline = quotes % 2 == 0
-                continue
-            header = _HEADER_RE.match(line)
-            key = None if header else _KEY_RE.match(line)
-            if header:
-                table = _split_key(header.group(1))
-                self._lines.setdefault(table, number)
-                if line.lstrip().startswith("[["):  # array of tables: a.b[N], 1-based
-                    arrays[table] = arrays.get(table, 0) + 1
-                    table = (*table, str(arrays[table]))
-                    self._lines.setdefault(table, number)
-            elif key:
-                self._lines.setdefault(table + _split_key(key.group(1)), number)
-            in_multiline = quotes % 2 == 1
-
-    def line(self, path: tuple[str, ...]) -> int | None:
-        """The line of `path`, else of its closest parent that is written down, else None."""
-        while path:
-            if path in self._lines:
-                return self._lines[path]
-            path = path[:-1]
-        return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Value checks: each takes the raw TOML value and returns the typed one or raises BadValueError.
-
-def _absolute_path(value: object) -> str:
-    path = nonempty_string(value)
-    if not os.path.isabs(path):
-        raise BadValueError(f"{path!r} is not an absolute path")
-    return path
-
-
-def _interface(value: object) -> str:
-    name = nonempty_string(value)
-    if (len(name.encode()) >= IFNAMSIZ or name in (".", "..")
-            or any(c in "/:" or c.isspace() for c in name)):
-        raise BadValueError(f"{name!r} is not a valid interface name "
-                       "(at most 15 bytes, no '/', ':' or spaces)")
-    return name
-
-
-def _garp_interval(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadValueError(f"must be a number of seconds (0 < s <= 60), not {type_name(value)}")
-    if not 0 < value <= 60:
-        raise BadValueError(f"{value} is out of range: must be > 0 and <= 60 seconds")
-    return float(value)
-
-
-def _check_host(ip: ipaddress.IPv4Address, what: str) -> None:
-    bad = ("multicast" if ip.is_multicast else "loopback" if ip.is_loopback
-           else "unspecified" if ip.is_unspecified else "reserved" if ip.is_reserved else "")
-    if bad:
-        raise BadValueError(f"{ip} is a {bad} address and cannot be {what}")
-
-
-def _ipv4(text: str, what: str) -> ipaddress.IPv4Address:
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        raise BadValueError(f"{text!r} is not an IPv4 address") from None
-    if isinstance(ip, ipaddress.IPv6Address):
-        raise BadValueError(f"{text!r}: IPv6 {what} is not supported yet")
-    return ip
-
-
-def _address(value: object) -> ipaddress.IPv4Interface:
-    text = nonempty_string(value)
-    try:
-        iface = ipaddress.ip_interface(text)
-    except ValueError:
-        raise BadValueError(f"{text!r} is not an IPv4 address or ADDRESS/PREFIX") from None
-    if isinstance(iface, ipaddress.IPv6Interface):
-        raise BadValueError(f"{text!r}: IPv6 VIPs are not supported yet")
-    _check_host(iface.ip, "a VIP")
-    net = iface.network
-    if net.prefixlen <= 30 and iface.ip in (net.network_address, net.broadcast_address):
-        kind = "network" if iface.ip == net.network_address else "broadcast"
-        raise BadValueError(f"{iface.ip} is the {kind} address of {net} and cannot be a VIP")
-    return iface
-
-
-def _addresses(value: object) -> tuple[ipaddress.IPv4Interface, ...]:
-    if not isinstance(value, list):
-        raise BadValueError(f"must be an array of addresses, not {type_name(value)}")
-    if not value:
-        raise BadValueError("must list at least one address")
-    result: list[ipaddress.IPv4Interface] = []
-    for item in value:
-        iface = _address(item)
-        if any(iface.ip == seen.ip for seen in result):
-            raise BadValueError(f"{iface.ip} is listed twice")
-        result.append(iface)
-    return tuple(result)
-
-
-def _source(value: object) -> ipaddress.IPv4Address | None:
-    text = nonempty_string(value)
-    if text == "auto":
-        return None
-    ip = _ipv4(text, "source")
-    _check_host(ip, "an advert source")
-    return ip
-
-
-def _multicast_group(value: object) -> ipaddress.IPv4Address:
-    ip = _ipv4(nonempty_string(value), "multicast")
-    if not ip.is_multicast:
-        raise BadValueError(f"{ip} is not an IPv4 multicast address (224.0.0.0/4)")
-    return ip
-
-
-def _credential_name(value: object) -> str:
-    name = nonempty_string(value)
-    if "/" in name or name in (".", ".."):
-        raise BadValueError(f"{name!r} is not a credential name (no '/')")
-    return name
-
-
-def _master_units(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise BadValueError(f"must be an array of unit names, not {type_name(value)}")
-    units = tuple(nonempty_string(item) for item in value)
-    for unit in units:
-        _expand(unit, "x")  # raises on an unknown placeholder
-        if "/" in unit or any(c.isspace() for c in unit):
-            raise BadValueError(f"{unit!r} is not a unit name")
-    return units
-
-
-def _expand(unit: str, name: str) -> str:
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(unit) if f is not None]
-    except ValueError as err:
-        raise BadValueError(
-            f"{unit!r}: {err} (write '{{{{' and '}}}}' for literal braces)") from None
-    for placeholder in fields:
-        if placeholder != "name":
-            raise BadValueError(f"{unit!r}: unknown placeholder {{{placeholder}}}; "
-                                 "only {name} is expanded")
-    return unit.format(name=name)
-
-
-def _script(value: object) -> str:
-    path = _absolute_path(value)
-    if not os.path.isfile(path):
-        raise BadValueError(f"{path} does not exist or is not a regular file")
-    if not os.access(path, os.X_OK):
-        raise BadValueError(f"{path} is not executable")
-    return path
-
-
-def _xparam(value: object) -> str:
-    if not isinstance(value, str):
-        raise BadValueError(f"must be a string, not {type_name(value)}")
-    return value
-
-
-VIP_KEYS: dict[str, Callable[[object], object]] = {
-    "interface": _interface, "vhid": partial(integer, low=1, high=255),
-    "address": _address, "addresses": _addresses,
-    "advbase": partial(integer, low=0, high=255,
-                       what="an integer 1..255 (0 only with advskew > 0)"),
-    "advskew": partial(integer, low=0, high=254), "deadratio": partial(integer, low=1, high=None),
-    "preempt": boolean, "password_file": _absolute_path,
-    "password_credential": _credential_name,
-    "password": nonempty_string,  # never echoed: nonempty_string's messages name only the type
-    "source": _source, "multicast_group": _multicast_group, "l2_broadcast": boolean,
-    "garp_count": partial(integer, low=0, high=100), "garp_interval": _garp_interval,
-    "master_units": _master_units, "upscript": _script, "downscript": _script,
-    "xparam": _xparam,
-}
-def _sync_group(value: object) -> str:
-    name = nonempty_string(value)
-    if not VIP_NAME_RE.fullmatch(name):
-        raise BadValueError(f"invalid sync group name {name!r}: use 1-32 of a-z, 0-9, '_' "
-                             "and '-'")
-    return name
-
-
-VIP_KEYS.update({"sync_group": _sync_group, "require_units": _master_units,
-                 "check": parse_checks})
-CARPD_KEYS: dict[str, Callable[[object], object]] = {
-    "control_socket": _absolute_path, "state_directory": _absolute_path,
-    "metrics_textfile": _absolute_path,
-}
-TOP_TABLES = ("carpd", "defaults", "vip")
-_EXCLUSIVE = (("address", "addresses"), ("password_file", "password_credential", "password"))
-
-
-def _unknown(key: str, known: tuple[str, ...], what: str = "key") -> BadValueError:
-    close = difflib.get_close_matches(key, known, n=1)
-    if close:
-        return BadValueError(f"unknown {what}; did you mean {close[0]!r}?")
-    return BadValueError(f"unknown {what}; known: {', '.join(known)}")
-
-
-# ---------------------------------------------------------------------------------------------
-# The loader.
-
-
 @dataclass(frozen=True, slots=True)
 class _Setting:
     """One checked value and where it was written (for errors about it later)."""
 
     value: Any
     key: str  # dotted path as written, e.g. "defaults.advskew"
+    name: str  # the key itself, e.g. "advskew"
     line: int | None
+
+
+_Settings = dict[str, _Setting]  # key name -> setting, in file order
+
+
+def _unknown(key: str, known: tuple[str, ...], what: str = "key") -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f"unknown {what}; did you mean {close[0]!r}?"
+    return f"unknown {what}; known: {', '.join(known)}"
+
+
+def _merge(defaults: _Settings, own: _Settings) -> _Settings:
+    """Inherit from [defaults]; setting one key of an exclusive group overrides the group."""
+    merged = dict(defaults)
+    for group in VIP_EXCLUSIVE:
+        if any(k in own for k in group):
+            for k in group:
+                merged.pop(k, None)
+    merged.update(own)
+    return merged
 
 
 class _Loader:
@@ -323,155 +134,18 @@ class _Loader:
     def __init__(self, path: str, text: str, environ: Mapping[str, str]) -> None:
         self.path = path
         self.environ = environ
-        self.lines = _LineIndex(text)
+        self.lines = LineIndex(text)
         self.warnings: list[str] = []
-        self._secrets: dict[str, tuple[Secret, str]] = {}  # setting key -> (secret, origin)
-        self._sources: dict[str, str] = {}  # vip name -> setting key of its password
+        self._passwords: dict[str, Password] = {}  # setting key -> the password it read
+        self._sources: dict[str, str] = {}  # vip name -> origin of its password
+
+    # -- locations ---------------------------------------------------------------------------
 
     def error(self, key: str, reason: str) -> ConfigError:
-        return ConfigError(self.path, self.lines.line(tuple(_split_key(key))), key, reason)
+        return ConfigError(self.path, self.lines.line_of(key), key, reason)
 
     def fail(self, setting: _Setting, reason: str) -> ConfigError:
         return ConfigError(self.path, setting.line, setting.key, reason)
-
-    def warn(self, setting: _Setting, text: str) -> None:
-        message = _located(self.path, setting.line, setting.key, text)
-        if message not in self.warnings:
-            self.warnings.append(message)
-
-    def load(self, document: _Table) -> Config:
-        for key, value in document.items():
-            if key not in TOP_TABLES and key in VIP_KEYS:
-                raise self.error(key, "per-VIP keys belong in [defaults] or [vip.NAME]")
-            if key not in TOP_TABLES:
-                raise self.error(key, _unknown(key, TOP_TABLES, "table").reason)
-            if not isinstance(value, dict):
-                raise self.error(key, f"must be a table [{key}], not {type_name(value)}")
-        carpd = self.table(document.get("carpd", {}), "carpd", CARPD_KEYS)
-        defaults = self.table(document.get("defaults", {}), "defaults", VIP_KEYS)
-        vips = self.vips(document.get("vip"), defaults)
-        return Config(
-            path=self.path,
-            control_socket=carpd["control_socket"].value if "control_socket" in carpd
-            else DEFAULT_CONTROL_SOCKET,
-            state_directory=carpd["state_directory"].value if "state_directory" in carpd
-            else DEFAULT_STATE_DIRECTORY,
-            vips=vips, warnings=tuple(self.warnings),
-            metrics_textfile=carpd["metrics_textfile"].value if "metrics_textfile" in carpd
-            else None,
-            password_sources={name: self._secrets[src][1] for name, src in self._sources.items()},
-        )
-
-    def table(self, raw: _Table, where: str,
-              keys: dict[str, Callable[[object], object]]) -> dict[str, _Setting]:
-        """Check every key of one table on its own (types, ranges, exclusive pairs)."""
-        settings: dict[str, _Setting] = {}
-        for key, value in raw.items():
-            dotted = f"{where}.{key}"
-            if key not in keys and isinstance(value, dict):
-                raise self.error(dotted, f"unexpected table; [{where}] holds plain keys only")
-            if key not in keys:
-                hint = _unknown(key, tuple(keys)).reason
-                if where == "carpd" and key in VIP_KEYS:
-                    hint = "per-VIP keys belong in [defaults] or [vip.NAME], not [carpd]"
-                raise self.error(dotted, hint)
-            try:
-                checked = keys[key](value)
-            except BadValueError as err:
-                raise self.error(dotted, err.reason) from None
-            except BadCheckError as err:  # [[vip.NAME.check]]: located inside the array
-                raise self.error(dotted + err.where, err.reason) from None
-            settings[key] = _Setting(checked, dotted, self.lines.line(tuple(_split_key(dotted))))
-        for group in _EXCLUSIVE:
-            present = sorted((settings[k] for k in group if k in settings),
-                             key=lambda setting: setting.line or 0)
-            if len(present) > 1:
-                first, second = (p.key.rsplit(".", 1)[1] for p in present[:2])
-                raise self.fail(present[1], f"{first} and {second} are exclusive; use one")
-        if where == "defaults" and "password" in settings:
-            self.warn_inline(settings["password"])
-        return settings
-
-    def vips(self, raw: object, defaults: dict[str, _Setting]) -> tuple[VipParams, ...]:
-        if not raw:
-            raise ConfigError(self.path, None, "vip",
-                              "no [vip.NAME] table: at least one VIP is required")
-        assert isinstance(raw, dict)
-        result: list[VipParams] = []
-        for name, table in raw.items():
-            where = f"vip.{name}"
-            if not VIP_NAME_RE.fullmatch(name):
-                raise self.error(where, f"invalid VIP name {name!r}: use 1-32 of a-z, 0-9, "
-                                 "'_' and '-', starting with a letter or digit")
-            if not isinstance(table, dict):
-                raise self.error(where, f"must be a table [vip.{name}], not {type_name(table)}")
-            own = self.table(table, where, VIP_KEYS)
-            if "password" in own:
-                self.warn_inline(own["password"])
-            merged = self.merge(defaults, own)
-            vip = self.vip(name, merged)
-            self.cross_check(name, merged, result)
-            result.append(vip)
-        return tuple(result)
-
-    @staticmethod
-    def merge(defaults: dict[str, _Setting], own: dict[str, _Setting]) -> dict[str, _Setting]:
-        """Inherit from [defaults]; setting one key of an exclusive group overrides the group."""
-        merged = dict(defaults)
-        for group in _EXCLUSIVE:
-            if any(k in own for k in group):
-                for k in group:
-                    merged.pop(k, None)
-        merged.update(own)
-        return merged
-
-    def require(self, name: str, s: dict[str, _Setting], *keys: str) -> _Setting:
-        for key in keys:
-            if key in s:
-                return s[key]
-        wanted = " or ".join(keys)
-        raise ConfigError(self.path, self.lines.line(("vip", name)), f"vip.{name}.{keys[0]}",
-                          f"{wanted} is required (here or in [defaults])")
-
-    def vip(self, name: str, s: dict[str, _Setting]) -> VipParams:
-        interface = self.require(name, s, "interface").value
-        vhid = self.require(name, s, "vhid").value
-        addresses = self.require(name, s, "address", "addresses")
-        password = self.password(name, s)
-        advbase = s["advbase"].value if "advbase" in s else 1
-        advskew = s["advskew"].value if "advskew" in s else 0
-        if advbase == 0:
-            if advskew == 0:
-                raise self.fail_for(name, s["advbase"], "advbase 0 requires advskew > 0 (as ucarp)")
-            self.warn(s["advbase"], "advbase 0: the master-down interval is only advskew/256 s, "
-                      "a single late advert causes a takeover")
-        units = s.get("master_units")
-        opt = {k: v.value for k, v in s.items() if k in _OPTIONAL}
-        if "require_units" in s:
-            opt["require_units"] = tuple(_expand(u, name) for u in s["require_units"].value)
-        if "check" in s:
-            opt["checks"] = s["check"].value
-        return VipParams(
-            name=name, vhid=vhid, interface=interface, password=password,
-            addresses=_hosts_interfaces(addresses.value),
-            master_units=tuple(_expand(u, name) for u in units.value) if units
-            else tuple(u.format(name=name) for u in DEFAULT_MASTER_UNITS),
-            **opt,
-        )
-
-    def cross_check(self, name: str, s: dict[str, _Setting], earlier: list[VipParams]) -> None:
-        """vhid unique per interface, addresses unique across VIPs; named at the later VIP."""
-        vhid, interface = s["vhid"], s["interface"].value
-        addresses = s["address"] if "address" in s else s["addresses"]
-        hosts = _hosts(addresses.value)
-        for other in earlier:
-            if other.vhid == vhid.value and other.interface == interface:
-                raise self.fail_for(name, vhid, f"{vhid.value} is already used by "
-                                    f"vip.{other.name} on {interface}")
-            for ip in hosts:
-                if ip in other.hosts:
-                    raise self.fail_for(name, addresses,
-                                        f"{ip} is already used by vip.{other.name}")
 
     def fail_for(self, name: str, setting: _Setting, reason: str) -> ConfigError:
         """An error about a merged value, at the line where it is written."""
@@ -479,74 +153,171 @@ class _Loader:
             reason = f"{reason} (inherited by vip.{name})"
         return self.fail(setting, reason)
 
-    # -- passwords -------------------------------------------------------------------------
+    def warn(self, setting: _Setting, text: str) -> None:
+        message = _located(self.path, setting.line, setting.key, text)
+        if message not in self.warnings:
+            self.warnings.append(message)
 
-    def warn_inline(self, setting: _Setting) -> None:
-        self.warn(setting, "the password is written in the config file; prefer password_file "
-                  "(mode 0600) or password_credential (systemd LoadCredential=)")
+    # -- tables ------------------------------------------------------------------------------
 
-    def password(self, name: str, s: dict[str, _Setting]) -> Secret:
-        setting = self.require(name, s, "password_file", "password_credential", "password")
-        if setting.key not in self._secrets:
-            self._secrets[setting.key] = self.read_password(setting)
-        self._sources[name] = setting.key
-        return self._secrets[setting.key][0]
+    def load(self, document: _Table) -> Config:
+        self.check_top(document)
+        carpd = self.table(document.get("carpd", {}), "carpd", CARPD_KEYS)
+        defaults = self.table(document.get("defaults", {}), "defaults", VIP_KEYS)
+        self.warn_inline(defaults)
+        vips = self.vips(document.get("vip"), defaults)
+        daemon: dict[str, Any] = {spec.field: carpd[key].value if key in carpd else spec.default
+                                  for key, spec in CARPD_KEYS.items()}
+        return Config(path=self.path, vips=vips, warnings=tuple(self.warnings),
+                      password_sources=dict(self._sources), **daemon)
 
-    def read_password(self, setting: _Setting) -> tuple[Secret, str]:
-        kind = setting.key.rsplit(".", 1)[1]
-        if kind == "password":
-            return self.check_password(setting, setting.value.encode()), "inline"
-        if kind == "password_file":
-            path, origin = setting.value, f"file {setting.value}"
-        else:
-            directory = self.environ.get("CREDENTIALS_DIRECTORY")
-            if not directory:
-                raise self.fail(setting, "CREDENTIALS_DIRECTORY is not set: password_credential "
-                                "needs systemd (LoadCredential= or SetCredential=)")
-            path, origin = os.path.join(directory, setting.value), f"credential {setting.value}"
+    def check_top(self, document: _Table) -> None:
+        for key, value in document.items():
+            if key not in TOP_TABLES and key in VIP_KEYS:
+                raise self.error(key, "per-VIP keys belong in [defaults] or [vip.NAME]")
+            if key not in TOP_TABLES:
+                raise self.error(key, _unknown(key, TOP_TABLES, "table"))
+            if not isinstance(value, dict):
+                raise self.error(key, f"must be a table [{key}], not {type_name(value)}")
+
+    def table(self, raw: _Table, where: str, keys: Mapping[str, KeySpec]) -> _Settings:
+        """Check every key of one table on its own (types, ranges, exclusive groups)."""
+        settings = {key: self.setting(where, key, value, keys) for key, value in raw.items()}
+        for group in exclusive_groups(keys):
+            present = sorted((settings[k] for k in group if k in settings),
+                             key=lambda setting: setting.line or 0)
+            if len(present) > 1:
+                first, second = present[:2]
+                raise self.fail(second, f"{first.name} and {second.name} are exclusive; use one")
+        return settings
+
+    def setting(self, where: str, key: str, value: object,
+                keys: Mapping[str, KeySpec]) -> _Setting:
+        dotted = f"{where}.{key}"
+        if key not in keys:
+            raise self.error(dotted, _misplaced(where, key, value, tuple(keys)))
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(4096)
-                mode = os.fstat(handle.fileno()).st_mode
-        except OSError as err:
-            raise self.fail(setting, f"cannot read {path}: {err.strerror}") from None
-        if kind == "password_file" and mode & (stat.S_IRGRP | stat.S_IROTH):
-            self.warn(setting, f"{path} is readable by group or others (mode "
-                      f"{stat.S_IMODE(mode):04o}); run chmod 600 {path}")
-        for ending in (b"\r\n", b"\n"):
-            if data.endswith(ending):
-                data = data[: -len(ending)]
-                break
-        if not data:
-            raise self.fail(setting, f"{path} is empty")
-        if b"\n" in data:
-            raise self.fail(setting, f"{path} has more than one line (ucarp reads the first only)")
-        return self.check_password(setting, data), origin
+            checked = keys[key].validate(value)
+        except BadValueError as err:
+            raise self.error(dotted, err.reason) from None
+        except BadCheckError as err:  # [[vip.NAME.check]]: located inside the array
+            raise self.error(dotted + err.where, err.reason) from None
+        return _Setting(checked, dotted, key, self.lines.line_of(dotted))
 
-    def check_password(self, setting: _Setting, data: bytes) -> Secret:
-        if b"\0" in data:
-            raise self.fail(setting, "password contains a NUL byte")
-        if len(data) > MAX_PASSWORD_BYTES:
-            raise self.fail(setting, f"password is {len(data)} bytes; CARP (ucarp) allows at "
-                            f"most {MAX_PASSWORD_BYTES}")
-        return Secret(data)
+    # -- VIPs --------------------------------------------------------------------------------
+
+    def vips(self, raw: object, defaults: _Settings) -> tuple[VipParams, ...]:
+        if not raw:
+            raise ConfigError(self.path, None, "vip",
+                              "no [vip.NAME] table: at least one VIP is required")
+        assert isinstance(raw, dict)
+        result: list[VipParams] = []
+        for name, table in raw.items():
+            result.append(self.vip(name, table, defaults, result))
+        return tuple(result)
+
+    def vip(self, name: str, table: object, defaults: _Settings,
+            earlier: list[VipParams]) -> VipParams:
+        where = f"vip.{name}"
+        try:
+            vip_name(name)
+        except BadValueError as err:
+            raise self.error(where, err.reason) from None
+        if not isinstance(table, dict):
+            raise self.error(where, f"must be a table [vip.{name}], not {type_name(table)}")
+        own = self.table(table, where, VIP_KEYS)
+        self.warn_inline(own)
+        merged = _merge(defaults, own)
+        fields: dict[str, Any] = {"name": name}
+        chosen = self.fill_required(name, merged, fields)
+        self.check_advbase(name, merged)
+        self.fill_optional(name, merged, fields)
+        vip = VipParams(**fields)
+        self.cross_check(name, vip, chosen, earlier)
+        return vip
+
+    def fill_required(self, name: str, s: _Settings, fields: dict[str, Any]) -> _Settings:
+        """Fill the required fields in table order; returns field -> the setting it took."""
+        chosen: _Settings = {}
+        for group in VIP_REQUIRED:
+            setting = self.require(name, s, group)
+            field_name = VIP_KEYS[setting.name].field
+            chosen[field_name] = setting
+            fields[field_name] = self.value(name, setting)
+        return chosen
+
+    def fill_optional(self, name: str, s: _Settings, fields: dict[str, Any]) -> None:
+        for group in VIP_OPTIONAL:
+            setting = next((s[k] for k in group if k in s), None)
+            spec = VIP_KEYS[group[0]]
+            fields[spec.field] = (filled(spec, spec.default, name) if setting is None
+                                  else self.value(name, setting))
+
+    def value(self, name: str, setting: _Setting) -> Any:
+        spec = VIP_KEYS[setting.name]
+        if spec.fill is Fill.READ_PASSWORD:
+            return self.password(name, setting)
+        return filled(spec, setting.value, name)
+
+    def require(self, name: str, s: _Settings, keys: tuple[str, ...]) -> _Setting:
+        for key in keys:
+            if key in s:
+                return s[key]
+        wanted = " or ".join(keys)
+        raise ConfigError(self.path, self.lines.line(("vip", name)), f"vip.{name}.{keys[0]}",
+                          f"{wanted} is required (here or in [defaults])")
+
+    def check_advbase(self, name: str, s: _Settings) -> None:
+        """advbase 0 only with advskew > 0 (as ucarp), and then with a warning."""
+        advbase = s.get("advbase")
+        if advbase is None or advbase.value != 0:
+            return
+        advskew = s["advskew"].value if "advskew" in s else VIP_KEYS["advskew"].default
+        if advskew == 0:
+            raise self.fail_for(name, advbase, "advbase 0 requires advskew > 0 (as ucarp)")
+        self.warn(advbase, "advbase 0: the master-down interval is only advskew/256 s, "
+                  "a single late advert causes a takeover")
+
+    def cross_check(self, name: str, vip: VipParams, chosen: _Settings,
+                    earlier: list[VipParams]) -> None:
+        """vhid unique per interface, addresses unique across VIPs; named at the later VIP."""
+        for other in earlier:
+            if other.vhid == vip.vhid and other.interface == vip.interface:
+                raise self.fail_for(name, chosen["vhid"], f"{vip.vhid} is already used by "
+                                    f"vip.{other.name} on {vip.interface}")
+            for ip in vip.hosts:
+                if ip in other.hosts:
+                    raise self.fail_for(name, chosen["addresses"],
+                                        f"{ip} is already used by vip.{other.name}")
+
+    # -- passwords ---------------------------------------------------------------------------
+
+    def warn_inline(self, settings: _Settings) -> None:
+        if PasswordKind.INLINE.value in settings:
+            self.warn(settings[PasswordKind.INLINE.value], INLINE_WARNING)
+
+    def password(self, name: str, setting: _Setting) -> Secret:
+        """The password `setting` designates, read once per setting (shared by the VIPs that
+        inherit it); records its origin for `name`."""
+        if setting.key not in self._passwords:
+            try:
+                read = read_password(PasswordKind(setting.name), setting.value, self.environ)
+            except BadValueError as err:
+                raise self.fail(setting, err.reason) from None
+            for text in read.warnings:
+                self.warn(setting, text)
+            self._passwords[setting.key] = read
+        self._sources[name] = self._passwords[setting.key].origin
+        return self._passwords[setting.key].secret
 
 
-def _hosts_interfaces(value: object) -> tuple[ipaddress.IPv4Interface, ...]:
-    if isinstance(value, ipaddress.IPv4Interface):
-        return (value,)
-    assert isinstance(value, tuple)
-    return value
-
-
-def _hosts(value: object) -> tuple[ipaddress.IPv4Address, ...]:
-    return tuple(a.ip for a in _hosts_interfaces(value))
-
-
-_OPTIONAL = frozenset({"sync_group",
-                       "advbase", "advskew", "deadratio", "preempt", "source", "multicast_group",
-                       "l2_broadcast", "garp_count", "garp_interval", "upscript", "downscript",
-                       "xparam"})
+def _misplaced(where: str, key: str, value: object, known: tuple[str, ...]) -> str:
+    """Why `key` cannot be in [where]: a nested table, a VIP key in [carpd] or unknown."""
+    if isinstance(value, dict):
+        return f"unexpected table; [{where}] holds plain keys only"
+    if where == "carpd" and key in VIP_KEYS:
+        return "per-VIP keys belong in [defaults] or [vip.NAME], not [carpd]"
+    return _unknown(key, known)
 
 
 def _syntax_error(path: str, text: str, err: tomllib.TOMLDecodeError) -> ConfigError:
