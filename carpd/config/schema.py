@@ -52,7 +52,7 @@ from carpd.config.values import (
     sync_group,
     unit_names,
 )
-from carpd.core.params import CARP_GROUP
+from carpd.core.carp.wire import CARP_GROUP
 
 DEFAULT_CONTROL_SOCKET = "/run/carpd/control.sock"
 DEFAULT_STATE_DIRECTORY = "/var/lib/carpd"
