@@ -4,17 +4,25 @@ Owns: turning the outside world (packets, carrier changes, address changes, sign
 requests) into core events stamped with the loop's monotonic clock; executing the core's
 actions strictly in order; one timer armed at `Node.next_deadline()` and fired with
 `now = max(deadline, loop.time())`; feeding I/O outcomes back as events; the start-up checks,
-stale-VIP cleanup, reload, the watchdog ping, the status document, and the orderly shutdown.
+stale-VIP cleanup, reload, the watchdog ping, the status document (built by
+carpd.status.document from the core's snapshot and the driver's facts), and the orderly
+shutdown.
 The advert path is synchronous: a timer or packet callback runs the core and sends adverts
 with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP
 bursts, scripts, unit jobs, the reconcile pass) is handed to carpd.driver.lanes, which runs it in
 one ordered lane per VIP, so a VIP's operations happen in the order the core emitted them
 and never delay any advert.
-Health checks, the boot hold-down, operator commands (demote, promote, maintenance,
-explain, metrics, watch) and the extra status fields live in carpd.ops.operations, which this
-driver calls at a few points (`self.ops`); metrics are also written every METRICS_INTERVAL_S
-to the optional MetricsSink (a node_exporter textfile).
-Must not: import carpd.io (adapters are injected through `Ports`), or contain protocol rules.
+The election policy (boot hold-down, operator demotions and their expiry, maintenance) is in
+the core; this driver feeds it (carrier, AddressesChanged, the addresses a ReadAddresses
+action asks for) and executes what it reports (logging a released hold-down, the status
+line on a maintenance change). The operator side (health-check wiring, operator commands,
+flags, watch: carpd.ops) is attached as an `OperatorSide` port: it hears about the VIPs'
+lifecycle and every report action, and reaches back only through `post`, `statistics`,
+`status`, `now` and the clock conversions `wall_of`/`monotonic_of` (carpd.ops.host.Driver).
+Metrics are also written every METRICS_INTERVAL_S to the optional MetricsSink (a
+node_exporter textfile).
+Must not: import carpd.io, carpd.ops, carpd.config or carpd.app (adapters and the operator
+side are injected), or contain protocol or election rules.
 """
 
 from __future__ import annotations
@@ -25,17 +33,15 @@ import ipaddress
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
 
-from carpd.control.protocol import Peer, Request
 from carpd.core.actions import (
     Action,
     AddAddresses,
     Announce,
-    Anomaly,
-    CheckObserved,
+    HoldDownReleased,
+    MaintenanceChanged,
     PacketDropped,
+    ReadAddresses,
     RemoveAddresses,
     RunScript,
     SendAdvert,
@@ -45,6 +51,9 @@ from carpd.core.actions import (
     VhidState,
 )
 from carpd.core.events import (
+    AddressesChanged,
+    AddressesRead,
+    BeginHoldDown,
     Event,
     LinkChanged,
     PacketReceived,
@@ -54,14 +63,13 @@ from carpd.core.events import (
     Start,
     TimerFired,
 )
-from carpd.core.machine import VhidMachine
-from carpd.core.node import Node
+from carpd.core.node import Node, NodeStatistics
 from carpd.core.params import VipParams
 from carpd.driver.lanes import VipWork
-from carpd.driver.ports import Ports
+from carpd.driver.ports import NullOperatorSide, OperatorSide, Ports
 from carpd.driver.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload, vip_names
-from carpd.ops.operations import Operations
 from carpd.status import messages as msg
+from carpd.status.document import NodeInfo, StatusDocument, build_document, iso_time
 from carpd.status.metrics import render as render_metrics
 
 LANE_DRAIN_TIMEOUT_S = 5.0
@@ -95,8 +103,12 @@ class Daemon:
         self._stop: asyncio.Event | None = None
         self.node: Node | None = None
         self._started_at = 0.0
-        self.ops = Operations(self)
+        self._ops: OperatorSide = NullOperatorSide()
         self.work = VipWork(ports, self._post, self._running)
+
+    def attach(self, ops: OperatorSide) -> None:
+        """The operator side (carpd.app attaches carpd.ops.operations.Operations)."""
+        self._ops = ops
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -185,9 +197,11 @@ class Daemon:
                                  frozenset(p.multicast_group for p in vips), self._on_packet)
             if not await ports.addresses.link_up(iface):
                 self._post(LinkChanged(interface=iface, up=False))
-        self.ops.before_start()
+        self._ops.before_start()
         self._post(Start())
-        self.ops.after_start(params)
+        self._post(BeginHoldDown())
+        for p in params:
+            self._ops.vip_started(p)
         self._start_periodic()
         ports.notifier.notify(READY="1", STATUS=self.status_line())
         self._log(msg.INFO, f"carpd {self._version} started: {self.status_line()}",
@@ -201,7 +215,7 @@ class Daemon:
             self._post(Shutdown())
         if self._timer is not None:
             self._timer.cancel()
-        await self.ops.close()
+        await self._ops.close()
         await self.work.drain(LANE_DRAIN_TIMEOUT_S)
         await self.ports.scripts.drain(SCRIPT_DRAIN_TIMEOUT_S)
         await self.ports.units.drain(LANE_DRAIN_TIMEOUT_S)
@@ -286,7 +300,7 @@ class Daemon:
 
     async def _retire(self, p: VipParams) -> None:
         """Bow out (if MASTER) and release, wait for its lane, then forget the VIP."""
-        self.ops.vip_removed(p.name)
+        self._ops.vip_removed(p.name)
         self._post(Shutdown(name=p.name))
         await self.work.remove(p.name, LANE_DRAIN_TIMEOUT_S)
         assert self.node is not None
@@ -294,10 +308,10 @@ class Daemon:
 
     def _retune(self, old: VipParams, new: VipParams) -> None:
         """New tunable settings for a running VIP: its machine keeps state, timers, counter
-        and demotions (the core's actions run through the normal path), then carpd.ops.operations
+        and demotions (the core's actions run through the normal path), then the operator side
         swaps the checks and unit watchers that changed."""
         self._post(Retune(params=new))
-        self.ops.vip_retuned(old, new)
+        self._ops.vip_retuned(old, new)
 
     async def _enlist(self, p: VipParams) -> None:
         """Create the VIP and start it in BACKUP (INIT while its link is down)."""
@@ -315,7 +329,8 @@ class Daemon:
         if not link_up:
             self._post(LinkChanged(interface=p.interface, up=False))
         self._post(Start(name=p.name))
-        self.ops.vip_added(p)
+        self._post(BeginHoldDown(name=p.name))
+        self._ops.vip_started(p)
 
     # -- events in ------------------------------------------------------------------------
 
@@ -323,12 +338,11 @@ class Daemon:
         self._post(PacketReceived(interface=interface, data=data))
 
     def _on_link(self, interface: str, up: bool) -> None:
-        self.ops.link_changed(interface, up)  # first: carrier may end the boot hold-down
         self._post(LinkChanged(interface=interface, up=up))
 
     def _on_addresses_changed(self, interface: str) -> None:
         self.work.reconcile(interface)
-        self.ops.addresses_changed(interface)
+        self._post(AddressesChanged(interface=interface))
 
     def _on_timer(self, deadline: float) -> None:
         self._timer = self._timer_at = None
@@ -347,25 +361,27 @@ class Daemon:
             self._draining = False
         self._arm_timer()
 
-    # -- what carpd.ops.operations uses ------------------------------------------------------
+    # -- what the operator side uses (carpd.ops.host.Driver) ------------------------------------
 
     def post(self, event: Event) -> None:
         self._post(event)
 
-    def vip_names(self) -> tuple[str, ...]:
-        return self.node.names if self.node is not None else ()
+    def statistics(self) -> NodeStatistics | None:
+        return None if self.node is None else self.node.statistics()
 
-    def machine(self, name: str) -> VhidMachine:
-        assert self.node is not None
-        return self.node.machine(name)
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
 
-    def spawn(self, coro: Awaitable[None]) -> None:
+    def wall_of(self, at: float) -> float:
+        return self._wall_clock() - (self.now() - at)
+
+    def monotonic_of(self, wall: float) -> float:
+        return self.now() - (self._wall_clock() - wall)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def wall_clock(self) -> float:
-        return self._wall_clock()
 
     def _drain(self) -> None:
         assert self.node is not None
@@ -390,22 +406,41 @@ class Daemon:
     # -- actions out ------------------------------------------------------------------------
 
     def _execute(self, action: Action) -> None:
+        """Run one action; reports go to the operator side too (after our own handling)."""
         match action:
             case SendAdvert() if action.bow_out:
                 # after the release queued before it: the peer is told once our VIP is gone
                 self.work.after_pending(action.name, lambda: self._send(action))
+                return
             case SendAdvert():
                 self._send(action)
+                return
             case AddAddresses() | RemoveAddresses() | Announce() | StartUnits() | StopUnits() \
                     | RunScript():
                 self.work.execute(action)
+                return
+            case ReadAddresses(interface=interface):
+                self._spawn(self._read_addresses(interface))
             case StateChanged():
                 self._state_changed(action)
-                self.ops.on_action(action)
             case PacketDropped():
                 self._dropped(action)
-            case Anomaly() | CheckObserved():
-                self.ops.on_action(action)
+            case HoldDownReleased():
+                self._log(msg.INFO, f"vip {action.name}: boot hold-down released after "
+                          f"{action.held_interval:.2f} s (carrier, address, required units and "
+                          "first check results are there)", MESSAGE_ID=msg.DAEMON_LIFECYCLE,
+                          CARP_NAME=action.name)
+            case MaintenanceChanged():
+                self.ports.notifier.notify(STATUS=self.status_line())
+        self._ops.observe(action)
+
+    async def _read_addresses(self, interface: str) -> None:
+        """ReadAddresses: the addresses on `interface`, back to the core (the hold-down)."""
+        try:
+            present = await self.ports.addresses.addresses(interface)
+        except OSError:
+            return  # the next address change asks again
+        self._post(AddressesRead(interface=interface, addresses=frozenset(a.ip for a in present)))
 
     def _send(self, a: SendAdvert) -> None:
         try:
@@ -449,7 +484,7 @@ class Daemon:
     def _write_metrics(self) -> None:
         assert self.ports.metrics is not None
         try:
-            self.ports.metrics.write(render_metrics(self.status_document()))
+            self.ports.metrics.write(render_metrics(self.status()))
         except OSError as exc:
             self._log(msg.WARNING, f"cannot write the metrics textfile: {exc}",
                       MESSAGE_ID=msg.IO_FAILURE)
@@ -469,51 +504,20 @@ class Daemon:
     def status_line(self) -> str:
         if self.node is None:
             return "starting"
-        parts = [f"{s.name} {s.state.value}" for s in self.node.statistics().vips]
+        stats = self.node.statistics()
+        parts = [f"{s.name} {s.state.value}" for s in stats.vips]
         n = len(parts)
-        maintenance = "; maintenance on" if self.ops.maintenance else ""
+        maintenance = "; maintenance on" if stats.policy.maintenance.on else ""
         return f"{n} VIP{'s' if n != 1 else ''}: {', '.join(parts)}{maintenance}"
-
-    async def handle_control(self, req: Request, peer: Peer | None = None) -> dict[str, Any]:
-        """One control request; `peer` is None for in-process callers (trusted)."""
-        if req.cmd == "status":
-            return self.status_document()
-        return await self.ops.control(req, peer)
 
     def wall_iso(self, at: float) -> str:
         """The monotonic instant `at` as an ISO 8601 wall-clock time (for status)."""
-        wall = self._wall_clock() - (asyncio.get_running_loop().time() - at)
-        return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+        return iso_time(self.wall_of(at))
 
-    def status_document(self) -> dict[str, Any]:
-        loop_now = asyncio.get_running_loop().time()
-        doc: dict[str, Any] = {"node": {"hostname": self._hostname, "version": self._version,
-                                        "uptime_s": round(loop_now - self._started_at, 3)},
-                               "vips": []}
-        if self.node is None:
-            return doc
-        stats = self.node.statistics()
-        for s in stats.vips:
-            p = self.node.machine(s.name).params
-            drops = stats.vip_drops.get(s.name, {})
-            doc["vips"].append({
-                "name": s.name, "vhid": s.vhid, "interface": s.interface,
-                "addresses": [str(a) for a in p.addresses], "state": s.state.value,
-                "since": self.wall_iso(s.since_at), "reason": s.reason,
-                "advbase": s.advbase, "advskew": s.advskew,
-                "effective_advskew": s.effective_advskew, "preempt": s.preempt,
-                "master": str(s.master) if s.master else None,
-                "source": str(p.source),
-                "demotions": dict(s.demotions),
-                "counters": {"adverts_sent": s.adverts_sent,
-                             "adverts_received": s.adverts_received,
-                             "auth_failures": drops.get("bad_hmac", 0),
-                             "send_errors": s.send_errors, "address_errors": s.address_errors,
-                             "transitions": s.transitions, "drops": drops},
-            })
-        doc["interface_drops"] = stats.interface_drops
-        self.ops.augment(doc, stats)
-        return doc
+    def status(self) -> StatusDocument:
+        info = NodeInfo(hostname=self._hostname, version=self._version,
+                        uptime_s=round(self.now() - self._started_at, 3))
+        return build_document(self.statistics(), node=info, wall_iso=self.wall_iso)
 
     def _log(self, priority: int, message: str, **fields: object) -> None:
         self.ports.log.record(priority, message, **fields)
