@@ -1,26 +1,19 @@
 """The asyncio driver: the only code that reads the clock and owns the timer.
 
-Owns: turning the outside world (packets, carrier changes, address changes, signals, control
-requests) into core events stamped with the loop's monotonic clock; executing the core's
-actions strictly in order; one timer armed at `Node.next_deadline()` and fired with
-`now = max(deadline, loop.time())`; feeding I/O outcomes back as events; the start-up checks,
-stale-VIP cleanup, reload, the watchdog ping, the status document (built by
-carpd.status.document from the core's snapshot and the driver's facts), and the orderly
-shutdown.
+Owns: turning the outside world (packets, carrier and address changes, signals) into core
+events stamped with the loop's monotonic clock; executing the core's actions strictly in
+order; one timer armed at `Node.next_deadline()` and fired with `now = max(deadline,
+loop.time())`; feeding I/O outcomes back as events (SendResult, AddressesRead for a
+ReadAddresses action); start-up (carpd.driver.startup), reload, the watchdog ping, the
+metrics textfile (every METRICS_INTERVAL_S, if a MetricsSink is given), the status document
+(carpd.status.document, from the core's snapshot and the driver's facts) and shutdown.
 The advert path is synchronous: a timer or packet callback runs the core and sends adverts
-with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP
-bursts, scripts, unit jobs, the reconcile pass) is handed to carpd.driver.lanes, which runs it in
-one ordered lane per VIP, so a VIP's operations happen in the order the core emitted them
-and never delay any advert.
-The election policy (boot hold-down, operator demotions and their expiry, maintenance) is in
-the core; this driver feeds it (carrier, AddressesChanged, the addresses a ReadAddresses
-action asks for) and executes what it reports (logging a released hold-down, the status
-line on a maintenance change). The operator side (health-check wiring, operator commands,
-flags, watch: carpd.ops) is attached as an `OperatorSide` port: it hears about the VIPs'
-lifecycle and every report action, and reaches back only through `post`, `statistics`,
-`status`, `now` and the clock conversions `wall_of`/`monotonic_of` (carpd.ops.host.Driver).
-Metrics are also written every METRICS_INTERVAL_S to the optional MetricsSink (a
-node_exporter textfile).
+with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP,
+scripts, unit jobs, the reconcile pass) goes to carpd.driver.lanes: one ordered lane per VIP.
+The election policy (hold-down, operator demotions and their expiry, maintenance) is in the
+core. The operator side (carpd.ops: checks, commands, flags, watch) is attached as an
+`OperatorSide` port: it hears about the VIPs' lifecycle and sees every report action, and
+reaches back only through `post`, `statistics`, `status`, `now`, `wall_of`, `monotonic_of`.
 Must not: import carpd.io, carpd.ops, carpd.config or carpd.app (adapters and the operator
 side are injected), or contain protocol or election rules.
 """
@@ -28,8 +21,6 @@ side are injected), or contain protocol or election rules.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import ipaddress
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -66,8 +57,10 @@ from carpd.core.events import (
 from carpd.core.node import Node, NodeStatistics
 from carpd.core.params import VipParams
 from carpd.driver.lanes import VipWork
+from carpd.driver.periodic import Periodic
 from carpd.driver.ports import NullOperatorSide, OperatorSide, Ports
 from carpd.driver.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload, vip_names
+from carpd.driver.startup import StartupError, prepare, resolve_for_reload
 from carpd.status import messages as msg
 from carpd.status.document import NodeInfo, StatusDocument, build_document, iso_time
 from carpd.status.metrics import render as render_metrics
@@ -75,10 +68,6 @@ from carpd.status.metrics import render as render_metrics
 LANE_DRAIN_TIMEOUT_S = 5.0
 SCRIPT_DRAIN_TIMEOUT_S = 10.0
 METRICS_INTERVAL_S = 15.0
-
-
-class StartupError(Exception):
-    """The daemon cannot start with this configuration on this host (message says why)."""
 
 
 class Daemon:
@@ -97,7 +86,7 @@ class Daemon:
         self._draining = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._periodic: list[asyncio.TimerHandle] = []
+        self._periodic = Periodic()
         self._tasks: set[asyncio.Task[None]] = set()
         self._fatal: str | None = None
         self._stop: asyncio.Event | None = None
@@ -117,7 +106,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._stop, self._started_at = stop, loop.time()
         try:
-            params = await self._prepare()
+            params = await prepare(self._configured, self.ports.addresses, self.ports.log)
         except (StartupError, OSError) as exc:
             return self._fail_start(str(exc))
         self.node = Node(params, counter_source=self._counter_source, now=loop.time())
@@ -142,51 +131,6 @@ class Daemon:
         self.ports.notifier.notify(STATUS=f"failed: {reason}")
         return 1
 
-    async def _prepare(self) -> tuple[VipParams, ...]:
-        """Interfaces exist, stale VIPs removed, 'auto' sources resolved."""
-        addr = self.ports.addresses
-        by_iface: dict[str, list[VipParams]] = {}
-        for p in self._configured:
-            by_iface.setdefault(p.interface, []).append(p)
-        resolved: list[VipParams] = []
-        for iface, vips in by_iface.items():
-            if not await addr.exists(iface):
-                names = ", ".join(p.name for p in vips)
-                raise StartupError(f"interface {iface} does not exist (used by vip {names})")
-            await self._remove_stale(iface, vips)
-            primary = await addr.primary_ipv4(iface)
-            resolved += [self._resolve_source(p, primary) for p in vips]
-        self._check_one_source_per_interface(resolved)
-        return tuple(resolved)
-
-    async def _remove_stale(self, iface: str, vips: list[VipParams]) -> None:
-        ours = {a.ip for p in vips for a in p.addresses}
-        stale = tuple(a for a in await self.ports.addresses.addresses(iface) if a.ip in ours)
-        if stale:
-            await self.ports.addresses.remove(iface, stale)
-            self._log(msg.NOTICE, f"removed stale VIP {', '.join(map(str, stale))} from {iface} "
-                      "(left by an earlier run that did not exit cleanly)",
-                      MESSAGE_ID=msg.VIP_RECONCILED, CARP_INTERFACE=iface)
-
-    @staticmethod
-    def _resolve_source(p: VipParams, primary: ipaddress.IPv4Address | None) -> VipParams:
-        if p.source is not None:
-            return p
-        if primary is None:
-            raise StartupError(f"vip {p.name}: interface {p.interface} has no IPv4 address to "
-                               "send adverts from; add one or set `source`")
-        return dataclasses.replace(p, source=primary)
-
-    @staticmethod
-    def _check_one_source_per_interface(vips: list[VipParams]) -> None:
-        seen: dict[str, VipParams] = {}
-        for p in vips:
-            first = seen.setdefault(p.interface, p)
-            if first.source != p.source:
-                raise StartupError(f"vip {p.name} sends from {p.source} but vip {first.name} "
-                                   f"from {first.source} on {p.interface}: one source address "
-                                   "per interface")
-
     async def _bring_up(self, params: tuple[VipParams, ...]) -> None:
         ports = self.ports
         await ports.addresses.start(self._on_link, self._on_addresses_changed)
@@ -209,8 +153,7 @@ class Daemon:
 
     async def _shut_down(self) -> None:
         self.ports.notifier.notify(STOPPING="1", STATUS="stopping: bowing out")
-        for handle in self._periodic:
-            handle.cancel()
+        self._periodic.cancel()
         if self.node is not None:
             self._post(Shutdown())
         if self._timer is not None:
@@ -256,7 +199,8 @@ class Daemon:
             if self.node is None or (self._stop is not None and self._stop.is_set()):
                 raise ReloadRefused("the daemon is not running its VIPs yet (or any more)")
             vips = await load()
-            plan = plan_reload(self._running(), await self._resolve_for_reload(vips))
+            resolved = await resolve_for_reload(vips, self._running(), self.ports.addresses)
+            plan = plan_reload(self._running(), resolved)
         except (ReloadRefused, StartupError, OSError) as exc:
             self._log(msg.ERR, f"reload refused, still running the previous configuration: "
                       f"{exc}", MESSAGE_ID=RELOAD_REFUSED)
@@ -282,21 +226,6 @@ class Daemon:
         if self.node is None:
             return ()
         return tuple(self.node.machine(n).params for n in self.node.names)
-
-    async def _resolve_for_reload(self, vips: tuple[VipParams, ...]) -> tuple[VipParams, ...]:
-        """'auto' sources resolve to what the interface already sends from (one source per
-        interface), or, on an interface new to this daemon, to its primary address."""
-        sources = {p.interface: p.source for p in self._running()}
-        resolved: list[VipParams] = []
-        for p in vips:
-            if p.interface not in sources:
-                if not await self.ports.addresses.exists(p.interface):
-                    raise StartupError(f"interface {p.interface} does not exist (used by vip "
-                                       f"{p.name})")
-                sources[p.interface] = await self.ports.addresses.primary_ipv4(p.interface)
-            resolved.append(self._resolve_source(p, sources[p.interface]))
-        self._check_one_source_per_interface(resolved)
-        return tuple(resolved)
 
     async def _retire(self, p: VipParams) -> None:
         """Bow out (if MASTER) and release, wait for its lane, then forget the VIP."""
@@ -406,30 +335,31 @@ class Daemon:
     # -- actions out ------------------------------------------------------------------------
 
     def _execute(self, action: Action) -> None:
-        """Run one action; reports go to the operator side too (after our own handling)."""
         match action:
             case SendAdvert() if action.bow_out:
                 # after the release queued before it: the peer is told once our VIP is gone
                 self.work.after_pending(action.name, lambda: self._send(action))
-                return
             case SendAdvert():
                 self._send(action)
-                return
             case AddAddresses() | RemoveAddresses() | Announce() | StartUnits() | StopUnits() \
                     | RunScript():
                 self.work.execute(action)
-                return
+            case _:
+                self._report(action)
+
+    def _report(self, action: Action) -> None:
+        """A report (or ReadAddresses): the driver's part first, then the operator side's."""
+        match action:
             case ReadAddresses(interface=interface):
                 self._spawn(self._read_addresses(interface))
             case StateChanged():
                 self._state_changed(action)
             case PacketDropped():
                 self._dropped(action)
-            case HoldDownReleased():
-                self._log(msg.INFO, f"vip {action.name}: boot hold-down released after "
-                          f"{action.held_interval:.2f} s (carrier, address, required units and "
-                          "first check results are there)", MESSAGE_ID=msg.DAEMON_LIFECYCLE,
-                          CARP_NAME=action.name)
+            case HoldDownReleased(name=name, held_interval=held):
+                self._log(msg.INFO, f"vip {name}: boot hold-down released after {held:.2f} s "
+                          "(carrier, address, required units and first check results are "
+                          "there)", MESSAGE_ID=msg.DAEMON_LIFECYCLE, CARP_NAME=name)
             case MaintenanceChanged():
                 self.ports.notifier.notify(STATUS=self.status_line())
         self._ops.observe(action)
@@ -472,14 +402,13 @@ class Daemon:
     # -- periodic work --------------------------------------------------------
 
     def _start_periodic(self) -> None:
-        loop = asyncio.get_running_loop()
         if self._watchdog_interval:
-            self._every(loop, self._watchdog_interval / 2,
-                        lambda: self.ports.notifier.notify(WATCHDOG="1"))
-        self._every(loop, self._reconcile_interval, lambda: self.work.reconcile(None))
+            self._periodic.every(self._watchdog_interval / 2,
+                                 lambda: self.ports.notifier.notify(WATCHDOG="1"))
+        self._periodic.every(self._reconcile_interval, lambda: self.work.reconcile(None))
         if self.ports.metrics is not None:
             self._write_metrics()
-            self._every(loop, METRICS_INTERVAL_S, self._write_metrics)
+            self._periodic.every(METRICS_INTERVAL_S, self._write_metrics)
 
     def _write_metrics(self) -> None:
         assert self.ports.metrics is not None
@@ -488,16 +417,6 @@ class Daemon:
         except OSError as exc:
             self._log(msg.WARNING, f"cannot write the metrics textfile: {exc}",
                       MESSAGE_ID=msg.IO_FAILURE)
-
-    def _every(self, loop: asyncio.AbstractEventLoop, interval: float,
-               fn: Callable[[], None]) -> None:
-        index = len(self._periodic)
-
-        def tick() -> None:
-            fn()
-            self._periodic[index] = loop.call_later(interval, tick)
-
-        self._periodic.append(loop.call_later(interval, tick))
 
     # -- status ---------------------------------------------------------------------------
 
@@ -510,14 +429,11 @@ class Daemon:
         maintenance = "; maintenance on" if stats.policy.maintenance.on else ""
         return f"{n} VIP{'s' if n != 1 else ''}: {', '.join(parts)}{maintenance}"
 
-    def wall_iso(self, at: float) -> str:
-        """The monotonic instant `at` as an ISO 8601 wall-clock time (for status)."""
-        return iso_time(self.wall_of(at))
-
     def status(self) -> StatusDocument:
         info = NodeInfo(hostname=self._hostname, version=self._version,
                         uptime_s=round(self.now() - self._started_at, 3))
-        return build_document(self.statistics(), node=info, wall_iso=self.wall_iso)
+        return build_document(self.statistics(), node=info,
+                              wall_iso=lambda at: iso_time(self.wall_of(at)))
 
     def _log(self, priority: int, message: str, **fields: object) -> None:
         self.ports.log.record(priority, message, **fields)
