@@ -3,7 +3,11 @@
 - carpd/core imports only the standard library and carpd.core, and none of the modules that
   would let it do I/O, read the clock, draw randomness or log (house rule 1);
 - carpctl imports nothing from carpd but carpd.control (it must run without the daemon);
-- daemon.py never imports carpd.io (adapters are injected).
+- carpd/driver never imports carpd.io, carpd.ops, carpd.config or carpd.app (adapters and
+  the operator side are injected);
+- carpd/ops and carpd/status import from carpd only the core, carpd.driver.ports,
+  carpd.status, carpd.control (and ops itself): never io, config, app or the daemon;
+- no module of carpd imports itself back through others (no import cycles).
 Every import statement counts, including those inside functions and `if TYPE_CHECKING:`.
 """
 
@@ -83,6 +87,78 @@ def daemon_violations(names: set[str]) -> set[str]:
     return {n for n in names if in_package(n, "carpd.io")}
 
 
+DRIVER_FORBIDDEN = ("carpd.io", "carpd.ops", "carpd.config", "carpd.app")
+OPS_STATUS_ALLOWED = ("carpd.core", "carpd.driver.ports", "carpd.status", "carpd.control",
+                      "carpd.ops")
+
+
+def driver_violations(names: set[str]) -> set[str]:
+    return {n for n in names if any(in_package(n, p) for p in DRIVER_FORBIDDEN)}
+
+
+def ops_status_violations(names: set[str]) -> set[str]:
+    """carpd names outside the allowed packages; `from carpd.driver import ports` yields
+    "carpd.driver" too, which is fine only next to carpd.driver.ports."""
+    bad = {n for n in names if top(n) == "carpd" and n not in ("carpd", "carpd.driver")
+           and not any(in_package(n, p) for p in OPS_STATUS_ALLOWED)}
+    if "carpd.driver" in names and not any(in_package(n, "carpd.driver.ports") for n in names):
+        bad.add("carpd.driver")
+    return bad
+
+
+ALL_MODULES = sorted(CARPD.rglob("*.py"))
+
+
+def import_graph() -> dict[str, set[str]]:
+    """carpd module -> the carpd modules it imports (a name resolves to its longest prefix
+    that is a module: `from carpd.core.actions import Action` is carpd.core.actions)."""
+    modules = {module_name(p): p for p in ALL_MODULES}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in names_of(path):
+            parts = imported.split(".")
+            for end in range(len(parts), 0, -1):
+                candidate = ".".join(parts[:end])
+                if candidate in modules:
+                    targets.add(candidate)
+                    break
+        graph[name] = targets - {name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected component with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
 # -- the checker itself ------------------------------------------------------------------------
 
 def test_checker_sees_imports_and_resolves_relative_ones() -> None:
@@ -127,6 +203,38 @@ def test_checker_daemon_rule(src: str, ok: bool) -> None:
     assert (daemon_violations(imported_names(src, "carpd.daemon")) == set()) is ok
 
 
+@pytest.mark.parametrize(("src", "ok"), [
+    ("from carpd.core.node import Node\nfrom carpd.driver.ports import Ports", True),
+    ("from carpd.status.document import build_document", True),
+    ("from carpd.ops.operations import Operations", False),
+    ("from carpd.config import loader", False),
+    ("import carpd.app.wiring", False),
+])
+def test_checker_driver_rule(src: str, ok: bool) -> None:
+    assert (driver_violations(imported_names(src, "carpd.driver.daemon")) == set()) is ok
+
+
+@pytest.mark.parametrize(("src", "ok"), [
+    ("from carpd.driver.ports import HealthPort", True),
+    ("from carpd.driver import ports", True),
+    ("from carpd.core.events import Event\nfrom carpd.control.protocol import Request", True),
+    ("from carpd.status import messages as msg", True),
+    ("from carpd.driver.daemon import Daemon", False),
+    ("from carpd.driver import daemon", False),
+    ("from carpd.io.health import HealthChecks", False),
+    ("from carpd.config.loader import Config", False),
+    ("from carpd.app import wiring", False),
+])
+def test_checker_ops_status_rule(src: str, ok: bool) -> None:
+    assert (ops_status_violations(imported_names(src, "carpd.ops.checks")) == set()) is ok
+
+
+def test_cycle_finder() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
 def test_checker_accepts_stdlib_and_core() -> None:
     src = "import hmac\nfrom dataclasses import dataclass\nfrom carpd.core import wire\n"
     assert not core_violations(imported_names(src, "carpd.core.node"))
@@ -155,3 +263,20 @@ def test_carpctl_imports_only_the_control_package_from_carpd() -> None:
 
 def test_daemon_does_not_import_io() -> None:
     assert daemon_violations(names_of(CARPD / "driver" / "daemon.py")) == set()
+
+
+@pytest.mark.parametrize("path", sorted((CARPD / "driver").rglob("*.py")), ids=lambda p: p.name)
+def test_driver_imports_neither_adapters_nor_ops_config_or_app(path: Path) -> None:
+    assert driver_violations(names_of(path)) == set()
+
+
+@pytest.mark.parametrize("path", sorted((CARPD / "ops").rglob("*.py"))
+                         + sorted((CARPD / "status").rglob("*.py")), ids=lambda p: p.name)
+def test_ops_and_status_import_only_core_ports_status_and_control(path: Path) -> None:
+    assert ops_status_violations(names_of(path)) == set()
+
+
+def test_no_import_cycles() -> None:
+    graph = import_graph()
+    assert "carpd.core.actions" in graph["carpd.core.node"]  # the graph sees imports
+    assert cycles(graph) == []
