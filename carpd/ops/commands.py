@@ -38,6 +38,8 @@ class Commands:
         if req.cmd in WRITE_COMMANDS and peer is not None and not peer.may_write:
             raise ProtocolError(f"permission denied: uid {peer.uid} may read but not change "
                                 "carpd (root or the control socket's group may)")
+        if req.cmd in WRITE_COMMANDS and self._driver.statistics() is None:
+            raise ProtocolError("carpd is still starting (no VIP runs yet); try again")
         match req.cmd:
             case "status":
                 return to_json(self._driver.status())
