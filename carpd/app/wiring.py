@@ -1,9 +1,10 @@
 """Wiring: build the real adapters around the Daemon and run it under asyncio with signals.
 
-Owns: choosing adapters (journald or stderr, systemctl or no unit jobs), the signal handlers
-(SIGTERM/SIGINT -> orderly shutdown, SIGHUP -> reload the configuration file, and with
-CARPD_TEST_HOOKS=1 only, SIGUSR2 -> wedge the loop for the watchdog test), the control
-server's lifetime, and the exit status.
+Owns: choosing adapters (journald or stderr, systemctl or no unit jobs), attaching the
+operator side (carpd.ops.operations.Operations, which serves the control socket) to the
+Daemon, the signal handlers (SIGTERM/SIGINT -> orderly shutdown, SIGHUP -> reload the
+configuration file, and with CARPD_TEST_HOOKS=1 only, SIGUSR2 -> wedge the loop for the
+watchdog test), the control server's lifetime, and the exit status.
 Must not: contain protocol logic (core) or event handling (daemon).
 """
 
@@ -31,6 +32,7 @@ from carpd.io.scripts import AsyncScriptRunner, ResultCallback
 from carpd.io.statefile import JsonFlags, Textfile
 from carpd.io.systemd import SdNotifier, make_event_log
 from carpd.io.units import NullUnits, SystemctlUnits, systemd_running
+from carpd.ops.operations import Operations
 from carpd.status import messages as msg
 
 
@@ -128,14 +130,15 @@ async def _main(config: Config) -> int:
     daemon = Daemon(config.vips, ports, hostname=socket.gethostname(), version=__version__,
                     counter_source=lambda _name: secrets.randbits(64),
                     watchdog_interval=notifier.watchdog_interval)
+    ops = Operations(daemon, ports)
+    daemon.attach(ops)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, _Reloader(daemon, config, log).request)
     if os.environ.get("CARPD_TEST_HOOKS") == "1":  # tests/systemd: the watchdog must fire
         loop.add_signal_handler(signal.SIGUSR2, _wedge_loop, log)
-    control = ControlServer(config.control_socket, daemon.handle_control,
-                            subscribe=daemon.ops.subscribe)
+    control = ControlServer(config.control_socket, ops.control, subscribe=ops.subscribe)
     try:
         await control.start()
     except (ControlServerError, OSError) as exc:

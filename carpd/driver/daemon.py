@@ -1,40 +1,38 @@
 """The asyncio driver: the only code that reads the clock and owns the timer.
 
-Owns: turning the outside world (packets, carrier changes, address changes, signals, control
-requests) into core events stamped with the loop's monotonic clock; executing the core's
-actions strictly in order; one timer armed at `Node.next_deadline()` and fired with
-`now = max(deadline, loop.time())`; feeding I/O outcomes back as events; the start-up checks,
-stale-VIP cleanup, reload, the watchdog ping, the status document, and the orderly shutdown.
+Owns: turning the outside world (packets, carrier and address changes, signals) into core
+events stamped with the loop's monotonic clock; executing the core's actions strictly in
+order; one timer armed at `Node.next_deadline()` and fired with `now = max(deadline,
+loop.time())`; feeding I/O outcomes back as events (SendResult, AddressesRead for a
+ReadAddresses action); start-up (carpd.driver.startup), reload, the watchdog ping, the
+metrics textfile (every METRICS_INTERVAL_S, if a MetricsSink is given), the status document
+(carpd.status.document, from the core's snapshot and the driver's facts) and shutdown.
 The advert path is synchronous: a timer or packet callback runs the core and sends adverts
-with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP
-bursts, scripts, unit jobs, the reconcile pass) is handed to carpd.driver.lanes, which runs it in
-one ordered lane per VIP, so a VIP's operations happen in the order the core emitted them
-and never delay any advert.
-Health checks, the boot hold-down, operator commands (demote, promote, maintenance,
-explain, metrics, watch) and the extra status fields live in carpd.ops.operations, which this
-driver calls at a few points (`self.ops`); metrics are also written every METRICS_INTERVAL_S
-to the optional MetricsSink (a node_exporter textfile).
-Must not: import carpd.io (adapters are injected through `Ports`), or contain protocol rules.
+with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP,
+scripts, unit jobs, the reconcile pass) goes to carpd.driver.lanes: one ordered lane per VIP.
+The election policy (hold-down, operator demotions and their expiry, maintenance) is in the
+core. The operator side (carpd.ops: checks, commands, flags, watch) is attached as an
+`OperatorSide` port: it hears about the VIPs' lifecycle and sees every report action, and
+reaches back only through `post`, `statistics`, `status`, `now`, `wall_of`, `monotonic_of`.
+Must not: import carpd.io, carpd.ops, carpd.config or carpd.app (adapters and the operator
+side are injected), or contain protocol or election rules.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
 
-from carpd.control.protocol import Peer, Request
 from carpd.core.actions import (
     Action,
     AddAddresses,
     Announce,
-    Anomaly,
-    CheckObserved,
+    HoldDownReleased,
+    MaintenanceChanged,
     PacketDropped,
+    ReadAddresses,
     RemoveAddresses,
     RunScript,
     SendAdvert,
@@ -43,8 +41,10 @@ from carpd.core.actions import (
     StopUnits,
     VhidState,
 )
-from carpd.core.addresses import Address
 from carpd.core.events import (
+    AddressesChanged,
+    AddressesRead,
+    BeginHoldDown,
     Event,
     LinkChanged,
     Retune,
@@ -53,23 +53,20 @@ from carpd.core.events import (
     Start,
     TimerFired,
 )
-from carpd.core.machine import VhidMachine
-from carpd.core.node import Node
+from carpd.core.node import Node, NodeStatistics
 from carpd.core.params import VipParams
 from carpd.driver.lanes import VipWork
-from carpd.driver.ports import Ports
+from carpd.driver.periodic import Periodic
+from carpd.driver.ports import NullOperatorSide, OperatorSide, Ports
 from carpd.driver.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload, vip_names
-from carpd.ops.operations import Operations
+from carpd.driver.startup import StartupError, prepare, resolve_for_reload
 from carpd.status import messages as msg
+from carpd.status.document import NodeInfo, StatusDocument, build_document, iso_time
 from carpd.status.metrics import render as render_metrics
 
 LANE_DRAIN_TIMEOUT_S = 5.0
 SCRIPT_DRAIN_TIMEOUT_S = 10.0
 METRICS_INTERVAL_S = 15.0
-
-
-class StartupError(Exception):
-    """The daemon cannot start with this configuration on this host (message says why)."""
 
 
 class Daemon:
@@ -88,14 +85,18 @@ class Daemon:
         self._draining = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._periodic: list[asyncio.TimerHandle] = []
+        self._periodic = Periodic()
         self._tasks: set[asyncio.Task[None]] = set()
         self._fatal: str | None = None
         self._stop: asyncio.Event | None = None
         self.node: Node | None = None
         self._started_at = 0.0
-        self.ops = Operations(self)
+        self._ops: OperatorSide = NullOperatorSide()
         self.work = VipWork(ports, self._post, self._running)
+
+    def attach(self, ops: OperatorSide) -> None:
+        """The operator side (carpd.app attaches carpd.ops.operations.Operations)."""
+        self._ops = ops
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -104,7 +105,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._stop, self._started_at = stop, loop.time()
         try:
-            params = await self._prepare()
+            params = await prepare(self._configured, self.ports.addresses, self.ports.log)
         except (StartupError, OSError) as exc:
             return self._fail_start(str(exc))
         self.node = Node(params, counter_source=self._counter_source, now=loop.time())
@@ -129,51 +130,6 @@ class Daemon:
         self.ports.notifier.notify(STATUS=f"failed: {reason}")
         return 1
 
-    async def _prepare(self) -> tuple[VipParams, ...]:
-        """Interfaces exist, stale VIPs removed, 'auto' sources resolved."""
-        addr = self.ports.addresses
-        by_iface: dict[str, list[VipParams]] = {}
-        for p in self._configured:
-            by_iface.setdefault(p.interface, []).append(p)
-        resolved: list[VipParams] = []
-        for iface, vips in by_iface.items():
-            if not await addr.exists(iface):
-                names = ", ".join(p.name for p in vips)
-                raise StartupError(f"interface {iface} does not exist (used by vip {names})")
-            await self._remove_stale(iface, vips)
-            primary = await addr.primary_address(iface, vips[0].family)
-            resolved += [self._resolve_source(p, primary) for p in vips]
-        self._check_one_source_per_interface(resolved)
-        return tuple(resolved)
-
-    async def _remove_stale(self, iface: str, vips: list[VipParams]) -> None:
-        ours = {a.ip for p in vips for a in p.addresses}
-        stale = tuple(a for a in await self.ports.addresses.addresses(iface) if a.ip in ours)
-        if stale:
-            await self.ports.addresses.remove(iface, stale)
-            self._log(msg.NOTICE, f"removed stale VIP {', '.join(map(str, stale))} from {iface} "
-                      "(left by an earlier run that did not exit cleanly)",
-                      MESSAGE_ID=msg.VIP_RECONCILED, CARP_INTERFACE=iface)
-
-    @staticmethod
-    def _resolve_source(p: VipParams, primary: Address | None) -> VipParams:
-        if p.source is not None:
-            return p
-        if primary is None:
-            raise StartupError(f"vip {p.name}: interface {p.interface} has no {p.family.label} "
-                               "address to send adverts from; add one or set `source`")
-        return dataclasses.replace(p, source=primary)
-
-    @staticmethod
-    def _check_one_source_per_interface(vips: list[VipParams]) -> None:
-        seen: dict[str, VipParams] = {}
-        for p in vips:
-            first = seen.setdefault(p.interface, p)
-            if first.source != p.source:
-                raise StartupError(f"vip {p.name} sends from {p.source} but vip {first.name} "
-                                   f"from {first.source} on {p.interface}: one source address "
-                                   "per interface")
-
     async def _bring_up(self, params: tuple[VipParams, ...]) -> None:
         ports = self.ports
         await ports.addresses.start(self._on_link, self._on_addresses_changed)
@@ -184,9 +140,11 @@ class Daemon:
                                  frozenset(p.multicast_group for p in vips), self._post)
             if not await ports.addresses.link_up(iface):
                 self._post(LinkChanged(interface=iface, up=False))
-        self.ops.before_start()
+        self._ops.before_start()
         self._post(Start())
-        self.ops.after_start(params)
+        self._post(BeginHoldDown())
+        for p in params:
+            self._ops.vip_started(p)
         self._start_periodic()
         ports.notifier.notify(READY="1", STATUS=self.status_line())
         self._log(msg.INFO, f"carpd {self._version} started: {self.status_line()}",
@@ -194,13 +152,12 @@ class Daemon:
 
     async def _shut_down(self) -> None:
         self.ports.notifier.notify(STOPPING="1", STATUS="stopping: bowing out")
-        for handle in self._periodic:
-            handle.cancel()
+        self._periodic.cancel()
         if self.node is not None:
             self._post(Shutdown())
         if self._timer is not None:
             self._timer.cancel()
-        await self.ops.close()
+        await self._ops.close()
         await self.work.drain(LANE_DRAIN_TIMEOUT_S)
         await self.ports.scripts.drain(SCRIPT_DRAIN_TIMEOUT_S)
         await self.ports.units.drain(LANE_DRAIN_TIMEOUT_S)
@@ -241,7 +198,8 @@ class Daemon:
             if self.node is None or (self._stop is not None and self._stop.is_set()):
                 raise ReloadRefused("the daemon is not running its VIPs yet (or any more)")
             vips = await load()
-            plan = plan_reload(self._running(), await self._resolve_for_reload(vips))
+            resolved = await resolve_for_reload(vips, self._running(), self.ports.addresses)
+            plan = plan_reload(self._running(), resolved)
         except (ReloadRefused, StartupError, OSError) as exc:
             self._log(msg.ERR, f"reload refused, still running the previous configuration: "
                       f"{exc}", MESSAGE_ID=RELOAD_REFUSED)
@@ -268,25 +226,9 @@ class Daemon:
             return ()
         return tuple(self.node.machine(n).params for n in self.node.names)
 
-    async def _resolve_for_reload(self, vips: tuple[VipParams, ...]) -> tuple[VipParams, ...]:
-        """'auto' sources resolve to what the interface already sends from (one source per
-        interface), or, on an interface new to this daemon, to its primary address."""
-        sources = {p.interface: p.source for p in self._running()}
-        resolved: list[VipParams] = []
-        for p in vips:
-            if p.interface not in sources:
-                if not await self.ports.addresses.exists(p.interface):
-                    raise StartupError(f"interface {p.interface} does not exist (used by vip "
-                                       f"{p.name})")
-                sources[p.interface] = await self.ports.addresses.primary_address(
-                    p.interface, p.family)
-            resolved.append(self._resolve_source(p, sources[p.interface]))
-        self._check_one_source_per_interface(resolved)
-        return tuple(resolved)
-
     async def _retire(self, p: VipParams) -> None:
         """Bow out (if MASTER) and release, wait for its lane, then forget the VIP."""
-        self.ops.vip_removed(p.name)
+        self._ops.vip_removed(p.name)
         self._post(Shutdown(name=p.name))
         await self.work.remove(p.name, LANE_DRAIN_TIMEOUT_S)
         assert self.node is not None
@@ -294,10 +236,10 @@ class Daemon:
 
     def _retune(self, old: VipParams, new: VipParams) -> None:
         """New tunable settings for a running VIP: its machine keeps state, timers, counter
-        and demotions (the core's actions run through the normal path), then carpd.ops.operations
+        and demotions (the core's actions run through the normal path), then the operator side
         swaps the checks and unit watchers that changed."""
         self._post(Retune(params=new))
-        self.ops.vip_retuned(old, new)
+        self._ops.vip_retuned(old, new)
 
     async def _enlist(self, p: VipParams) -> None:
         """Create the VIP and start it in BACKUP (INIT while its link is down)."""
@@ -315,17 +257,17 @@ class Daemon:
         if not link_up:
             self._post(LinkChanged(interface=p.interface, up=False))
         self._post(Start(name=p.name))
-        self.ops.vip_added(p)
+        self._post(BeginHoldDown(name=p.name))
+        self._ops.vip_started(p)
 
     # -- events in ------------------------------------------------------------------------
 
     def _on_link(self, interface: str, up: bool) -> None:
-        self.ops.link_changed(interface, up)  # first: carrier may end the boot hold-down
         self._post(LinkChanged(interface=interface, up=up))
 
     def _on_addresses_changed(self, interface: str) -> None:
         self.work.reconcile(interface)
-        self.ops.addresses_changed(interface)
+        self._post(AddressesChanged(interface=interface))
 
     def _on_timer(self, deadline: float) -> None:
         self._timer = self._timer_at = None
@@ -344,25 +286,27 @@ class Daemon:
             self._draining = False
         self._arm_timer()
 
-    # -- what carpd.ops.operations uses ------------------------------------------------------
+    # -- what the operator side uses (carpd.ops.host.Driver) ------------------------------------
 
     def post(self, event: Event) -> None:
         self._post(event)
 
-    def vip_names(self) -> tuple[str, ...]:
-        return self.node.names if self.node is not None else ()
+    def statistics(self) -> NodeStatistics | None:
+        return None if self.node is None else self.node.statistics()
 
-    def machine(self, name: str) -> VhidMachine:
-        assert self.node is not None
-        return self.node.machine(name)
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
 
-    def spawn(self, coro: Awaitable[None]) -> None:
+    def wall_of(self, at: float) -> float:
+        return self._wall_clock() - (self.now() - at)
+
+    def monotonic_of(self, wall: float) -> float:
+        return self.now() - (self._wall_clock() - wall)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def wall_clock(self) -> float:
-        return self._wall_clock()
 
     def _drain(self) -> None:
         assert self.node is not None
@@ -396,13 +340,33 @@ class Daemon:
             case AddAddresses() | RemoveAddresses() | Announce() | StartUnits() | StopUnits() \
                     | RunScript():
                 self.work.execute(action)
+            case _:
+                self._report(action)
+
+    def _report(self, action: Action) -> None:
+        """A report (or ReadAddresses): the driver's part first, then the operator side's."""
+        match action:
+            case ReadAddresses(interface=interface):
+                self._spawn(self._read_addresses(interface))
             case StateChanged():
                 self._state_changed(action)
-                self.ops.on_action(action)
             case PacketDropped():
                 self._dropped(action)
-            case Anomaly() | CheckObserved():
-                self.ops.on_action(action)
+            case HoldDownReleased(name=name, held_interval=held):
+                self._log(msg.INFO, f"vip {name}: boot hold-down released after {held:.2f} s "
+                          "(carrier, address, required units and first check results are "
+                          "there)", MESSAGE_ID=msg.DAEMON_LIFECYCLE, CARP_NAME=name)
+            case MaintenanceChanged():
+                self.ports.notifier.notify(STATUS=self.status_line())
+        self._ops.observe(action)
+
+    async def _read_addresses(self, interface: str) -> None:
+        """ReadAddresses: the addresses on `interface`, back to the core (the hold-down)."""
+        try:
+            present = await self.ports.addresses.addresses(interface)
+        except OSError:
+            return  # the next address change asks again
+        self._post(AddressesRead(interface=interface, addresses=frozenset(a.ip for a in present)))
 
     def _send(self, a: SendAdvert) -> None:
         try:
@@ -434,82 +398,38 @@ class Daemon:
     # -- periodic work --------------------------------------------------------
 
     def _start_periodic(self) -> None:
-        loop = asyncio.get_running_loop()
         if self._watchdog_interval:
-            self._every(loop, self._watchdog_interval / 2,
-                        lambda: self.ports.notifier.notify(WATCHDOG="1"))
-        self._every(loop, self._reconcile_interval, lambda: self.work.reconcile(None))
+            self._periodic.every(self._watchdog_interval / 2,
+                                 lambda: self.ports.notifier.notify(WATCHDOG="1"))
+        self._periodic.every(self._reconcile_interval, lambda: self.work.reconcile(None))
         if self.ports.metrics is not None:
             self._write_metrics()
-            self._every(loop, METRICS_INTERVAL_S, self._write_metrics)
+            self._periodic.every(METRICS_INTERVAL_S, self._write_metrics)
 
     def _write_metrics(self) -> None:
         assert self.ports.metrics is not None
         try:
-            self.ports.metrics.write(render_metrics(self.status_document()))
+            self.ports.metrics.write(render_metrics(self.status()))
         except OSError as exc:
             self._log(msg.WARNING, f"cannot write the metrics textfile: {exc}",
                       MESSAGE_ID=msg.IO_FAILURE)
-
-    def _every(self, loop: asyncio.AbstractEventLoop, interval: float,
-               fn: Callable[[], None]) -> None:
-        index = len(self._periodic)
-
-        def tick() -> None:
-            fn()
-            self._periodic[index] = loop.call_later(interval, tick)
-
-        self._periodic.append(loop.call_later(interval, tick))
 
     # -- status ---------------------------------------------------------------------------
 
     def status_line(self) -> str:
         if self.node is None:
             return "starting"
-        parts = [f"{s.name} {s.state.value}" for s in self.node.statistics().vips]
+        stats = self.node.statistics()
+        parts = [f"{s.name} {s.state.value}" for s in stats.vips]
         n = len(parts)
-        maintenance = "; maintenance on" if self.ops.maintenance else ""
+        maintenance = "; maintenance on" if stats.policy.maintenance.on else ""
         return f"{n} VIP{'s' if n != 1 else ''}: {', '.join(parts)}{maintenance}"
 
-    async def handle_control(self, req: Request, peer: Peer | None = None) -> dict[str, Any]:
-        """One control request; `peer` is None for in-process callers (trusted)."""
-        if req.cmd == "status":
-            return self.status_document()
-        return await self.ops.control(req, peer)
-
-    def wall_iso(self, at: float) -> str:
-        """The monotonic instant `at` as an ISO 8601 wall-clock time (for status)."""
-        wall = self._wall_clock() - (asyncio.get_running_loop().time() - at)
-        return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
-
-    def status_document(self) -> dict[str, Any]:
-        loop_now = asyncio.get_running_loop().time()
-        doc: dict[str, Any] = {"node": {"hostname": self._hostname, "version": self._version,
-                                        "uptime_s": round(loop_now - self._started_at, 3)},
-                               "vips": []}
-        if self.node is None:
-            return doc
-        stats = self.node.statistics()
-        for s in stats.vips:
-            p = self.node.machine(s.name).params
-            drops = stats.vip_drops.get(s.name, {})
-            doc["vips"].append({
-                "name": s.name, "vhid": s.vhid, "interface": s.interface,
-                "addresses": [str(a) for a in p.addresses], "state": s.state.value,
-                "since": self.wall_iso(s.since_at), "reason": s.reason_code,
-                **dict(s.election.own), "preempt": s.preempt,
-                "master": str(s.master) if s.master else None,
-                "source": str(p.source),
-                "demotions": dict(s.demotions),
-                "counters": {"adverts_sent": s.adverts_sent,
-                             "adverts_received": s.adverts_received,
-                             "auth_failures": drops.get("bad_hmac", 0),
-                             "send_errors": s.send_errors, "address_errors": s.address_errors,
-                             "transitions": s.transitions, "drops": drops},
-            })
-        doc["interface_drops"] = stats.interface_drops
-        self.ops.augment(doc, stats)
-        return doc
+    def status(self) -> StatusDocument:
+        info = NodeInfo(hostname=self._hostname, version=self._version,
+                        uptime_s=round(self.now() - self._started_at, 3))
+        return build_document(self.statistics(), node=info,
+                              wall_iso=lambda at: iso_time(self.wall_of(at)))
 
     def _log(self, priority: int, message: str, **fields: object) -> None:
         self.ports.log.record(priority, message, **fields)

@@ -1,7 +1,8 @@
 """The ports: what the driver (daemon.py) needs from the outside world, as Protocols.
 
-Owns: the interfaces between the asyncio driver and the adapters in carpd/io/. The driver only
-ever sees these; tests/driver drive it with in-memory fakes, the real daemon with carpd.io.
+Owns: the interfaces between the asyncio driver and the adapters in carpd/io/, and the one
+towards the operator side (`OperatorSide`, carpd.ops). The driver only ever sees these;
+tests/driver drive it with in-memory fakes, the real daemon with carpd.io.
 Rules: a port method that can be slow is `async` and the driver runs it off the advert path;
 `AdvertTransport.send` is synchronous and non-blocking (a raw socket sendto) because adverts
 must leave on time. Failures surface as exceptions (OSError and friends) which the driver
@@ -14,10 +15,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from carpd.core.actions import SendAdvert
+from carpd.core.actions import Action, SendAdvert
 from carpd.core.addresses import Address, AddressWithPrefix, Family
 from carpd.core.events import DatagramMalformed, PacketReceived
-from carpd.core.params import CheckParams
+from carpd.core.params import CheckParams, VipParams
 
 DatagramCallback = Callable[[PacketReceived | DatagramMalformed], None]
 
@@ -132,6 +133,50 @@ class MetricsSink(Protocol):
     """Where the OpenMetrics text goes every 15 s (a node_exporter textfile, atomically)."""
 
     def write(self, text: str) -> None: ...
+
+
+class OperatorSide(Protocol):
+    """The operator side of the daemon (carpd.ops.operations.Operations, attached by
+    carpd.app): told about the VIPs' lifecycle, shown the actions the driver does not
+    execute itself (reports such as StateChanged, CheckObserved, Anomaly, DemotionExpired)."""
+
+    def before_start(self) -> None:
+        """The VIPs exist and nothing has started: apply what survives restarts."""
+
+    def vip_started(self, params: VipParams) -> None:
+        """Start and BeginHoldDown were posted for this VIP: start its checks."""
+
+    def vip_retuned(self, old: VipParams, new: VipParams) -> None:
+        """Retune was posted: swap the checks whose definition changed."""
+
+    def vip_removed(self, name: str) -> None:
+        """The VIP is about to go: stop its checks."""
+
+    def observe(self, action: Action) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class NullOperatorSide:
+    """No operator side (a driver on its own): nothing is restored, checked or watched."""
+
+    def before_start(self) -> None:
+        return
+
+    def vip_started(self, params: VipParams) -> None:
+        return
+
+    def vip_retuned(self, old: VipParams, new: VipParams) -> None:
+        return
+
+    def vip_removed(self, name: str) -> None:
+        return
+
+    def observe(self, action: Action) -> None:
+        return
+
+    async def close(self) -> None:
+        return
 
 
 class NullHealth:

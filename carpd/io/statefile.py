@@ -5,7 +5,7 @@ directory), `JsonFlags` (the FlagStore port: one JSON document per name in the s
 directory, e.g. /var/lib/carpd/maintenance) and `Textfile` (the MetricsSink port: a
 node_exporter textfile). A flag file that is unreadable or not JSON is treated as absent and
 reported through `on_error`, so a corrupt file never stops the daemon.
-Must not: interpret the documents (carpd.ops.operations does).
+Must not: interpret the documents (carpd.ops.flags does).
 """
 
 from __future__ import annotations

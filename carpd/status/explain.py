@@ -1,14 +1,19 @@
 """`carpctl explain NAME`: one paragraph saying why a VIP is in its state on this node.
 
-Owns: turning one VIP of the status document (carpd.driver.daemon / carpd.ops) into prose:
-the state and since when, the reason in words, the master seen and what it advertises, our
-effective advskew as base + each named demotion, and which checks fail and why.
+Owns: turning one VipStatus of the status document (carpd.status.document) into prose: the
+state and since when, the reason in words, the master seen and what it advertises, our
+effective advskew as base + each named demotion, and which checks fail and why. The numbers
+it names (the hold-down's 240, the cap of 254, the send-error rule) come from the core.
 Must not: compute anything the status document does not say (it is also what scripts read).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from carpd.core.actions import CheckState, VhidState
+from carpd.core.carp.election import MAX_ADVSKEW, SEND_ERROR_SKEW
+from carpd.core.effects import SEND_ERRORS_TO_SUPPRESS
+from carpd.core.profile import HOLD_DOWN_DEMOTION
+from carpd.status.document import CheckStatus, VipStatus
 
 REASONS = {
     "configured": "it has not been started yet",
@@ -38,62 +43,64 @@ def reason_text(reason: str) -> str:
     return reason
 
 
-def explain(vip: dict[str, Any], *, maintenance: bool = False, ago: str = "") -> str:
+def explain(vip: VipStatus, *, maintenance: bool = False, ago: str = "") -> str:
     """The paragraph for one VIP of the status document."""
     parts = [_state(vip, ago), _master(vip), _skew(vip, maintenance), _checks(vip)]
     return " ".join(p for p in parts if p)
 
 
-def _state(v: dict[str, Any], ago: str) -> str:
-    since = f" since {v['since']}{f' ({ago} ago)' if ago else ''}"
-    peer = f" (from {v['reason_peer']})" if v.get("reason_peer") else ""
-    text = f"{v['name']} (vhid {v['vhid']} on {v['interface']}) is {v['state']}{since}, " \
-           f"because {reason_text(v['reason'])}{peer}."
-    if v.get("hold_down"):
-        text += " carpd is still in its boot hold-down (advertising 240 more, not preempting)."
+def _state(v: VipStatus, ago: str) -> str:
+    since = f" since {v.since}{f' ({ago} ago)' if ago else ''}"
+    text = f"{v.name} (vhid {v.vhid} on {v.interface}) is {v.state.value}{since}, " \
+           f"because {reason_text(v.reason)}."
+    if v.hold_down:
+        text += (f" carpd is still in its boot hold-down (advertising {HOLD_DOWN_DEMOTION} more, "
+                 "not preempting).")
     return text
 
 
-def _master(v: dict[str, Any]) -> str:
-    master = v.get("master")
-    if v["state"] == "MASTER":
-        return "This node is the master and holds " + ", ".join(v["addresses"]) + "."
-    if not master:
+def _master(v: VipStatus) -> str:
+    if v.state is VhidState.MASTER:
+        return "This node is the master and holds " + ", ".join(v.addresses) + "."
+    if not v.master:
         return "No master is known right now."
-    base, skew = v.get("master_advbase"), v.get("master_advskew")
+    base, skew = v.master_advbase, v.master_advskew
     adv = f", advertising advbase {base} advskew {skew}" if base is not None else ""
-    return f"The master is {master}{adv}."
+    return f"The master is {v.master}{adv}."
 
 
-def _skew(v: dict[str, Any], maintenance: bool) -> str:
-    terms = [f"{v['advskew']} (advskew)"]
-    terms += [f"{amount} ({name})" for name, amount in sorted(v.get("demotions", {}).items())]
-    total = v["advskew"] + sum(v.get("demotions", {}).values())
-    text = f"Our effective advskew is {v['effective_advskew']}"
+def _skew(v: VipStatus, maintenance: bool) -> str:
+    terms = [f"{v.advskew} (advskew)"]
+    terms += [f"{amount} ({name})" for name, amount in sorted(v.demotions.items())]
+    total = v.advskew + sum(v.demotions.values())
+    text = f"Our effective advskew is {v.effective_advskew}"
     if len(terms) > 1:
         text += " = " + " + ".join(terms)
-        if total != v["effective_advskew"]:
-            text += " (capped at 254)" if total > 254 else ""
-    if v.get("send_suppressed"):
-        text += ", at least 240 after 3 failed sends"
-    text += f"; preempt is {'on' if v.get('preempt') else 'off'}."
+        if total != v.effective_advskew and total > MAX_ADVSKEW:
+            text += f" (capped at {MAX_ADVSKEW})"
+    if v.send_suppressed:
+        text += f", at least {SEND_ERROR_SKEW} after {SEND_ERRORS_TO_SUPPRESS} failed sends"
+    text += f"; preempt is {'on' if v.preempt else 'off'}."
     if maintenance:
         text += " Maintenance mode is on (carpctl maintenance off ends it)."
     return text
 
 
-def _checks(v: dict[str, Any]) -> str:
-    checks = v.get("checks", [])
+def _checks(v: VipStatus) -> str:
+    checks = v.checks
     if not checks:
         return ""
-    failing = [c for c in checks if c["state"] == "failing"]
-    others = [c for c in checks if c["state"] != "failing"]
+    failing = [c for c in checks if c.state is CheckState.FAILING]
     if not failing:
-        return f"All {len(checks)} checks pass." if all(
-            c["state"] == "passing" for c in checks) else "Checks: " + "; ".join(
-            f"{c['name']} {c['state']}" for c in checks) + "."
-    said = "; ".join(f"{c['name']} ({c['type']} {c['target']}, "
-                     f"{'fatal' if c['fatal'] else 'weight ' + str(c['weight'])}): "
-                     f"{c['detail'] or 'no detail'}" for c in failing)
-    rest = f" Passing: {', '.join(c['name'] for c in others)}." if others else ""
+        if all(c.state is CheckState.PASSING for c in checks):
+            return f"All {len(checks)} checks pass."
+        return "Checks: " + "; ".join(f"{c.name} {c.state.value}" for c in checks) + "."
+    said = "; ".join(_failing(c) for c in failing)
+    others = [c.name for c in checks if c.state is not CheckState.FAILING]
+    rest = f" Passing: {', '.join(others)}." if others else ""
     return f"Failing check{'s' if len(failing) > 1 else ''}: {said}.{rest}"
+
+
+def _failing(c: CheckStatus) -> str:
+    effect = "fatal" if c.fatal else f"weight {c.weight}"
+    return f"{c.name} ({c.type} {c.target}, {effect}): {c.detail or 'no detail'}"

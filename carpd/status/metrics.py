@@ -5,16 +5,20 @@ state, 1 for the current one), advskew and effective_advskew, demotion{source}, 
 adverts sent/received, send errors, drops{reason} per VIP and per interface, anomalies{kind},
 check_up (1 passing, 0 failing, -1 unknown) and check results{result}, hold_down,
 maintenance, uptime. Counters end in _total; labels are escaped as the format requires.
-Why the status document: it is the one place every number is already named for operators,
-so `carpctl status --json`, `carpctl metrics` and the textfile never disagree.
+Why the status document (carpd.status.document): it is the one place every number is
+already named for operators, so `carpctl status --json`, `carpctl metrics` and the textfile
+never disagree. State names and check verdicts are the core's enums, in their order.
 Must not: read the clock or touch files (the daemon writes the textfile through a port).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from carpd.core.actions import CheckState, VhidState
+from carpd.core.carp.election import MAX_ADVSKEW
+from carpd.status.document import StatusDocument, VipStatus
 
-STATES = ("INIT", "BACKUP", "MASTER", "FAULT")
+STATES = tuple(state.value for state in VhidState)
+CHECK_UP = {CheckState.PASSING: 1, CheckState.FAILING: 0}  # anything else: -1
 
 
 def _escape(value: object) -> str:
@@ -49,53 +53,60 @@ class _Families:
         return "\n".join(lines) + "\n"
 
 
-def render(status: dict[str, Any]) -> str:
+def render(status: StatusDocument) -> str:
     f = _Families()
-    node = status.get("node", {})
-    f.add("uptime_seconds", "gauge", "Seconds since carpd started.", node.get("uptime_s", 0))
+    f.add("uptime_seconds", "gauge", "Seconds since carpd started.", status.node.uptime_s)
     f.add("maintenance", "gauge", "1 while maintenance mode is on.",
-          1 if status.get("maintenance", {}).get("on") else 0)
-    for vip in status.get("vips", []):
+          1 if status.maintenance is not None and status.maintenance.on else 0)
+    for vip in status.vips:
         _vip(f, vip)
-    for iface, drops in sorted(status.get("interface_drops", {}).items()):
+    for iface, drops in sorted((status.interface_drops or {}).items()):
         for reason, n in sorted(drops.items()):
             f.add("interface_drops_total", "counter", "Received packets dropped, by reason.",
                   n, interface=iface, reason=reason)
     return f.text()
 
 
-def _vip(f: _Families, v: dict[str, Any]) -> None:
-    vip = v["name"]
+def _vip(f: _Families, v: VipStatus) -> None:
+    vip = v.name
     for state in STATES:
         f.add("vip_state", "gauge", "1 for the state the VIP is in.",
-              1 if v["state"] == state else 0, vip=vip, vhid=v["vhid"],
-              interface=v["interface"], state=state)
-    f.add("advskew", "gauge", "Configured advskew.", v["advskew"], vip=vip)
+              1 if v.state.value == state else 0, vip=vip, vhid=v.vhid,
+              interface=v.interface, state=state)
+    f.add("advskew", "gauge", "Configured advskew.", v.advskew, vip=vip)
     f.add("effective_advskew", "gauge", "Advertised advskew: advskew plus demotions, at most "
-          "254.", v["effective_advskew"], vip=vip)
-    for source, amount in sorted(v.get("demotions", {}).items()):
+          f"{MAX_ADVSKEW}.", v.effective_advskew, vip=vip)
+    for source, amount in sorted(v.demotions.items()):
         f.add("demotion", "gauge", "Each named demotion added to advskew.", amount, vip=vip,
               source=source)
     f.add("hold_down", "gauge", "1 while the boot hold-down is active.",
-          1 if v.get("hold_down") else 0, vip=vip)
-    c = v.get("counters", {})
-    f.add("transitions_total", "counter", "State changes.", c.get("transitions", 0), vip=vip)
-    f.add("adverts_sent_total", "counter", "Adverts sent.", c.get("adverts_sent", 0), vip=vip)
+          1 if v.hold_down else 0, vip=vip)
+    _counters(f, v)
+    for kind, n in sorted(v.anomalies.items()):
+        f.add("anomalies_total", "counter", "Anomalies seen (dual master, foreign advert, "
+              "check flapping).", n, vip=vip, kind=kind.value)
+    _checks(f, v)
+
+
+def _counters(f: _Families, v: VipStatus) -> None:
+    c, vip = v.counters, v.name
+    f.add("transitions_total", "counter", "State changes.", c.transitions, vip=vip)
+    f.add("adverts_sent_total", "counter", "Adverts sent.", c.adverts_sent, vip=vip)
     f.add("adverts_received_total", "counter", "Valid adverts received.",
-          c.get("adverts_received", 0), vip=vip)
+          c.adverts_received, vip=vip)
     f.add("send_errors_total", "counter", "Adverts that could not be sent.",
-          c.get("send_errors", 0), vip=vip)
-    for reason, n in sorted(c.get("drops", {}).items()):
+          c.send_errors, vip=vip)
+    for reason, n in sorted(c.drops.items()):
         f.add("drops_total", "counter", "Packets for this VIP dropped, by reason.", n,
               vip=vip, reason=reason)
-    for kind, n in sorted(v.get("anomalies", {}).items()):
-        f.add("anomalies_total", "counter", "Anomalies seen (dual master, foreign advert, "
-              "check flapping).", n, vip=vip, kind=kind)
-    for check in v.get("checks", []):
-        up = {"passing": 1, "failing": 0}.get(check["state"], -1)
-        labels = {"vip": vip, "check": check["name"], "type": check["type"]}
-        f.add("check_up", "gauge", "1 passing, 0 failing, -1 no result yet.", up, **labels)
+
+
+def _checks(f: _Families, v: VipStatus) -> None:
+    for check in v.checks:
+        labels = {"vip": v.name, "check": check.name, "type": check.type}
+        f.add("check_up", "gauge", "1 passing, 0 failing, -1 no result yet.",
+              CHECK_UP.get(check.state, -1), **labels)
         f.add("check_results_total", "counter", "Check results, by outcome.",
-              check["results"] - check["failures"], **labels, result="pass")
+              check.results - check.failures, **labels, result="pass")
         f.add("check_results_total", "counter", "Check results, by outcome.",
-              check["failures"], **labels, result="fail")
+              check.failures, **labels, result="fail")

@@ -2,7 +2,9 @@
 
 The loop's clock only moves when the loop would otherwise block: the selector "sleeps" by
 advancing the fake time by the requested timeout, so call_at timers fire at their exact
-deadlines and a test that runs 60 simulated seconds takes milliseconds.
+deadlines and a test that runs 60 simulated seconds takes milliseconds. `drive_daemon`
+attaches the real operator side (carpd.ops) as carpd.app.wiring does, and hands scenarios a
+`Harness` with both.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import selectors
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from carpd.control.protocol import Peer, Request
 from carpd.core.actions import SendAdvert
 from carpd.core.addresses import Address, AddressWithPrefix, Family
+from carpd.core.node import Node
 from carpd.core.params import VipParams
 from carpd.driver.daemon import Daemon
 from carpd.driver.ports import DatagramCallback, Ports
 from carpd.io.ipv4 import parse_datagram
+from carpd.ops.operations import Operations
+from carpd.status.jsonform import to_json
 
 
 class _FakeSelector(selectors.DefaultSelector):
@@ -205,7 +211,31 @@ class FakeHealth:
         self.callbacks[check_id](check_id, ok, detail)
 
 
-Scenario = Callable[[Daemon, FakeClockLoop], Awaitable[None]]
+class Harness:
+    """The Daemon and its Operations, as a scenario sees them."""
+
+    def __init__(self, daemon: Daemon, ops: Operations) -> None:
+        self.daemon, self.ops, self.ports = daemon, ops, daemon.ports
+
+    @property
+    def node(self) -> Node | None:
+        return self.daemon.node
+
+    def status_document(self) -> dict[str, Any]:
+        """What `carpctl status --json` shows."""
+        return to_json(self.daemon.status())
+
+    def status_line(self) -> str:
+        return self.daemon.status_line()
+
+    async def handle_control(self, req: Request, peer: Peer | None = None) -> dict[str, Any]:
+        return await self.ops.control(req, peer)
+
+    async def reload(self, load: Callable[[], Awaitable[tuple[VipParams, ...]]]) -> bool:
+        return await self.daemon.reload(load)
+
+
+Scenario = Callable[[Harness, FakeClockLoop], Awaitable[None]]
 
 
 def drive_daemon(scenario: Scenario, ports: Ports, vips: tuple[VipParams, ...], *,
@@ -217,12 +247,14 @@ def drive_daemon(scenario: Scenario, ports: Ports, vips: tuple[VipParams, ...], 
     extra = {} if wall_clock is None else {"wall_clock": wall_clock}
     daemon = Daemon(vips, ports, hostname=hostname, version="0.1.0",
                     counter_source=lambda _n: counter, **extra)
+    ops = Operations(daemon, ports)
+    daemon.attach(ops)
     stop = asyncio.Event()
 
     async def main() -> int:
         task = asyncio.ensure_future(daemon.run(stop))
         await asyncio.sleep(0)
-        await scenario(daemon, loop)
+        await scenario(Harness(daemon, ops), loop)
         stop.set()
         return await task
 

@@ -11,10 +11,9 @@ import pytest
 from carpd.core.actions import SendAdvert
 from carpd.core.carp import auth, wire
 from carpd.core.params import Secret, VipParams
-from carpd.driver.daemon import Daemon
 from carpd.driver.ports import Ports
 from carpd.io.ipv4 import encode_ipv4_header
-from tests.driver.fakes import FakeClockLoop, Scenario, drive_daemon, fake_ports
+from tests.driver.fakes import FakeClockLoop, Harness, Scenario, drive_daemon, fake_ports
 
 WEB = ipaddress.IPv4Interface("172.16.90.31/24")
 PEER = ipaddress.IPv4Address("172.16.90.102")
@@ -51,7 +50,7 @@ def until(loop: FakeClockLoop, t: float) -> Awaitable[None]:
 def test_lone_node_becomes_master_after_exactly_master_down() -> None:
     seen: dict[str, object] = {}
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1002.999)
         seen["before"] = d.status_document()["vips"][0]["state"]
         await until(loop, 1003.001)
@@ -97,7 +96,7 @@ def test_bow_out_is_sent_only_after_the_vip_is_released() -> None:
 
     transport.send = send  # type: ignore[method-assign]
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1004.5)
         assert WEB in addrs.present["eth0"]  # type: ignore[attr-defined]
 
@@ -110,7 +109,7 @@ def test_stale_vip_is_removed_at_start_and_logged() -> None:
     ports = fake_ports()
     ports.addresses.present["eth0"].add(WEB)  # type: ignore[attr-defined]
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await asyncio.sleep(0.5)
         assert WEB not in ports.addresses.present["eth0"]  # type: ignore[attr-defined]
 
@@ -120,7 +119,7 @@ def test_stale_vip_is_removed_at_start_and_logged() -> None:
 
 
 def test_preferred_peer_makes_master_step_down_and_follow() -> None:
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1004.5)
         assert d.status_document()["vips"][0]["state"] == "MASTER"
         d.ports.transport.on_packet("eth0", peer_advert(advskew=0))  # type: ignore[attr-defined]
@@ -139,7 +138,7 @@ def test_preferred_peer_makes_master_step_down_and_follow() -> None:
 
 
 def test_address_deleted_behind_our_back_is_restored_while_master() -> None:
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1004.0)
         addrs = d.ports.addresses
         addrs.present["eth0"].discard(WEB)  # type: ignore[attr-defined]
@@ -161,7 +160,7 @@ def test_address_deleted_behind_our_back_is_restored_while_master() -> None:
 
 
 def test_a_burst_of_address_notifications_costs_one_dump() -> None:
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1004.0)
         addrs = d.ports.addresses
         before = addrs.dumps  # type: ignore[attr-defined]
@@ -175,7 +174,7 @@ def test_a_burst_of_address_notifications_costs_one_dump() -> None:
 
 
 def test_three_send_failures_advertise_skew_240() -> None:
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1003.5)
         d.ports.transport.fail = True  # type: ignore[attr-defined]
         await until(loop, 1006.5)
@@ -189,7 +188,7 @@ def test_three_send_failures_advertise_skew_240() -> None:
 
 
 def test_missing_interface_is_a_clear_startup_failure() -> None:
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await asyncio.sleep(0)
 
     rc, ports, _ = run(scenario, vips=(vip(interface="eth9"),))
@@ -201,7 +200,7 @@ def test_link_down_at_start_holds_init_until_carrier() -> None:
     ports = fake_ports()
     ports.addresses.carrier = False  # type: ignore[attr-defined]
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1010)
         assert d.status_document()["vips"][0]["state"] == "INIT"
         d.ports.addresses.on_link("eth0", True)  # type: ignore[attr-defined]
@@ -215,7 +214,7 @@ def test_link_down_at_start_holds_init_until_carrier() -> None:
 
 @pytest.mark.parametrize("garbage", [b"", b"\x45" * 10, b"\x00" * 56, bytes(range(256))])
 def test_garbage_packets_never_disturb_the_daemon(garbage: bytes) -> None:
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1004)
         for _ in range(100):
             d.ports.transport.on_packet("eth0", garbage)  # type: ignore[attr-defined]

@@ -12,10 +12,9 @@ from typing import Any
 
 from carpd.control.protocol import Request
 from carpd.core.params import VipParams
-from carpd.driver.daemon import Daemon
 from carpd.driver.reload import RELOADED
 from carpd.status.messages import STATE_CHANGED
-from tests.driver.fakes import FakeClockLoop, FakeHealth
+from tests.driver.fakes import FakeClockLoop, FakeHealth, Harness
 from tests.driver.test_daemon import peer_advert, until, vip
 from tests.ops.test_operations import NGINX, ROOT, ports_with, run, sent_skews, state
 
@@ -28,7 +27,7 @@ def loader(*vips: VipParams):  # type: ignore[no-untyped-def]
     return load
 
 
-def records(d: Daemon, message_id: str) -> list[tuple[str, dict[str, Any]]]:
+def records(d: Harness, message_id: str) -> list[tuple[str, dict[str, Any]]]:
     return [(m, f) for _, m, f in d.ports.log.records  # type: ignore[attr-defined]
             if f.get("MESSAGE_ID") == message_id]
 
@@ -37,7 +36,7 @@ def test_master_keeps_master_and_advertises_the_new_skew_at_once() -> None:
     ports = ports_with()
     seen: dict[str, Any] = {}
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1003.5)
         await d.handle_control(Request(cmd="demote", args={"name": "web", "by": 7}), ROOT)
         before = state(d)
@@ -73,7 +72,7 @@ def test_backup_restarts_its_master_down_timer_from_the_reload() -> None:
     ports = ports_with()
     seen: dict[str, Any] = {}
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         for t in (1000.5, 1001.5, 1002.5):  # a faster master, then it goes silent
             await until(loop, t)
             ports.transport.on_packet("eth0", peer_advert())  # type: ignore[attr-defined]
@@ -96,7 +95,7 @@ def test_changing_only_a_check_keeps_state_and_swaps_the_checks() -> None:
     ports = ports_with(health)
     front = dataclasses.replace(NGINX, name="front")
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         health.report("web/nginx", False, "refused")  # failing: demoted 100
         await until(loop, 1004.5)
         assert (state(d)["state"], state(d)["demotions"]) == ("MASTER", {"check:nginx": 100})
@@ -128,7 +127,7 @@ def test_removing_a_required_unit_ends_a_pending_hold_down() -> None:
     health = FakeHealth()
     ports = ports_with(health)
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1001.0)
         assert state(d)["waiting_for"] == ["nginx.service active"]
         assert await d.reload(loader(vip(require_units=("db.service",))))
@@ -148,7 +147,7 @@ def test_changing_the_address_still_recreates() -> None:
     ports = ports_with()
     seen: dict[str, Any] = {}
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1003.5)
         assert await d.reload(loader(vip(addresses=(OTHER,))))
         seen["state"] = state(d)["state"]

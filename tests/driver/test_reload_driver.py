@@ -9,11 +9,10 @@ import dataclasses
 import ipaddress
 
 from carpd.core.params import Secret, VipParams
-from carpd.driver.daemon import Daemon
 from carpd.driver.ports import Ports
 from carpd.driver.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, differences, plan_reload
 from carpd.status.messages import STATE_CHANGED
-from tests.driver.fakes import FakeClockLoop, Scenario, drive_daemon, fake_ports
+from tests.driver.fakes import FakeClockLoop, Harness, Scenario, drive_daemon, fake_ports
 
 SRC = ipaddress.IPv4Address("172.16.90.101")
 
@@ -83,14 +82,14 @@ def loader(*vips: VipParams):  # type: ignore[no-untyped-def]
     return load
 
 
-def states(d: Daemon) -> dict[str, str]:
+def states(d: Harness) -> dict[str, str]:
     return {v["name"]: v["state"] for v in d.status_document()["vips"]}
 
 
 def test_reload_keeps_unchanged_vip_and_retunes_the_changed_one() -> None:
     seen: dict[str, object] = {}
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await asyncio.sleep(5)  # both MASTER (alone on the segment)
         assert states(d) == {"web": "MASTER", "mail": "MASTER"}
         since = {n: d.node.machine(n).statistics().since_at  # type: ignore[union-attr]
@@ -128,7 +127,7 @@ def test_reload_keeps_unchanged_vip_and_retunes_the_changed_one() -> None:
 
 
 def test_refused_reload_keeps_the_running_configuration() -> None:
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await asyncio.sleep(5)
 
         async def broken() -> tuple[VipParams, ...]:
@@ -150,7 +149,7 @@ def test_refused_reload_keeps_the_running_configuration() -> None:
 def test_reload_adds_in_backup_and_removed_vip_bows_out_and_releases() -> None:
     dns = vip("dns", 3, 33)
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await asyncio.sleep(5)
         ops_before = len(d.ports.addresses.ops)  # type: ignore[attr-defined]
         sent_before = len(d.ports.transport.sent)  # type: ignore[attr-defined]
@@ -168,7 +167,7 @@ def test_reload_adds_in_backup_and_removed_vip_bows_out_and_releases() -> None:
 
 
 def test_reload_on_unknown_interface_is_refused() -> None:
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await asyncio.sleep(1)
         assert not await d.reload(loader(WEB, vip("dns", 3, 33, interface="eth9")))
         assert set(states(d)) == {"web", "mail"}
@@ -181,7 +180,7 @@ def test_reload_on_unknown_interface_is_refused() -> None:
 def test_auto_source_compares_equal_to_the_running_one() -> None:
     explicit = dataclasses.replace(WEB, source=SRC)  # what 'auto' resolved to at start
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await asyncio.sleep(1)
         assert await d.reload(loader(explicit, MAIL))
 

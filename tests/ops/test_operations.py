@@ -12,9 +12,15 @@ import pytest
 from carpd.control.protocol import Peer, ProtocolError, Request
 from carpd.core.carp import wire
 from carpd.core.params import CheckParams, VipParams
-from carpd.driver.daemon import Daemon
 from carpd.driver.ports import MemoryFlags, Ports
-from tests.driver.fakes import FakeClockLoop, FakeHealth, Scenario, drive_daemon, fake_ports
+from tests.driver.fakes import (
+    FakeClockLoop,
+    FakeHealth,
+    Harness,
+    Scenario,
+    drive_daemon,
+    fake_ports,
+)
 from tests.driver.test_daemon import peer_advert, until, vip
 
 NGINX = CheckParams(name="nginx", type="tcp", weight=100, host="127.0.0.1", port=80, rise=2,
@@ -33,7 +39,7 @@ def run(scenario: Scenario, ports: Ports, vips: tuple[VipParams, ...] | None = N
                         wall_clock=lambda: WALL + asyncio.get_running_loop().time() - 1000.0)[0]
 
 
-def state(d: Daemon, name: str = "web") -> dict[str, Any]:
+def state(d: Harness, name: str = "web") -> dict[str, Any]:
     return next(v for v in d.status_document()["vips"] if v["name"] == name)
 
 
@@ -52,7 +58,7 @@ def test_check_fall_demotes_and_rise_restores_with_exact_adverts() -> None:
     health = FakeHealth()
     ports = ports_with(health)
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         assert set(health.started) == {"web/nginx"}
         health.report("web/nginx", True, "connected")  # first result: passing, hold-down ends
         await until(loop, 1003.5)
@@ -86,7 +92,7 @@ def test_fatal_check_faults_and_bows_out_then_returns() -> None:
     health = FakeHealth()
     ports = ports_with(health)
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         health.report("web/db", True, "exit status 0")
         await until(loop, 1003.5)
         health.report("web/db", False, "cannot run /bin/db-ok: No such file or directory")
@@ -113,7 +119,7 @@ def test_hold_down_until_required_unit_is_active_and_checks_reported() -> None:
     ports = ports_with(health)
     held = vip(checks=(NGINX,), require_units=("nginx.service",))
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         assert set(health.started) == {"web/nginx", "web/require:nginx.service"}
         await until(loop, 1001.0)
         doc = state(d)
@@ -136,7 +142,7 @@ def test_hold_down_never_preempts_a_slower_master() -> None:
     ports = ports_with()
     ports.addresses.has_primary = False  # type: ignore[attr-defined]
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1001.0)
         ports.transport.on_packet("eth0", peer_advert(advskew=100))  # type: ignore[attr-defined]
         doc = state(d)
@@ -157,7 +163,7 @@ def test_demote_for_expires_on_the_loop_timer_and_is_persisted() -> None:
     flags = MemoryFlags()
     ports = ports_with(flags=flags)
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1003.5)
         r = await d.handle_control(Request(cmd="demote", args={"name": "web", "for": 30.0}), ROOT)
         assert r == {"demoted": ["web"], "by": 254, "until": "2027-01-15T08:00:33.500+00:00"}
@@ -181,7 +187,7 @@ def test_promote_clears_and_all_targets_every_vip() -> None:
     mail = vip(name="mail", vhid=2, addresses=(vip().addresses[0].__class__("172.16.90.32/24"),),
                master_units=(), upscript=None, downscript=None)
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1001)
         await d.handle_control(Request(cmd="demote", args={"all": True, "by": 50}), ROOT)
         assert [v["effective_advskew"] for v in d.status_document()["vips"]] == [50, 50]
@@ -199,7 +205,7 @@ def test_promote_clears_and_all_targets_every_vip() -> None:
 def test_writes_refused_to_readers_reads_allowed() -> None:
     ports = ports_with()
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1001)
         for cmd, args in (("demote", {"name": "web"}), ("promote", {"all": True}),
                           ("maintenance", {"on": True})):
@@ -216,7 +222,7 @@ def test_maintenance_persists_across_a_restart_and_shows_in_status() -> None:
     flags = MemoryFlags()
     first = ports_with(flags=flags)
 
-    async def turn_on(d: Daemon, loop: FakeClockLoop) -> None:
+    async def turn_on(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1003.5)
         r = await d.handle_control(Request(cmd="maintenance", args={"on": True}), ROOT)
         assert r == {"maintenance": True, "since": "2027-01-15T08:00:03.500+00:00"}
@@ -229,7 +235,7 @@ def test_maintenance_persists_across_a_restart_and_shows_in_status() -> None:
 
     second = ports_with(flags=flags)
 
-    async def after_restart(d: Daemon, loop: FakeClockLoop) -> None:
+    async def after_restart(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1001)
         doc = d.status_document()
         assert doc["maintenance"] == {"on": True, "since": "2027-01-15T08:00:03.500+00:00"}
@@ -250,7 +256,7 @@ def test_explain_names_the_failing_check_and_the_skew_sum() -> None:
     health = FakeHealth()
     ports = ports_with(health)
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         health.report("web/nginx", False, "127.0.0.1:80: Connection refused")
         await until(loop, 1005.0)
         ports.transport.on_packet("eth0", peer_advert(advskew=10))  # type: ignore[attr-defined]
@@ -270,7 +276,7 @@ def test_watch_streams_in_order_and_drops_a_slow_subscriber() -> None:
     health = FakeHealth()
     ports = ports_with(health)
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         queue = d.ops.subscribe(Request(cmd="watch"), ROOT)
         slow = d.ops.subscribe(Request(cmd="watch"), ROOT)
         for _ in range(slow.maxsize):
@@ -299,7 +305,7 @@ def test_metrics_text() -> None:
     health = FakeHealth()
     ports = ports_with(health)
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         health.report("web/nginx", False, "refused")
         await until(loop, 1003.5)
         text = (await d.handle_control(Request(cmd="metrics"), NOBODY))["text"]
@@ -329,7 +335,7 @@ def test_metrics_textfile_written_every_15_s() -> None:
 
     ports = dataclasses.replace(ports_with(), metrics=Sink())
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1031.0)
 
     assert run(scenario, ports) == 0
@@ -344,7 +350,7 @@ def test_reload_recreating_a_vip_keeps_maintenance_operator_demotion_and_checks(
     mail = vip(name="mail", vhid=2, addresses=(vip().addresses[0].__class__("172.16.90.32/24"),),
                master_units=(), upscript=None, downscript=None)
 
-    async def scenario(d: Daemon, loop: FakeClockLoop) -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         health.report("web/nginx", True, "ok")
         await until(loop, 1004)
         await d.handle_control(Request(cmd="maintenance", args={"on": True}), ROOT)

@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from carpd.core.actions import CheckState, VhidState
+from carpd.status.document import (
+    CheckStatus,
+    MaintenanceStatus,
+    NodeInfo,
+    StatusDocument,
+    VipCounters,
+    VipStatus,
+)
 from carpd.status.explain import explain, reason_text
 from carpd.status.metrics import render
 
+BASE = VipStatus(
+    name="web", vhid=1, interface="eth0", addresses=("172.16.90.31/24",),
+    state=VhidState.BACKUP, since="2026-11-25T01:00:00.000+00:00", since_at=0.0,
+    reason="start", advbase=1, advskew=0, effective_advskew=0, preempt=True, master=None,
+    source="172.16.90.101", demotions={},
+    counters=VipCounters(adverts_sent=0, adverts_received=0, auth_failures=0, send_errors=0,
+                         address_errors=0, transitions=0, drops={}),
+    faults=(), hold_down=False, send_suppressed=False, master_advbase=None,
+    master_advskew=None, operator_demotion=None, waiting_for=(), checks=(), anomalies={})
 
-def vip(**kw: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "name": "web", "vhid": 1, "interface": "eth0", "addresses": ["172.16.90.31/24"],
-        "state": "BACKUP", "since": "2026-11-25T01:00:00.000+00:00", "reason": "start",
-        "advskew": 0, "effective_advskew": 0, "preempt": True, "master": None,
-        "source": "172.16.90.101", "demotions": {}, "checks": [], "hold_down": False,
-        "counters": {}}
-    base.update(kw)
-    return base
+
+def vip(**kw: Any) -> VipStatus:
+    if isinstance(kw.get("state"), str):
+        kw["state"] = VhidState(kw["state"])
+    return dataclasses.replace(BASE, **kw)
+
+
+def check(**kw: Any) -> CheckStatus:
+    kw["state"] = CheckState(kw["state"])
+    return CheckStatus(**{"since": None, "results": 0, "failures": 0, "changes": 0,
+                          "flapping": False, **kw})
 
 
 def test_master_with_capped_demotions_and_maintenance() -> None:
@@ -32,11 +53,11 @@ def test_master_with_capped_demotions_and_maintenance() -> None:
 
 
 def test_fault_without_master_and_checks_in_every_state() -> None:
-    checks = [
-        {"name": "db", "type": "exec", "target": "/bin/db", "fatal": True, "weight": 0,
-         "state": "failing", "detail": "exit status 2"},
-        {"name": "tcp-80", "type": "tcp", "target": "127.0.0.1:80", "fatal": False,
-         "weight": 10, "state": "unknown", "detail": ""}]
+    checks = (
+        check(name="db", type="exec", target="/bin/db", fatal=True, weight=0,
+              state="failing", detail="exit status 2"),
+        check(name="tcp-80", type="tcp", target="127.0.0.1:80", fatal=False,
+              weight=10, state="unknown", detail=""))
     text = explain(vip(state="FAULT", reason="fault_check:db", checks=checks, hold_down=True))
     assert "is FAULT since 2026-11-25T01:00:00.000+00:00, because the fatal check db fails." \
         in text
@@ -45,7 +66,7 @@ def test_fault_without_master_and_checks_in_every_state() -> None:
     assert text.endswith("Failing check: db (exec /bin/db, fatal): exit status 2. Passing: "
                          "tcp-80.")
     assert explain(vip(checks=checks[1:])).endswith("Checks: tcp-80 unknown.")
-    ok = [{**checks[1], "state": "passing"}]
+    ok = (dataclasses.replace(checks[1], state=CheckState.PASSING),)
     assert explain(vip(checks=ok)).endswith("All 1 checks pass.")
 
 
@@ -56,9 +77,10 @@ def test_reason_texts() -> None:
 
 
 def test_metrics_escape_labels_and_group_families() -> None:
-    doc = {"node": {"uptime_s": 1.5}, "maintenance": {"on": False},
-           "vips": [vip(name='we"b\\', checks=[]), vip(name="mail", vhid=2)],
-           "interface_drops": {"eth0": {"bad_ttl": 2}}}
+    doc = StatusDocument(node=NodeInfo(hostname="a", version="0", uptime_s=1.5),
+                         maintenance=MaintenanceStatus(on=False, since=None),
+                         vips=(vip(name='we"b\\'), vip(name="mail", vhid=2)),
+                         interface_drops={"eth0": {"bad_ttl": 2}})
     text = render(doc)
     assert 'carpd_advskew{vip="we\\"b\\\\"} 0' in text
     assert "carpd_uptime_seconds 1.5" in text

@@ -1,0 +1,142 @@
+"""The control commands: status, explain, metrics, demote, promote, maintenance.
+
+Owns: `Commands.run(req, peer)`: argument checking (a bad request is a ProtocolError whose
+text carpctl prints), refusing state-changing commands (WRITE_COMMANDS) to a `Peer` that may
+not write (see carpd.io.control_server), turning operator commands into core events
+(OperatorDemote, OperatorPromote, SetMaintenance), persisting the result (ops/flags.py) and
+telling the operator (journal and watch, through `tell`), and the replies carpctl renders.
+`demote` defaults to the largest demotion (254) and may expire `for` N seconds: the deadline
+is a monotonic instant in the core, which ends it on its own timer.
+Must not: read the clock (the driver's `now` is asked), keep timers or a copy of the flags.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from carpd.control.protocol import WRITE_COMMANDS, Peer, ProtocolError, Request
+from carpd.core.events import OperatorDemote, OperatorPromote, SetMaintenance
+from carpd.core.policy.demotions import MAX_DEMOTION
+from carpd.ops.flags import OperatorFlags
+from carpd.ops.host import Driver
+from carpd.status.document import iso_time
+from carpd.status.explain import explain
+from carpd.status.jsonform import to_json
+from carpd.status.metrics import render
+
+MAX_DURATION = 10 * 365 * 86400  # seconds: longer is a typo, not a plan
+
+
+class Commands:
+    def __init__(self, driver: Driver, flags: OperatorFlags, tell: Callable[[str], None]) -> None:
+        self._driver, self._flags, self._tell = driver, flags, tell
+
+    def run(self, req: Request, peer: Peer | None) -> dict[str, Any]:
+        """One request; `peer` is None for in-process callers (trusted)."""
+        if req.cmd in WRITE_COMMANDS and peer is not None and not peer.may_write:
+            raise ProtocolError(f"permission denied: uid {peer.uid} may read but not change "
+                                "carpd (root or the control socket's group may)")
+        if req.cmd in WRITE_COMMANDS and self._driver.statistics() is None:
+            raise ProtocolError("carpd is still starting (no VIP runs yet); try again")
+        match req.cmd:
+            case "status":
+                return to_json(self._driver.status())
+            case "explain":
+                return self._explain(self._name_arg(req))
+            case "metrics":
+                return {"text": render(self._driver.status())}
+            case "demote":
+                return self._demote(req)
+            case "promote":
+                return self._promote(req)
+            case "maintenance":
+                return self._maintenance(req)
+        raise ProtocolError(f"unsupported command {req.cmd}")
+
+    def _names(self) -> tuple[str, ...]:
+        stats = self._driver.statistics()
+        return () if stats is None else tuple(p.name for p in stats.params)
+
+    def _name_arg(self, req: Request) -> str:
+        name, names = req.args.get("name"), self._names()
+        if not isinstance(name, str) or name not in names:
+            raise ProtocolError(f"no VIP named {name!r} (known: {', '.join(names)})")
+        return name
+
+    def _targets(self, req: Request) -> list[str]:
+        return list(self._names()) if req.args.get("all") is True else [self._name_arg(req)]
+
+    def _explain(self, name: str) -> dict[str, Any]:
+        doc = self._driver.status()
+        vip = doc.vip(name)
+        assert vip is not None  # _name_arg checked it
+        ago = _ago(self._driver.now() - vip.since_at)
+        on = doc.maintenance is not None and doc.maintenance.on
+        return {"name": name, "text": explain(vip, maintenance=on, ago=ago)}
+
+    def _demote(self, req: Request) -> dict[str, Any]:
+        names = self._targets(req)
+        amount, duration = _amount(req.args.get("by", MAX_DEMOTION)), _duration(req.args)
+        until_at = None if duration is None else self._driver.now() + duration
+        for name in names:
+            self._driver.post(OperatorDemote(name=name, amount=amount, until_at=until_at))
+        self._flags.save_demotions()
+        until = None if until_at is None else iso_time(self._driver.wall_of(until_at))
+        self._tell(f"demoted {', '.join(names)} by {amount}"
+                   f"{f' until {until}' if until else ''}")
+        return {"demoted": names, "by": amount, "until": until}
+
+    def _promote(self, req: Request) -> dict[str, Any]:
+        stats = self._driver.statistics()
+        demoted = {d.name for d in stats.policy.operator_demotions} if stats else set()
+        names = [n for n in self._targets(req) if n in demoted]
+        for name in names:
+            self._driver.post(OperatorPromote(name=name))
+        self._flags.save_demotions()
+        self._tell(f"promoted {', '.join(names) or 'nothing (no operator demotion)'}")
+        return {"promoted": names}
+
+    def _maintenance(self, req: Request) -> dict[str, Any]:
+        on = req.args.get("on")
+        if not isinstance(on, bool):
+            raise ProtocolError("maintenance needs on: true or false")
+        if on != self._maintenance_since()[0]:
+            self._driver.post(SetMaintenance(on=on))
+            self._flags.save_maintenance()
+            self._tell(f"maintenance mode {'on' if on else 'off'}")
+        now_on, since_at = self._maintenance_since()
+        since = None if since_at is None else iso_time(self._driver.wall_of(since_at))
+        return {"maintenance": now_on, "since": since}
+
+    def _maintenance_since(self) -> tuple[bool, float | None]:
+        stats = self._driver.statistics()
+        if stats is None:
+            return False, None
+        return stats.policy.maintenance.on, stats.policy.maintenance.since_at
+
+
+def _amount(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DEMOTION:
+        raise ProtocolError(f"demotion must be 1..{MAX_DEMOTION}, not {value!r}")
+    return value
+
+
+def _duration(args: dict[str, Any]) -> float | None:
+    value = args.get("for")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or \
+            not math.isfinite(value) or not 0 < value < MAX_DURATION:
+        raise ProtocolError(f"duration must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def _ago(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"

@@ -1,0 +1,190 @@
+"""The status document: one typed snapshot of this node, built in one place.
+
+Owns: the frozen types of what `carpctl status` shows (StatusDocument: NodeInfo, one
+VipStatus per VIP with its VipCounters, CheckStatus list, OperatorDemotionStatus and
+hold-down waits, MaintenanceStatus, interface drops) and `build_document`, the only code that
+builds one: from the core's `NodeStatistics` plus the few facts only the driver has (hostname,
+version, uptime) and the driver's monotonic-to-wall-clock conversion, passed in as
+`wall_iso`. Its renderings read it: the JSON of `status --json` and the control socket
+(status/jsonform.py), `explain` (status/explain.py) and the metrics text (status/metrics.py).
+Invariants: VIPs appear in configuration order, checks in each VIP's configuration order;
+every instant is an ISO 8601 wall-clock string made by `wall_iso` (plus `since_at`, the
+monotonic instant of the last transition, for "how long ago"); before the VIPs run the
+document has no VIPs and neither interface drops nor maintenance (None).
+Must not: read a clock, decide anything the core has not (it only reshapes snapshots).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from carpd.core.actions import AnomalyKind, CheckState, VhidState
+from carpd.core.node import NodeStatistics
+from carpd.core.policy.checks import CheckStatistics
+from carpd.core.policy.demotions import OperatorDemotion
+from carpd.core.stats import VhidStatistics
+
+WallIso = Callable[[float], str]  # a monotonic instant -> ISO 8601 wall-clock time
+AUTH_FAILURE_DROP = "bad_hmac"  # the core/node.py drop reason that counts as auth_failures
+
+
+def iso_time(wall: float) -> str:
+    """Wall-clock seconds as the document writes them (UTC, milliseconds)."""
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeInfo:
+    hostname: str
+    version: str
+    uptime_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckStatus:
+    name: str
+    type: str
+    target: str
+    fatal: bool
+    weight: int
+    state: CheckState
+    detail: str
+    since: str | None  # the last state change, None before the first result
+    results: int
+    failures: int
+    changes: int
+    flapping: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VipCounters:
+    adverts_sent: int
+    adverts_received: int
+    auth_failures: int
+    send_errors: int
+    address_errors: int
+    transitions: int
+    drops: Mapping[str, int]  # by drop reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorDemotionStatus:
+    amount: int
+    until: str | None  # None: until promoted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VipStatus:
+    name: str
+    vhid: int
+    interface: str
+    addresses: tuple[str, ...]
+    state: VhidState
+    since: str
+    since_at: float  # monotonic, for "how long ago" (not part of the JSON)
+    reason: str
+    advbase: int
+    advskew: int
+    effective_advskew: int
+    preempt: bool
+    master: str | None
+    source: str
+    demotions: Mapping[str, int]  # by demotion name, sorted
+    counters: VipCounters
+    faults: tuple[str, ...]
+    hold_down: bool
+    send_suppressed: bool
+    master_advbase: int | None  # what the master advertises (ours when we are it)
+    master_advskew: int | None
+    operator_demotion: OperatorDemotionStatus | None
+    waiting_for: tuple[str, ...]  # what a boot hold-down still waits for
+    checks: tuple[CheckStatus, ...]
+    anomalies: Mapping[AnomalyKind, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaintenanceStatus:
+    on: bool
+    since: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusDocument:
+    node: NodeInfo
+    vips: tuple[VipStatus, ...] = ()
+    interface_drops: Mapping[str, Mapping[str, int]] | None = None  # None: not running yet
+    maintenance: MaintenanceStatus | None = None  # None: not running yet
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.vips)
+
+    def vip(self, name: str) -> VipStatus | None:
+        return next((v for v in self.vips if v.name == name), None)
+
+
+def build_document(stats: NodeStatistics | None, *, node: NodeInfo,
+                   wall_iso: WallIso) -> StatusDocument:
+    """The document for `stats` (None: the VIPs do not run yet)."""
+    if stats is None:
+        return StatusDocument(node=node)
+    vips = _VipBuilder(stats, wall_iso)
+    maintenance = stats.policy.maintenance
+    since = None if maintenance.since_at is None else wall_iso(maintenance.since_at)
+    return StatusDocument(node=node, vips=tuple(vips.build(s) for s in stats.vips),
+                          interface_drops=stats.interface_drops,
+                          maintenance=MaintenanceStatus(on=maintenance.on, since=since))
+
+
+class _VipBuilder:
+    """The per-VIP lookups of one NodeStatistics, and one VipStatus at a time."""
+
+    def __init__(self, stats: NodeStatistics, wall_iso: WallIso) -> None:
+        self._stats, self._iso = stats, wall_iso
+        self._params = {p.name: p for p in stats.params}
+        self._checks: dict[str, list[CheckStatus]] = {}
+        for c in stats.checks:
+            self._checks.setdefault(c.vip, []).append(self._check(c))
+        self._operator = {d.name: d for d in stats.policy.operator_demotions}
+        self._waits = {h.name: h.waiting_for for h in stats.policy.hold_downs}
+
+    def build(self, s: VhidStatistics) -> VipStatus:
+        p = self._params[s.name]
+        master, source = str(s.master) if s.master else None, str(p.source)
+        own, rank = dict(s.election.own), dict(s.election.master)  # the profile's figures
+        return VipStatus(
+            name=s.name, vhid=s.vhid, interface=s.interface,
+            addresses=tuple(str(a) for a in p.addresses), state=s.state,
+            since=self._iso(s.since_at), since_at=s.since_at, reason=s.reason_code,
+            advbase=own["advbase"], advskew=own["advskew"],
+            effective_advskew=own["effective_advskew"],
+            preempt=s.preempt, master=master, source=source, demotions=dict(s.demotions),
+            counters=self._counters(s), faults=s.faults, hold_down=s.hold_down,
+            send_suppressed=s.send_suppressed,
+            master_advbase=rank["master_advbase"], master_advskew=rank["master_advskew"],
+            operator_demotion=self._operator_status(self._operator.get(s.name)),
+            waiting_for=self._waits.get(s.name, ()),
+            checks=tuple(self._checks.get(s.name, ())),
+            anomalies=self._stats.anomalies.get(s.name, {}))
+
+    def _counters(self, s: VhidStatistics) -> VipCounters:
+        drops = self._stats.vip_drops.get(s.name, {})
+        return VipCounters(
+            adverts_sent=s.adverts_sent, adverts_received=s.adverts_received,
+            auth_failures=drops.get(AUTH_FAILURE_DROP, 0), send_errors=s.send_errors,
+            address_errors=s.address_errors, transitions=s.transitions, drops=drops)
+
+    def _operator_status(self, d: OperatorDemotion | None) -> OperatorDemotionStatus | None:
+        if d is None:
+            return None
+        until = None if d.until_at is None else self._iso(d.until_at)
+        return OperatorDemotionStatus(amount=d.amount, until=until)
+
+    def _check(self, c: CheckStatistics) -> CheckStatus:
+        return CheckStatus(
+            name=c.name, type=c.type, target=c.target, fatal=c.fatal, weight=c.weight,
+            state=c.state, detail=c.detail,
+            since=None if c.since_at is None else self._iso(c.since_at),
+            results=c.results, failures=c.failures, changes=c.changes, flapping=c.flapping)

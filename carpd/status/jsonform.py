@@ -1,0 +1,61 @@
+"""The JSON form of the status document: `carpctl status --json` and the control socket.
+
+Owns: `to_json(doc) -> dict`, the object scripts read. Its keys, their order and their values
+are an interface and stay exactly as documented (tests/ops/test_status_json.py pins a whole
+document): "node", "vips" (each VIP's fields in the order below), then, once the VIPs run,
+"interface_drops" and "maintenance". Enums are written as their values; instants are the
+document's ISO strings.
+Must not: add, rename or reorder keys without a changelog entry; compute anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carpd.status.document import CheckStatus, OperatorDemotionStatus, StatusDocument, VipStatus
+
+
+def to_json(doc: StatusDocument) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "node": {"hostname": doc.node.hostname, "version": doc.node.version,
+                 "uptime_s": doc.node.uptime_s},
+        "vips": [vip_json(v) for v in doc.vips],
+    }
+    if doc.interface_drops is not None:
+        out["interface_drops"] = {i: dict(d) for i, d in doc.interface_drops.items()}
+    if doc.maintenance is not None:
+        out["maintenance"] = {"on": doc.maintenance.on, "since": doc.maintenance.since}
+    return out
+
+
+def vip_json(v: VipStatus) -> dict[str, Any]:
+    c = v.counters
+    return {
+        "name": v.name, "vhid": v.vhid, "interface": v.interface,
+        "addresses": list(v.addresses), "state": v.state.value, "since": v.since,
+        "reason": v.reason, "advbase": v.advbase, "advskew": v.advskew,
+        "effective_advskew": v.effective_advskew, "preempt": v.preempt, "master": v.master,
+        "source": v.source, "demotions": dict(v.demotions),
+        "counters": {"adverts_sent": c.adverts_sent, "adverts_received": c.adverts_received,
+                     "auth_failures": c.auth_failures, "send_errors": c.send_errors,
+                     "address_errors": c.address_errors, "transitions": c.transitions,
+                     "drops": dict(c.drops)},
+        "faults": list(v.faults), "hold_down": v.hold_down,
+        "send_suppressed": v.send_suppressed, "master_advbase": v.master_advbase,
+        "master_advskew": v.master_advskew,
+        "operator_demotion": _operator_json(v.operator_demotion),
+        "waiting_for": list(v.waiting_for),
+        "checks": [_check_json(ch) for ch in v.checks],
+        "anomalies": {kind.value: n for kind, n in v.anomalies.items()},
+    }
+
+
+def _operator_json(d: OperatorDemotionStatus | None) -> dict[str, Any] | None:
+    return None if d is None else {"amount": d.amount, "until": d.until}
+
+
+def _check_json(c: CheckStatus) -> dict[str, Any]:
+    return {"name": c.name, "type": c.type, "target": c.target, "fatal": c.fatal,
+            "weight": c.weight, "state": c.state.value, "detail": c.detail, "since": c.since,
+            "results": c.results, "failures": c.failures, "changes": c.changes,
+            "flapping": c.flapping}
