@@ -50,6 +50,7 @@ from carpd.core.events import (
     Event,
     LinkChanged,
     PacketReceived,
+    PolicyEvent,
     Retune,
     SendResult,
     SetDemotion,
@@ -170,8 +171,8 @@ class Node:
     def handle(self, event: Event, now: float) -> list[Action]:
         self._touched, self._policy_moved = [], False
         actions = self._dispatch(event, now)
-        if isinstance(event, PacketReceived | TimerFired | SendResult | AddressOpFailed) \
-                and not self._policy_moved:
+        if isinstance(event, PacketReceived | TimerFired | SendResult | AddressOpFailed
+                      | PolicyEvent) and not self._policy_moved:
             touched = self._touched  # the frequent events reach these machines only
         else:
             actions += self._sync_groups(now)
