@@ -54,6 +54,7 @@ from carpd.core.events import (
     Event,
     LinkChanged,
     PacketReceived,
+    PolicyEvent,
     Retune,
     SendResult,
     SetDemotion,
@@ -165,7 +166,7 @@ class Node:
         self._touched, self._policy_moved = [], False
         actions = self._dispatch(event, now)
         if isinstance(event, PacketReceived | TimerFired | SendResult | AddressOpFailed
-                      | DatagramMalformed) and not self._policy_moved:
+                      | DatagramMalformed | PolicyEvent) and not self._policy_moved:
             touched = self._touched  # the frequent events reach these machines only
         else:
             actions += self._sync_groups(now)
