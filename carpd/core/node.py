@@ -70,6 +70,7 @@ from carpd.core.policy.checks import CheckStatistics, CheckTracker
 from carpd.core.policy.election_policy import ElectionPolicy, Outcome, PolicyStatistics
 from carpd.core.profile import HOLD_DOWN_DEMOTION, ElectionProtocol
 from carpd.core.profiles import protocol_of
+from carpd.core.states import VhidState
 from carpd.core.stats import VhidStatistics
 
 _Key = tuple[str, Family, ElectionProtocol, int]  # interface, family, protocol, vhid/VRID
@@ -95,6 +96,7 @@ class Node:
         self._counter_source = counter_source
         self._machines: dict[str, VhidMachine] = {}
         self._by_key: dict[_Key, VhidMachine] = {}
+        self._by_vhid: dict[tuple[str, int], str] = {}  # (interface, vhid) -> VIP, for drops
         self._iface_drops: dict[str, Counter[str]] = {}
         self._vip_drops: dict[str, Counter[str]] = {}
         self._log_limit = _LogLimit(drop_log_interval)
@@ -141,10 +143,14 @@ class Node:
         self._index_sources()
 
     def _index_sources(self) -> None:
+        """The per-interface lookups that packets need: our own advert sources, and which
+        VIP a (interface, vhid) drop counts for (the first configured, whatever protocol)."""
         sources: dict[str, set[Address]] = {}
+        self._by_vhid = {}
         for m in self._machines.values():
             if m.params.source is not None:
                 sources.setdefault(m.params.interface, set()).add(m.params.source)
+            self._by_vhid.setdefault((m.params.interface, m.params.vhid), m.params.name)
         self._own_sources = {i: frozenset(s) for i, s in sources.items()}
 
     def retune(self, params: VipParams, now: float) -> list[Action]:
@@ -160,6 +166,14 @@ class Node:
     def names(self) -> tuple[str, ...]:
         return tuple(self._machines)
 
+    def states(self) -> tuple[tuple[str, VhidState], ...]:
+        """(name, state) of every VIP in configuration order: what the one-line status
+        needs after every transition, without a whole statistics() snapshot."""
+        return tuple((n, m.state) for n, m in self._machines.items())
+
+    @property
+    def maintenance(self) -> bool:
+        return self._policy.maintenance
     # -- the API ------------------------------------------------------------------------------
 
     def handle(self, event: Event, now: float) -> list[Action]:
@@ -207,10 +221,8 @@ class Node:
                 return self._apply(self._policy.handle(event, now), now)
 
     def next_deadline(self) -> float | None:
-        machines, policy = self._deadlines.earliest(), self._policy.next_deadline()
-        if policy is None or machines is None:
-            return machines if policy is None else policy
-        return min(machines, policy)
+        due = (self._deadlines.earliest(), self._policy.next_deadline())
+        return min((d for d in due if d is not None), default=None)
 
     def statistics(self) -> NodeStatistics:
         return NodeStatistics(
@@ -351,9 +363,7 @@ class Node:
         self._iface_drops.setdefault(interface, Counter())[drop.reason] += 1
         name = drop.name
         if name is None and drop.vhid is not None:
-            machine = next((m for k, m in self._by_key.items()
-                            if k[0] == interface and k[3] == drop.vhid), None)
-            name = machine.params.name if machine else None
+            name = self._by_vhid.get((interface, drop.vhid))
         if name is not None:
             self._vip_drops[name][drop.reason] += 1
         log = (drop.reason not in QUIET_DROPS

@@ -419,10 +419,9 @@ class Daemon:
     def status_line(self) -> str:
         if self.node is None:
             return "starting"
-        stats = self.node.statistics()
-        parts = [f"{s.name} {s.state.value}" for s in stats.vips]
+        parts = [f"{name} {state.value}" for name, state in self.node.states()]
         n = len(parts)
-        maintenance = "; maintenance on" if stats.policy.maintenance.on else ""
+        maintenance = "; maintenance on" if self.node.maintenance else ""
         return f"{n} VIP{'s' if n != 1 else ''}: {', '.join(parts)}{maintenance}"
 
     def status(self) -> StatusDocument:

@@ -93,6 +93,10 @@ class ElectionPolicy:
     def next_deadline(self) -> float | None:
         return self._demotions.next_deadline()
 
+    @property
+    def maintenance(self) -> bool:
+        return self._maintenance.on
+
     # -- machines come and go -----------------------------------------------------------------
 
     def demotions_for(self, name: str) -> list[SetDemotion]:
