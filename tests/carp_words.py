@@ -12,8 +12,7 @@ def effective_advskew(x: VhidMachine | VhidStatistics) -> int:
     if isinstance(x, VhidMachine):
         assert isinstance(x.profile, CarpProfile)
         return x.profile.effective_advskew(x.standing)
-    return x.election.effective_rank
-
+    return dict(x.election.own)["effective_advskew"]
 
 def stat(s: VhidStatistics, key: str) -> int | None:
     """A CARP status figure: advbase, advskew, effective_advskew, master_advbase/advskew."""

@@ -45,19 +45,14 @@ class Standing:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ElectionStatistics:
-    """The profile's figures and words for status, explain and metrics. `own` and `master`
-    are status keys with values, in rendering order (CARP: advbase, advskew,
-    effective_advskew; master_advbase, master_advskew). The rank is what demotions change
-    (CARP: advskew, raised by them and capped at `rank_limit`)."""
+    """The profile's figures for status: status keys with values, in rendering order.
+    `own` is our rank (CARP: advbase, advskew, effective_advskew), `master` the master's
+    (CARP: master_advbase, master_advskew; ours while we are master, else the last peer
+    heard, None before any)."""
 
     protocol: ElectionProtocol
     own: tuple[tuple[str, int], ...]
     master: tuple[tuple[str, int | None], ...]
-    rank_word: str
-    rank: int
-    effective_rank: int
-    rank_limit: int
-    master_rank_text: str | None  # the master's rank in words, None when unknown
 
 
 class ElectionProfile(Protocol):

@@ -515,8 +515,8 @@ def test_statistics_fields() -> None:
     assert (stat(s, "advbase"), stat(s, "advskew"), effective_advskew(s), s.preempt) == (
         1, 7, 7, True)
     assert (stat(s, "master_advbase"), stat(s, "master_advskew")) == (1, 7)  # we are master
-    assert m.profile.statistics(m.standing, master_is_self=False).master_rank_text == \
-        "advbase 2 advskew 9"  # the last peer heard
+    assert m.profile.statistics(m.standing, master_is_self=False).master == (
+        ("master_advbase", 2), ("master_advskew", 9))  # the last peer heard
     assert (s.adverts_sent, s.adverts_received, s.send_errors, s.address_errors,
             s.transitions) == (2, 1, 1, 1, 2)
     assert not s.send_suppressed

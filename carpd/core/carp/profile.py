@@ -139,11 +139,7 @@ class CarpProfile:
             own=(("advbase", p.advbase), ("advskew", p.advskew),
                  ("effective_advskew", effective)),
             master=(("master_advbase", master[0] if master else None),
-                    ("master_advskew", master[1] if master else None)),
-            rank_word="advskew", rank=p.advskew, effective_rank=effective,
-            rank_limit=election.MAX_ADVSKEW,
-            master_rank_text=None if master is None
-            else f"advbase {master[0]} advskew {master[1]}")
+                    ("master_advskew", master[1] if master else None)))
 
 
 def _carp(advert: PeerAdvert) -> CarpAdvert:
