@@ -232,6 +232,7 @@ class RawSocketTransport:
         for sock in (*self._senders.values(), *self._packet.values()):
             sock.close()
         self._senders.clear()
+        self._tos.clear()
         self._packet.clear()
 
     def _close_receiver(self, interface: str) -> None:

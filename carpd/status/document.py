@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from carpd.core.actions import AnomalyKind, CheckState, VhidState
+from carpd.core.drops import DropReason
 from carpd.core.node import NodeStatistics
 from carpd.core.policy.checks import CheckStatistics
 from carpd.core.policy.demotions import OperatorDemotion
 from carpd.core.stats import VhidStatistics
 
 WallIso = Callable[[float], str]  # a monotonic instant -> ISO 8601 wall-clock time
-AUTH_FAILURE_DROP = "bad_hmac"  # the core/node.py drop reason that counts as auth_failures
 
 
 def iso_time(wall: float) -> str:
@@ -173,7 +173,7 @@ class _VipBuilder:
         drops = self._stats.vip_drops.get(s.name, {})
         return VipCounters(
             adverts_sent=s.adverts_sent, adverts_received=s.adverts_received,
-            auth_failures=drops.get(AUTH_FAILURE_DROP, 0), send_errors=s.send_errors,
+            auth_failures=drops.get(DropReason.BAD_HMAC, 0), send_errors=s.send_errors,
             address_errors=s.address_errors, transitions=s.transitions, drops=drops)
 
     def _operator_status(self, d: OperatorDemotion | None) -> OperatorDemotionStatus | None:
