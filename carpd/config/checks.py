@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from carpd.config.values import BadValueError, boolean, integer, nonempty_string, type_name
-from carpd.core.params import CHECK_TYPES, CheckParams
+from carpd.core.params import CHECK_TYPES, IFNAMSIZ, CheckParams
 
 CHECK_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.@-]{0,63}")
 UNIT_RE = re.compile(r"[A-Za-z0-9:_.@\\-]+\.(service|socket|target|mount|path|timer|scope|"
@@ -92,7 +92,7 @@ def _url(value: object) -> str:
 
 def _interface(value: object) -> str:
     name = nonempty_string(value)
-    if len(name.encode()) >= 16 or any(c in "/:" or c.isspace() for c in name):
+    if len(name.encode()) >= IFNAMSIZ or any(c in "/:" or c.isspace() for c in name):
         raise BadValueError(f"{name!r} is not a valid interface name")
     return name
 
