@@ -15,25 +15,9 @@ fi
 bash scripts/setup.sh
 
 APT_PACKAGES=(keepalived ucarp iproute2)
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "bench/setup.sh: installing Debian packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # policy-rc.d keeps the package from starting keepalived.service on the host
-    policy=/usr/sbin/policy-rc.d
-    created_policy=0
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' > "$policy"
-        chmod 755 "$policy"
-        created_policy=1
-    fi
-    trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh
+apt_install_missing bench/setup.sh "${APT_PACKAGES[@]}"
 
 if ! .venv/bin/python -c 'import matplotlib' 2>/dev/null || [ ! -x .venv/bin/py-spy ]; then
     echo "bench/setup.sh: installing matplotlib and py-spy into .venv"

@@ -19,16 +19,9 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup.sh: installing Debian packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh
+apt_install_missing setup.sh "${APT_PACKAGES[@]}"
 
 PY=${PYTHON:-python3}
 stamp=.venv/.carpd-setup
@@ -36,7 +29,12 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup.sh: creating .venv with $($PY --version)"
     "$PY" -m venv .venv
-    .venv/bin/pip install -q --upgrade pip >/dev/null
-    .venv/bin/pip install -q -e '.[test,systemd,health]'
+    # pip's output (and the build backend's deprecation notes) only when something fails
+    if ! out=$(.venv/bin/pip install -q --upgrade pip 2>&1 \
+               && .venv/bin/pip install -q -e '.[test,systemd,health]' 2>&1); then
+        echo "$out" >&2
+        echo "setup.sh: pip install failed" >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi
