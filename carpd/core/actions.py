@@ -27,8 +27,9 @@ class ScriptKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendAdvert:
-    """One advert: `payload` to each of `destinations` (a group or unicast peers), sent from
-    `source` with hop limit 255 and `traffic_class` (IPv4 TOS / IPv6 traffic class)."""
+    """One advert in one family: `payload` to each of `destinations` (the family's group, or
+    its unicast peers), sent from `source` with `hop_limit` (IPv4 TTL / IPv6 hop limit; 255
+    to a group, `peer_ttl` to peers) and `traffic_class` (IPv4 TOS / IPv6 traffic class)."""
 
     name: str
     interface: str
@@ -37,6 +38,7 @@ class SendAdvert:
     destinations: tuple[Address, ...]
     payload: bytes
     traffic_class: int = 0
+    hop_limit: int = 255
     l2_broadcast: bool = False
     bow_out: bool = False
 
@@ -47,6 +49,7 @@ class AddAddresses:
     interface: str
     addresses: tuple[AddressWithPrefix, ...]
     label: str  # e.g. "eth0:web" (ifconfig alias style), truncated to IFNAMSIZ-1
+    deprecate_ipv6: bool = False  # IPv6 ones with preferred lifetime 0 (never a source)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,13 +61,16 @@ class RemoveAddresses:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Announce:
-    """Gratuitous ARP burst: `count` requests per address, `interval` seconds apart."""
+    """Where addresses of one family now live: for IPv4 a gratuitous ARP burst, for IPv6
+    unsolicited neighbour advertisements (O flag; R flag = `router`, None: follow the
+    interface's forwarding setting); `count` per address, `interval` seconds apart."""
 
     name: str
     interface: str
     addresses: tuple[Address, ...]
     count: int
     interval: float
+    router: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from carpd.core.addresses import Address, AddressWithPrefix, Family, family_of
 from carpd.core.carp.auth import MAX_PASSWORD_BYTES
-from carpd.core.carp.wire import CARP_GROUP
+from carpd.core.carp.wire import CARP_GROUP, CARP_GROUP6
 
 __all__ = ["MAX_PASSWORD_BYTES"]  # for the config loader, which checks passwords
 
@@ -98,7 +98,16 @@ class CheckParams:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VipParams:
     """One VIP (= one VHID on one interface) as the core runs it. The election settings
-    (password, advbase, advskew, deadratio) are read by the VIP's profile only."""
+    (password, advbase, advskew, deadratio) are read by the VIP's profile only.
+
+    Families: `addresses` may mix IPv4 and IPv6 (one VHID, one state, one HMAC over all of
+    them); each family present is advertised separately, from `source` (IPv4) or `source6`
+    (IPv6), to that family's `peers` when it has any (unicast) or else to its group
+    (`multicast_group` / ff02::12). Received adverts must come from one of the family's
+    peers (unless `accept_source` is "any") with a TTL/hop limit of at least `accept_ttl`
+    (always 255 for group adverts); `accept_multicast` also accepts group adverts in
+    unicast mode (a migration aid). Peers carry no scope: a link-local peer is on
+    `interface`."""
 
     name: str
     vhid: int
@@ -109,11 +118,21 @@ class VipParams:
     advskew: int = 0
     deadratio: int = 3
     preempt: bool = True
-    source: Address | None = None  # None until the driver resolves "auto"
+    source: Address | None = None  # IPv4 advert source; None until the driver resolves "auto"
+    source6: Address | None = None  # IPv6 advert source; None until the driver resolves "auto"
     multicast_group: Address = CARP_GROUP
     l2_broadcast: bool = False
+    peers: tuple[Address, ...] = ()
+    peer_ttl: int = 255
+    accept_ttl: int = 255
+    accept_source: str = "peers"  # "peers" | "any"
+    accept_multicast: bool = False
     garp_count: int = 3
     garp_interval: float = 1.0
+    na_count: int = 3
+    na_interval: float = 1.0
+    na_router: bool | None = None  # None: follow net.ipv6.conf.<interface>.forwarding
+    deprecate_ipv6_vip: bool = False  # preferred_lft 0: never picked as a source address
     master_units: tuple[str, ...] = ()
     upscript: str | None = None
     downscript: str | None = None
@@ -133,9 +152,42 @@ class VipParams:
         return tuple(a.ip for a in self.addresses)
 
     @property
+    def families(self) -> tuple[Family, ...]:
+        """The families this VIP has addresses in (and advertises in), IPv4 first."""
+        present = {family_of(a) for a in self.addresses}
+        return tuple(f for f in Family if f in present)
+
+    @property
     def family(self) -> Family:
-        """The family adverts are sent in: the source's, else the first address's."""
-        return family_of(self.source if self.source is not None else self.addresses[0])
+        """Transitional (until the machine advertises per family): the first family."""
+        return self.families[0]
+
+    def source_for(self, family: Family) -> Address | None:
+        return self.source if family is Family.IPV4 else self.source6
+
+    def peers_for(self, family: Family) -> tuple[Address, ...]:
+        return tuple(a for a in self.peers if family_of(a) is family)
+
+    def unicast(self, family: Family) -> bool:
+        """Adverts of this family go to peers, not to the group."""
+        return any(family_of(a) is family for a in self.peers)
+
+    def group_for(self, family: Family) -> Address:
+        return self.multicast_group if family is Family.IPV4 else CARP_GROUP6
+
+    def destinations(self, family: Family) -> tuple[Address, ...]:
+        """Where this family's adverts go: its peers, else its group."""
+        return self.peers_for(family) or (self.group_for(family),)
+
+    def groups(self, family: Family) -> frozenset[Address]:
+        """The groups to join for this family: none in unicast mode unless
+        `accept_multicast` asks for the group's adverts too."""
+        if self.unicast(family) and not self.accept_multicast:
+            return frozenset()
+        return frozenset({self.group_for(family)})
+
+    def hosts_of(self, family: Family) -> tuple[Address, ...]:
+        return tuple(a for a in self.hosts if family_of(a) is family)
 
 
 # What a reload may change on a running VIP without re-creating it (VhidMachine.retune). The
@@ -143,6 +195,8 @@ class VipParams:
 # the next transition (announce, units, scripts) or what the node/driver wrap around it.
 ELECTION_FIELDS = frozenset({"advbase", "advskew", "deadratio", "preempt"})
 TUNABLE_FIELDS = ELECTION_FIELDS | frozenset({
+    "peers", "peer_ttl", "accept_ttl", "accept_source", "accept_multicast",
+    "na_count", "na_interval", "na_router", "deprecate_ipv6_vip",
     "garp_count", "garp_interval", "master_units", "upscript", "downscript", "xparam",
     "sync_group", "require_units", "checks"})
 

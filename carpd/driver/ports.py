@@ -28,9 +28,12 @@ class AdvertTransport(Protocol):
 
     def open(self, interface: str, source: Address, groups: frozenset[Address],
              on_datagram: DatagramCallback) -> None:
-        """Start receiving on `interface` (joining `groups`) and prepare sending from
+        """Start receiving on `interface` in `source`'s family and prepare sending from
         `source`; `on_datagram` is called from the event loop for every protocol-112
-        datagram, its IP header already parsed off (or a DatagramMalformed)."""
+        datagram, its IP header already parsed off (or a DatagramMalformed). Unicast
+        datagrams to the host arrive as well as those to `groups`. Calling it again for the
+        same interface and family makes the joined groups exactly `groups` (the driver
+        passes every group its VIPs there need; empty in unicast mode)."""
 
     def send(self, action: SendAdvert) -> None:
         """Send one advert now. Raises OSError on failure."""
@@ -47,7 +50,9 @@ class AddressPort(Protocol):
         when addresses of an interface change."""
 
     async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],
-                  label: str) -> None: ...
+                  label: str, *, deprecate_ipv6: bool = False) -> None:
+        """Add those absent (IPv4 with `label`; IPv6 without DAD, with preferred lifetime 0
+        when `deprecate_ipv6`); present ones are kept."""
 
     async def remove(self, interface: str, addresses: tuple[AddressWithPrefix, ...]) -> None:
         """Remove those present; absent ones are not an error."""
@@ -67,11 +72,12 @@ class AddressPort(Protocol):
 
 
 class Announcer(Protocol):
-    """Tell the segment where addresses now live (carpd.io.announce: gratuitous ARP for
-    IPv4; unsolicited neighbour advertisements for IPv6 come with IPv6 VIPs)."""
+    """Tell the segment where addresses now live (carpd.io.announce): gratuitous ARP for
+    IPv4 addresses, unsolicited neighbour advertisements for IPv6 ones (`router`: the R
+    flag; None follows net.ipv6.conf.<interface>.forwarding)."""
 
     async def announce(self, interface: str, addresses: tuple[Address, ...], count: int,
-                       interval: float) -> None: ...
+                       interval: float, *, router: bool | None = None) -> None: ...
 
     def close(self) -> None: ...
 

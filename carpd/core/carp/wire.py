@@ -23,6 +23,7 @@ CARP_HEADER_LEN = 36
 CARP_TOS = 0x10  # ucarp's IPTOS_LOWDELAY
 CARP_TTL = 255
 CARP_GROUP = ipaddress.IPv4Address("224.0.0.18")
+CARP_GROUP6 = ipaddress.IPv6Address("ff02::12")  # the IPv6 group (BSD, keepalived, FRR)
 DIGEST_LEN = 20
 BOW_OUT = 255  # advbase == advskew == 255: "I am leaving, take over now"
 
