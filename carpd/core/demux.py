@@ -1,13 +1,14 @@
 """Which protocol and which virtual router a protocol-112 datagram is for.
 
 Owns: `identify(packet) -> (ElectionProtocol, id)` and the checks that come before any VIP is
-known, in order: the payload is long enough, the hop limit is 255 (both protocols send 255
-and require it: a packet that crossed a router is refused), and the version/shape tells the
+known, in order: the payload is long enough, and the version/shape tells the
 protocol apart (RFC 5798 and CARP share protocol 112 and the groups 224.0.0.18 / ff02::12):
 version 3 is VRRPv3; version 2 with type 1 and authlen 7 in 36 bytes is CARP; any other
 version-2 shape is VRRPv2. Protocols carpd does not run (VRRPv2, and VRRPv3 until a profile
 speaks it) are quiet drops ("vrrp"): normal traffic on a shared segment.
 The virtual router id sits in byte 1 for all of them (CARP vhid, VRRP VRID).
+The TTL / hop limit is checked once the VIP is known (accept.py: 255 for group adverts, the
+VIP's `accept_ttl` for unicast peers).
 Must not: look at VIPs, checksums or authentication (the node and the profiles do).
 """
 
@@ -18,7 +19,6 @@ from carpd.core.drops import DropReason, Rejected
 from carpd.core.events import PacketReceived
 from carpd.core.profile import ElectionProtocol
 
-ADVERT_HOP_LIMIT = 255
 SUPPORTED = frozenset({ElectionProtocol.CARP})
 
 
@@ -32,10 +32,6 @@ def identify(packet: PacketReceived) -> tuple[ElectionProtocol, int]:
     """After check_length and the own-packet check; raises Rejected."""
     data, source = packet.payload, packet.source
     version, kind, vid, authlen = data[0] >> 4, data[0] & 0x0F, data[1], data[3]
-    if packet.hop_limit != ADVERT_HOP_LIMIT:
-        what = "TTL" if packet.source.version == 4 else "hop limit"
-        raise Rejected(DropReason.BAD_TTL, f"{what} {packet.hop_limit}, must be 255", vid,
-                       source)
     if version == 3:
         raise Rejected(DropReason.VRRP, "VRRPv3 advertisement", vid, source)
     if version != wire.CARP_VERSION:

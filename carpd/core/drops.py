@@ -23,6 +23,9 @@ class DropReason(enum.StrEnum):
     BAD_VERSION = "bad_version"
     UNKNOWN_VHID = "unknown_vhid"
     WRONG_DESTINATION = "wrong_destination"
+    MULTICAST_IN_UNICAST_MODE = "multicast_in_unicast_mode"
+    UNICAST_IN_MULTICAST_MODE = "unicast_in_multicast_mode"
+    UNKNOWN_PEER = "unknown_peer"
     BAD_CHECKSUM = "bad_checksum"
     BAD_HMAC = "bad_hmac"
 

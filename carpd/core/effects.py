@@ -7,6 +7,11 @@ Announce, SendAdvert, StartUnits, RunScript(up); a release is RemoveAddresses, S
 RunScript(down); the bow-out sends its advert after the RemoveAddresses (break before make).
 Invariants: deadlines are plain instants or None; an advert always reschedules the next one
 from its own instant; the VIP is released at most once before it was ever held (start-up).
+Families (IPV6-UNICAST-VRRP3.md 1.6): a VIP with addresses in both families sends one advert
+per family per interval (each from that family's source, to its group or its peers) and, in
+BACKUP, keeps one master-down timer per family: entering BACKUP arms each, an advert heard in
+one family restarts only that family's, and either expiring takes the whole VIP over. The
+bow-out goes out in both families; the announcement is one burst per family (GARP, NA).
 Protocol words (intervals, advert bytes, ranks) come from the VIP's ElectionProfile.
 Must not: classify events (machine.py does), read the clock, draw randomness, or log.
 """
@@ -28,7 +33,7 @@ from carpd.core.actions import (
     StateChanged,
     StopUnits,
 )
-from carpd.core.addresses import Address
+from carpd.core.addresses import Address, Family, family_of
 from carpd.core.clock import Duration, Instant
 from carpd.core.events import PeerAdvert
 from carpd.core.params import VipParams
@@ -58,11 +63,10 @@ class VhidEffects:
     """State and effects of one VHID; VhidMachine (machine.py) adds classification."""
 
     def __init__(self, params: VipParams, profile: ElectionProfile, since_at: Instant) -> None:
-        if params.source is None:
-            raise ValueError(f"vip {params.name}: source address must be resolved before use")
         self.params = params
         self.profile = profile
-        self._source: Address = params.source
+        self._sources = _sources(params)
+        self._source: Address = self._sources[params.families[0]]
         self.state = VhidState.INIT
         self._since_at = since_at
         self._reason: Reason = Reason.CONFIGURED
@@ -76,8 +80,17 @@ class VhidEffects:
         self._faults: set[str] = set()
         self._hold_down = False
         self.advert_due_at: Instant | None = None
-        self.master_down_at: Instant | None = None
+        self._master_down: dict[Family, Instant] = {}
         self._n = Counters()
+
+    @property
+    def master_down_at(self) -> Instant | None:
+        """The earliest family's master-down deadline (None outside BACKUP)."""
+        return min(self._master_down.values(), default=None)
+
+    def expired_family(self, now: Instant) -> Family | None:
+        """The first family (IPv4 first) whose master-down timer is due at `now`."""
+        return next((f for f in Family if self._master_down.get(f, now + 1) <= now), None)
 
     @property
     def standing(self) -> Standing:
@@ -114,50 +127,56 @@ class VhidEffects:
         return []
 
     def _follow_master(self, now: Instant, ctx: Ctx) -> list[Action]:
+        """An advert of the master (or one we do not preempt): restart the master-down
+        timer of the family it came in; the other family's keeps running."""
         self._master = ctx.peer
-        self._restart_master_down(now)
+        family = family_of(ctx.peer) if ctx.peer is not None else None
+        if family is not None and family in self._master_down:
+            self._master_down[family] = now + self.profile.master_down_interval(self.standing)
+        else:
+            self._restart_master_down(now)
         return []
 
     def _become_master(self, now: Instant, ctx: Ctx) -> list[Action]:
         p = self.params
         self._master = self._source
-        self.master_down_at = None
+        self._master_down = {}
         actions: list[Action] = [
             AddAddresses(name=p.name, interface=p.interface, addresses=p.addresses,
-                         label=p.label),
-            self._announce(p.garp_count),
-            self._advert(now),
+                         label=p.label, deprecate_ipv6=p.deprecate_ipv6_vip),
+            *self._announce(once=False),
+            *self._adverts(now),
         ]
         if p.master_units:
             actions.append(StartUnits(name=p.name, units=p.master_units))
         return actions + self._scripts(ScriptKind.UP, p.upscript)
 
     def _advertise(self, now: Instant, ctx: Ctx) -> list[Action]:
-        return [self._advert(now)]
+        return list(self._adverts(now))
 
     def _advertise_on_schedule(self, now: Instant, ctx: Ctx) -> list[Action]:
         """The periodic advert. The next one is due one interval after this one was *due*,
         not after the timer fired, so a loop that wakes a little late does not drift the
         schedule; a timer later than a whole interval restarts the schedule from `now`."""
         due = self.advert_due_at
-        advert = self._advert(now)
+        adverts: list[Action] = list(self._adverts(now))
         if due is not None and self.advert_due_at is not None:
             anchored = due + (self.advert_due_at - now)
             if anchored > now:
                 self.advert_due_at = anchored
-        return [advert]
+        return adverts
 
     def _reassert(self, now: Instant, ctx: Ctx) -> list[Action]:
         """A slower master is on the wire: re-announce our VIPs and tell it at once."""
-        return [self._announce(1), self._advert(now)]
+        return [*self._announce(once=True), *self._adverts(now)]
 
     def _step_down(self, now: Instant, ctx: Ctx) -> list[Action]:
         """A preferred master: one last advert so it knows, then release and follow it."""
-        last = self._advert(now)
+        last = self._adverts(now)
         self.advert_due_at = None
         self._master = ctx.peer
         self._restart_master_down(now)
-        return [last, *self._release_actions()]
+        return [*last, *self._release_actions()]
 
     def _go_init(self, now: Instant, ctx: Ctx) -> list[Action]:
         was_master = self.state is VhidState.MASTER
@@ -168,10 +187,10 @@ class VhidEffects:
         """Shutdown (or FAULT) as MASTER: release the addresses, then the profile's bow-out
         advert (CARP: advbase = advskew = 255) so the peer takes over at once. Break before
         make: the peer is told only after our VIP is gone, so the two never answer at once."""
-        last = self._advert(now, bow_out=True)
+        last = self._adverts(now, bow_out=True)
         self._stop_timers()
         remove, *rest = self._release_actions()
-        return [remove, last, *rest]
+        return [remove, *last, *rest]
 
     def _count_send(self, now: Instant, ctx: Ctx) -> list[Action]:
         return self._send_bookkeeping(ok=True)
@@ -189,7 +208,7 @@ class VhidEffects:
         assert old is not None
         actions: list[Action] = []
         if ctx.previous_advertised != self.profile.advertised(self.standing):
-            actions.append(self._advert(now))
+            actions += self._adverts(now)
         if gone := tuple(u for u in old.master_units if u not in p.master_units):
             actions.append(StopUnits(name=p.name, units=gone))
         if new := tuple(u for u in p.master_units if u not in old.master_units):
@@ -218,7 +237,9 @@ class VhidEffects:
                             reason=ctx.reason, cause=ctx.cause, peer=ctx.peer)
 
     def _restart_master_down(self, now: Instant) -> None:
-        self.master_down_at = now + self.profile.master_down_interval(self.standing)
+        """Arm the master-down timer of every family the VIP has addresses in."""
+        due = now + self.profile.master_down_interval(self.standing)
+        self._master_down = dict.fromkeys(self.params.families, due)
 
     def _release_once(self) -> list[Action]:
         if self._released_once:
@@ -227,24 +248,41 @@ class VhidEffects:
         return self._release_actions()
 
     def _stop_timers(self) -> None:
-        self.advert_due_at = self.master_down_at = None
+        self.advert_due_at = None
+        self._master_down = {}
         self._master = None
 
-    def _advert(self, now: Instant, *, bow_out: bool = False) -> SendAdvert:
+    def _adverts(self, now: Instant, *, bow_out: bool = False) -> tuple[SendAdvert, ...]:
+        """One advert per family, each encoded on its own (CARP: its own counter value)."""
         p, standing = self.params, self.standing
-        payload = self.profile.encode(standing, bow_out=bow_out)
-        self._n.adverts_sent += 1
         if not bow_out:
             self.advert_due_at = now + self.profile.advert_interval(standing)
-        return SendAdvert(name=p.name, interface=p.interface, family=p.family,
-                          source=self._source, destinations=(p.multicast_group,),
-                          payload=payload, traffic_class=self.profile.traffic_class,
-                          l2_broadcast=p.l2_broadcast, bow_out=bow_out)
+        adverts = []
+        for family in p.families:
+            unicast = p.unicast(family)
+            adverts.append(SendAdvert(
+                name=p.name, interface=p.interface, family=family,
+                source=self._sources[family], destinations=p.destinations(family),
+                payload=self.profile.encode(standing, bow_out=bow_out),
+                traffic_class=self.profile.traffic_class,
+                hop_limit=p.peer_ttl if unicast else 255,
+                l2_broadcast=p.l2_broadcast and family is Family.IPV4 and not unicast,
+                bow_out=bow_out))
+        self._n.adverts_sent += len(adverts)
+        return tuple(adverts)
 
-    def _announce(self, count: int) -> Announce:
-        p = self.params
-        return Announce(name=p.name, interface=p.interface, addresses=p.hosts, count=count,
-                        interval=p.garp_interval)
+    def _announce(self, *, once: bool) -> list[Announce]:
+        """GARP for the IPv4 addresses, NA for the IPv6 ones; `once`: a single round."""
+        p, bursts = self.params, []
+        if v4 := p.hosts_of(Family.IPV4):
+            bursts.append(Announce(name=p.name, interface=p.interface, addresses=v4,
+                                   count=1 if once else p.garp_count,
+                                   interval=p.garp_interval))
+        if v6 := p.hosts_of(Family.IPV6):
+            bursts.append(Announce(name=p.name, interface=p.interface, addresses=v6,
+                                   count=1 if once else p.na_count, interval=p.na_interval,
+                                   router=p.na_router))
+        return bursts
 
     def _release_actions(self) -> list[Action]:
         p = self.params
@@ -274,3 +312,15 @@ class VhidEffects:
             if n.consecutive_send_errors >= SEND_ERRORS_TO_SUPPRESS:
                 self._suppressed = True
         return []
+
+
+def _sources(params: VipParams) -> dict[Family, Address]:
+    """The advert source of each family the VIP advertises in (resolved before use)."""
+    sources: dict[Family, Address] = {}
+    for family in params.families:
+        source = params.source_for(family)
+        if source is None:
+            raise ValueError(f"vip {params.name}: {family.label} source address must be "
+                             "resolved before use")
+        sources[family] = source
+    return sources

@@ -24,6 +24,7 @@ Must not: read the clock, draw randomness itself, touch sockets or log.
 from __future__ import annotations
 
 from carpd.core.actions import Action, Anomaly, AnomalyKind
+from carpd.core.addresses import Family, family_of
 from carpd.core.clock import Instant
 from carpd.core.effects import Ctx, VhidEffects
 from carpd.core.events import (
@@ -123,7 +124,8 @@ class VhidMachine(VhidEffects):
             since_at=self._since_at, reason=self._reason, cause=self._cause,
             master=self._master, source=self._source, preempt=p.preempt,
             election=self.profile.statistics(standing,
-                                             master_is_self=self._master == self._source),
+                                             master_is_self=self._master is not None
+                                             and self._master in self._sources.values()),
             demotions=tuple(sorted(self._demotions.items())),
             send_suppressed=self._suppressed,
             adverts_sent=n.adverts_sent, adverts_received=n.adverts_received,
@@ -184,7 +186,8 @@ class VhidMachine(VhidEffects):
         profile.heard(ad)
         ctx.peer, ctx.advert = ad.source, ad
         if self.state is VhidState.MASTER:
-            inp, ctx.reason = profile.classify_in_master(ad, standing, self._source)
+            own = self._sources.get(family_of(ad.source), self._source)
+            inp, ctx.reason = profile.classify_in_master(ad, standing, own)
             if inp is VhidInput.PEER_NOT_PREFERRED:
                 self._check_dual_master(now, ctx)
             return inp
@@ -207,8 +210,10 @@ class VhidMachine(VhidEffects):
                    f"{profile.describe_own(self.standing)}; re-announcing our VIPs")
 
     def _classify_timer(self, now: Instant, ctx: Ctx) -> VhidInput | None:
-        if self.master_down_at is not None and now >= self.master_down_at:
-            ctx.reason = Reason.MASTER_DOWN_TIMER
+        family = self.expired_family(now)
+        if family is not None:
+            ctx.reason = (Reason.MASTER_DOWN_TIMER_INET6 if family is Family.IPV6
+                          else Reason.MASTER_DOWN_TIMER)
             return VhidInput.MASTER_DOWN_DUE
         if self.advert_due_at is not None and now >= self.advert_due_at:
             return VhidInput.ADVERT_DUE

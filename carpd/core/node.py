@@ -3,9 +3,10 @@
 Owns: `Node.handle(event, now) -> list[Action]`, `next_deadline()`, `statistics()`.
 A received datagram (IP header already stripped by the adapter; one the adapter could not
 parse arrives as DatagramMalformed and is only counted) is checked in this order (CARP.md
-3.3, with ucarp's log-spam problems of 7.13 fixed): short, own packet, then demux.py (bad
-TTL, VRRP, bad version), unknown VHID, wrong destination, then the VIP's election profile
-(bad checksum, bad HMAC). Machines are found by (interface, family, protocol, vhid/VRID).
+3.3, with ucarp's log-spam problems of 7.13 fixed): short, own packet, then demux.py (VRRP,
+bad version), unknown VHID, then accept.py (destination, unicast peer, TTL), then the VIP's
+election profile (bad checksum, bad HMAC). Machines are found by (interface, family,
+protocol, vhid/VRID): a dual-stack VIP has a key per family.
 Every drop is counted by reason (per interface, and per VIP once the VHID is known) and
 becomes a PacketDropped action; only the "loud" reasons may be logged, and each (interface,
 reason) at most once per `drop_log_interval` seconds, so foreign traffic cannot flood a log.
@@ -40,7 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from carpd.core import demux
+from carpd.core import accept, demux
 from carpd.core.actions import Action, Anomaly, AnomalyKind, PacketDropped
 from carpd.core.addresses import Address, Family
 from carpd.core.deadlines import DeadlineQueue
@@ -113,14 +114,15 @@ class Node:
     # -- membership (used at start and by reload) ------------------------------------------
 
     def add(self, params: VipParams, now: float) -> VhidMachine:
-        key = _key(params)
-        if params.name in self._machines or key in self._by_key:
+        keys = _keys(params)
+        if params.name in self._machines or any(k in self._by_key for k in keys):
             raise ValueError(f"vip {params.name}: name or vhid {params.vhid} on "
                              f"{params.interface} already present")
         machine = VhidMachine(params, initial_counter=self._counter_source(params.name),
                               since_at=now)
         self._machines[params.name] = machine
-        self._by_key[key] = machine
+        for key in keys:
+            self._by_key[key] = machine
         self._vip_drops[params.name] = Counter()
         self._anomalies[params.name] = Counter()
         for check in params.checks:
@@ -133,7 +135,8 @@ class Node:
 
     def remove(self, name: str) -> None:
         machine = self._machines.pop(name)
-        del self._by_key[_key(machine.params)]
+        for demux_key in _keys(machine.params):
+            del self._by_key[demux_key]
         del self._vip_drops[name]
         del self._anomalies[name]
         for key in [k for k in self._checks if k[0] == name]:
@@ -148,8 +151,8 @@ class Node:
         sources: dict[str, set[Address]] = {}
         self._by_vhid = {}
         for m in self._machines.values():
-            if m.params.source is not None:
-                sources.setdefault(m.params.interface, set()).add(m.params.source)
+            own = sources.setdefault(m.params.interface, set())
+            own.update(s for s in (m.params.source, m.params.source6) if s is not None)
             self._by_vhid.setdefault((m.params.interface, m.params.vhid), m.params.name)
         self._own_sources = {i: frozenset(s) for i, s in sources.items()}
 
@@ -349,9 +352,7 @@ class Node:
         if machine is None:
             raise Rejected(DropReason.UNKNOWN_VHID, f"vhid {vid}", vid, packet.source)
         p = machine.params
-        if packet.destination != p.multicast_group:
-            raise Rejected(DropReason.WRONG_DESTINATION, f"to {packet.destination}, expected "
-                           f"{p.multicast_group}", vid, packet.source, p.name)
+        accept.check_path(p, packet, vid)
         advert = machine.profile.decode(packet)
         return machine, AdvertReceived(name=p.name, advert=advert)
 
@@ -393,5 +394,6 @@ def _sync_weight(m: VhidMachine) -> int:
     return max(m.own_demotion, HOLD_DOWN_DEMOTION if down else 0)
 
 
-def _key(p: VipParams) -> _Key:
-    return (p.interface, p.family, protocol_of(p), p.vhid)
+def _keys(p: VipParams) -> list[_Key]:
+    """One demux key per family the VIP advertises in."""
+    return [(p.interface, family, protocol_of(p), p.vhid) for family in p.families]

@@ -48,7 +48,8 @@ class Reason(enum.StrEnum):
     SHUTDOWN = "shutdown"
     LINK_UP = "link_up"
     LINK_DOWN = "link_down"
-    MASTER_DOWN_TIMER = "master_down_timer"
+    MASTER_DOWN_TIMER = "master_down_timer"  # IPv4's timer (or the only one)
+    MASTER_DOWN_TIMER_INET6 = "master_down_timer_inet6"  # IPv6's master-down timer expired
     PEER_BOWED_OUT = "peer_bowed_out"
     PEER_PREFERRED = "peer_preferred"
     PREEMPTED_SLOWER_MASTER = "preempted_slower_master"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from carpd.core.actions import (
     Action,
@@ -41,6 +41,7 @@ from carpd.core.actions import (
     StopUnits,
     VhidState,
 )
+from carpd.core.addresses import Family
 from carpd.core.events import (
     AddressesChanged,
     AddressesRead,
@@ -134,10 +135,7 @@ class Daemon:
         ports = self.ports
         await ports.addresses.start(self._on_link, self._on_addresses_changed)
         for iface in dict.fromkeys(p.interface for p in params):
-            vips = [p for p in params if p.interface == iface]
-            assert vips[0].source is not None
-            ports.transport.open(iface, vips[0].source,
-                                 frozenset(p.multicast_group for p in vips), self._post)
+            self._open_transport(iface, params)
             if not await ports.addresses.link_up(iface):
                 self._post(LinkChanged(interface=iface, up=False))
         self._ops.before_start()
@@ -237,16 +235,35 @@ class Daemon:
     def _retune(self, old: VipParams, new: VipParams) -> None:
         """New tunable settings for a running VIP: its machine keeps state, timers, counter
         and demotions (the core's actions run through the normal path), then the operator side
-        swaps the checks and unit watchers that changed."""
+        swaps the checks and unit watchers that changed; changed peers re-join groups."""
         self._post(Retune(params=new))
         self._ops.vip_retuned(old, new)
+        if old.peers != new.peers or old.accept_multicast != new.accept_multicast:
+            running = tuple(new if v.name == new.name else v for v in self._running())
+            try:
+                self._open_transport(new.interface, running)
+            except OSError as exc:
+                self._log(msg.ERR, f"vip {new.name}: cannot update the groups on "
+                          f"{new.interface}: {exc}", MESSAGE_ID=msg.IO_FAILURE,
+                          CARP_NAME=new.name)
+
+    def _open_transport(self, iface: str, vips: Iterable[VipParams]) -> None:
+        """Receive on `iface` in every family its VIPs use, joined to exactly the groups
+        they need (none for a family whose VIPs all have unicast peers), and prepare
+        sending from each of their sources."""
+        on_iface = [p for p in vips if p.interface == iface]
+        for family in Family:
+            users = [p for p in on_iface if family in p.families]
+            groups = frozenset(g for p in users for g in p.groups(family))
+            for source in dict.fromkeys(p.source_for(family) for p in users):
+                assert source is not None, "sources are resolved before the transport opens"
+                self.ports.transport.open(iface, source, groups, self._post)
 
     async def _enlist(self, p: VipParams) -> None:
         """Create the VIP and start it in BACKUP (INIT while its link is down)."""
-        assert self.node is not None and p.source is not None
+        assert self.node is not None
         try:
-            self.ports.transport.open(p.interface, p.source, frozenset({p.multicast_group}),
-                                      self._post)
+            self._open_transport(p.interface, (*self._running(), p))
             link_up = await self.ports.addresses.link_up(p.interface)
         except OSError as exc:
             self._log(msg.ERR, f"vip {p.name}: not started, cannot open {p.interface}: {exc}",

@@ -28,7 +28,7 @@ from carpd.core.actions import (
     StartUnits,
     StopUnits,
 )
-from carpd.core.addresses import AddressWithPrefix
+from carpd.core.addresses import AddressWithPrefix, Family
 from carpd.core.events import AddressOpFailed, Event
 from carpd.core.params import VipParams
 from carpd.driver.ports import Ports
@@ -139,7 +139,8 @@ class VipWork:
     async def _address_op(self, lane: Lane, a: AddAddresses | RemoveAddresses) -> None:
         try:
             if isinstance(a, AddAddresses):
-                await self._ports.addresses.add(a.interface, a.addresses, a.label)
+                await self._ports.addresses.add(a.interface, a.addresses, a.label,
+                                                deprecate_ipv6=a.deprecate_ipv6)
             else:
                 await self._ports.addresses.remove(a.interface, a.addresses)
         except OSError as exc:
@@ -163,7 +164,8 @@ class VipWork:
 
     async def _burst(self, a: Announce) -> None:
         try:
-            await self._ports.announcer.announce(a.interface, a.addresses, a.count, a.interval)
+            await self._ports.announcer.announce(a.interface, a.addresses, a.count, a.interval,
+                                                 router=a.router)
         except OSError as exc:
             self._log(msg.WARNING, f"vip {a.name}: gratuitous ARP failed: {exc}",
                       MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=a.name)
@@ -216,11 +218,16 @@ class VipWork:
     async def _restore(self, p: VipParams, lane: Lane) -> None:
         if not lane.held:
             return  # released meanwhile
-        await self._ports.addresses.add(p.interface, p.addresses, p.label)
+        await self._ports.addresses.add(p.interface, p.addresses, p.label,
+                                        deprecate_ipv6=p.deprecate_ipv6_vip)
         self._log(msg.WARNING, f"vip {p.name}: address removed behind carpd's back while "
                   "MASTER; restored it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
-        await self._start_burst(Announce(name=p.name, interface=p.interface, addresses=p.hosts,
-                                         count=1, interval=p.garp_interval))
+        for family in p.families:
+            ipv4 = family is Family.IPV4
+            await self._start_burst(Announce(
+                name=p.name, interface=p.interface, addresses=p.hosts_of(family), count=1,
+                interval=p.garp_interval if ipv4 else p.na_interval,
+                router=None if ipv4 else p.na_router))
 
     async def _evict(self, p: VipParams, lane: Lane,
                      have: tuple[AddressWithPrefix, ...]) -> None:

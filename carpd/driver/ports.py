@@ -64,6 +64,12 @@ class AddressPort(Protocol):
         """The interface's primary address in `family`: for IPv4 the first non-secondary
         one, for IPv6 the link-local one (adverts are sent from it)."""
 
+    async def global_address(self, interface: str, family: Family,
+                             exclude: frozenset[Address]) -> Address | None:
+        """The interface's first usable global address in `family` (not link-local,
+        tentative, dadfailed or deprecated) outside `exclude` (the VIPs): what unicast
+        adverts to global IPv6 peers are sent from."""
+
     async def link_up(self, interface: str) -> bool: ...
 
     async def exists(self, interface: str) -> bool: ...

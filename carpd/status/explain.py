@@ -19,6 +19,9 @@ REASONS = {
     "configured": "it has not been started yet",
     "start": "carpd started it and it is waiting one master-down interval for a master",
     "master_down_timer": "no master was heard for a whole master-down interval",
+    "master_down_timer_inet6": "no IPv6 advert of the master was heard for a whole "
+                               "master-down interval (IPv6 multicast filtered, or the master "
+                               "is gone)",
     "preempted_slower_master": "it preempted a master that advertised a higher advskew",
     "master_going_to_time_out": "the master advertised an interval longer than our "
                                 "master-down interval",

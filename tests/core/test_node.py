@@ -107,6 +107,7 @@ DROP_CASES = [
     ("version", packet(version=1), "bad_version", 10, True),
     ("unknown-vhid", packet(vhid=99), "unknown_vhid", 99, False),
     ("destination", packet(dst=IP("224.0.0.19")), "wrong_destination", 10, True),
+    ("unicast", packet(dst=IP("10.0.0.1")), "unicast_in_multicast_mode", 10, True),
     ("checksum", packet(corrupt_digest=True), "bad_checksum", 10, True),
     ("hmac", packet(password=b"wrong"), "bad_hmac", 10, True),
     ("hmac-vip", packet(addresses=(IPIF("192.0.2.11/24"),)), "bad_hmac", 10, True),
@@ -134,7 +135,8 @@ def test_drop_reason_and_exact_counters(data: bytes, reason: str, vhid: int | No
 def test_quiet_reasons() -> None:
     assert {"own_packet", "vrrp", "unknown_vhid"} == QUIET_DROPS
     assert set(QUIET_DROPS) <= set(DropReason)
-    assert {c[2] for c in DROP_CASES} == set(DropReason)
+    from tests.core.test_node_unicast import UNICAST_DROP_CASES
+    assert {c[2] for c in DROP_CASES + UNICAST_DROP_CASES} == set(DropReason)
 
 
 def test_drop_details_name_the_problem() -> None:
@@ -148,11 +150,12 @@ def test_drop_details_name_the_problem() -> None:
 
 
 @pytest.mark.parametrize(("data", "reason"), [
-    (packet(ttl=64, version=3, vhid=99), "bad_ttl"),
-    (packet(version=3, vhid=99), "vrrp"),
-    (packet(version=1, vhid=99), "bad_version"),
-    (packet(vhid=99, password=b"x", dst=IP("224.0.0.19")), "unknown_vhid"),
-    (packet(dst=IP("224.0.0.19"), corrupt_digest=True), "wrong_destination"),
+    (packet(ttl=64, version=3, vhid=99), "vrrp"),
+    (packet(ttl=64, version=1, vhid=99), "bad_version"),
+    (packet(ttl=64, vhid=99, password=b"x", dst=IP("224.0.0.19")), "unknown_vhid"),
+    (packet(ttl=64, dst=IP("224.0.0.19"), corrupt_digest=True), "wrong_destination"),
+    (packet(ttl=64, dst=IP("10.0.0.1"), corrupt_digest=True), "unicast_in_multicast_mode"),
+    (packet(ttl=64, password=b"x", corrupt_digest=True), "bad_ttl"),
     (packet(password=b"x", corrupt_digest=True), "bad_checksum"),
     (packet(src=IP("10.0.0.1"), ttl=1, version=3), "own_packet"),
     (packet(proto=17, ttl=1), "malformed"),

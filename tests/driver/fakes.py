@@ -57,11 +57,13 @@ class FakeTransport:
         self.on_datagram: DatagramCallback | None = None
         self.fail = False
         self.opened: list[tuple[str, Address]] = []
+        self.groups: dict[tuple[str, int], frozenset[Address]] = {}  # (iface, family) -> joined
         self.closed = False
 
     def open(self, interface: str, source: Address, groups: frozenset[Address],
              on_datagram: DatagramCallback) -> None:
         self.opened.append((interface, source))
+        self.groups[(interface, source.version)] = groups
         self.on_datagram = on_datagram
 
     def on_packet(self, interface: str, data: bytes) -> None:
@@ -83,6 +85,8 @@ class FakeAddresses:
                  primary: str = "172.16.90.101") -> None:
         self.present = present if present is not None else {"eth0": set()}
         self.primary = ipaddress.IPv4Address(primary)
+        self.link_local: Address | None = ipaddress.IPv6Address("fe80::101")
+        self.globals6: list[Address] = [ipaddress.IPv6Address("2001:db8:90::101")]
         self.ops: list[tuple[str, str, tuple[str, ...]]] = []
         self.on_link: Callable[[str, bool], None] | None = None
         self.on_addresses: Callable[[str], None] | None = None
@@ -95,7 +99,7 @@ class FakeAddresses:
         self.on_link, self.on_addresses = on_link, on_addresses
 
     async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],
-                  label: str) -> None:
+                  label: str, *, deprecate_ipv6: bool = False) -> None:
         self.ops.append(("add", interface, tuple(map(str, addresses))))
         self.present[interface].update(addresses)
 
@@ -111,7 +115,12 @@ class FakeAddresses:
         return set(self.present[interface]) | primary
 
     async def primary_address(self, interface: str, family: Family) -> Address | None:
-        return self.primary if family is Family.IPV4 else None
+        return self.primary if family is Family.IPV4 else self.link_local
+
+    async def global_address(self, interface: str, family: Family,
+                             exclude: frozenset[Address]) -> Address | None:
+        found = [a for a in self.globals6 if a not in exclude]
+        return found[0] if family is Family.IPV6 and found else None
 
     async def link_up(self, interface: str) -> bool:
         return self.carrier
@@ -127,8 +136,8 @@ class FakeAnnouncer:
     def __init__(self) -> None:
         self.bursts: list[tuple[float, str, tuple[str, ...], int]] = []
 
-    async def announce(self, interface: str, addresses: tuple[ipaddress.IPv4Address, ...],
-                       count: int, interval: float) -> None:
+    async def announce(self, interface: str, addresses: tuple[Address, ...],
+                       count: int, interval: float, *, router: bool | None = None) -> None:
         self.bursts.append((asyncio.get_running_loop().time(), interface,
                             tuple(map(str, addresses)), count))
 

@@ -21,10 +21,14 @@ WEB = VipParams(name="web", vhid=1, interface="eth0",
 TUNED = {"advbase": 2, "advskew": 50, "deadratio": 4, "preempt": False, "garp_count": 5,
          "garp_interval": 0.5, "master_units": ("x.target",), "upscript": "/bin/up",
          "downscript": "/bin/down", "xparam": "p", "sync_group": "dc",
-         "require_units": ("db.service",), "checks": ()}
+         "require_units": ("db.service",), "checks": (),
+         "peers": (ipaddress.IPv4Address("172.16.90.102"),), "peer_ttl": 64, "accept_ttl": 64,
+         "accept_source": "any", "accept_multicast": True, "na_count": 1, "na_interval": 0.5,
+         "na_router": True, "deprecate_ipv6_vip": True}
 RECREATED = {"vhid": 2, "interface": "eth1", "password": Secret(b"other"),
              "addresses": (ipaddress.IPv4Interface("172.16.90.32/24"),),
              "source": ipaddress.IPv4Address("172.16.90.9"),
+             "source6": ipaddress.IPv6Address("fe80::9"),
              "multicast_group": ipaddress.IPv4Address("239.0.0.18"), "l2_broadcast": True}
 
 

@@ -86,3 +86,41 @@ def test_verify_rejects_digest_for_subset_of_addresses() -> None:
     addrs = (IP("10.0.0.1"), IP("10.0.0.2"), IP("10.0.0.3"))
     subset = auth.compute_digest(b"pw", 1, addrs[:2], 0)
     assert not auth.verify_digest(b"pw", 1, addrs, 0, subset)
+
+
+# -- IPv6 (IPV6-UNICAST-VRRP3.md 1.3): vectors C1 and C2, byte for byte -------------------------
+
+def test_vector_c1_ipv6_only() -> None:
+    from carpd.core.carp import wire
+    addresses = (IP6("2001:db8::77"),)
+    msg = auth.hmac_message(77, auth.bsd_address_bytes(addresses), 1)
+    assert msg.hex() == "02014d20010db80000000000000000000000770000000000000001"
+    digest = auth.compute_digest(b"secret", 77, addresses, 1)
+    header = wire.encode_carp_header(wire.CarpHeader(vhid=77, advskew=0, advbase=1, counter=1,
+                                                     digest=digest))
+    assert header.hex() == ("214d00070001c76300000000000000010c535b05f97453649177c8b9192de8db"
+                            "a5a56134")
+    assert auth.verify_digest(b"secret", 77, addresses, 1, digest)
+
+
+def test_vector_c2_dual_stack_sorted_ipv4_first_then_ipv6_bytewise() -> None:
+    from carpd.core.carp import wire
+    addresses = (IP6("2001:db8::77"), IP("192.0.2.77"), IP6("2001:db8::5"))  # config order
+    counter = 0x0123456789ABCDEF
+    msg = auth.hmac_message(77, auth.bsd_address_bytes(addresses), counter)
+    assert msg.hex() == ("02014dc000024d20010db800000000000000000000000520010db800000000000000"
+                         "00000000770123456789abcdef")
+    digest = auth.compute_digest(b"secret", 77, addresses, counter)
+    header = wire.encode_carp_header(wire.CarpHeader(vhid=77, advskew=0, advbase=1,
+                                                     counter=counter, digest=digest))
+    assert header.hex() == ("214d0007000180310123456789abcdef4621e5976cc95299008c4a67cde3874d"
+                            "7c75b89d")
+
+
+def test_a_peer_hashing_only_its_ipv4_fails_against_a_dual_stack_vhid() -> None:
+    dual = (IP("192.0.2.77"), IP6("2001:db8::77"))
+    v4_only = auth.compute_digest(b"secret", 77, dual[:1], 5)
+    # ucarp's one-address form is accepted for the first IPv4 address (ucarp peers) ...
+    assert auth.verify_digest(b"secret", 77, dual, 5, v4_only)
+    v6_only = auth.compute_digest(b"secret", 77, dual[1:], 5)
+    assert not auth.verify_digest(b"secret", 77, dual, 5, v6_only)
