@@ -14,8 +14,14 @@ import pytest
 from carpd.core.addresses import Family
 from carpd.core.params import Secret, VipParams
 from carpd.driver.startup import StartupError, prepare, resolve_for_reload
-from tests.driver.fakes import FakeAddresses, FakeClockLoop, FakeLog, Harness, drive_daemon, \
-    fake_ports
+from tests.driver.fakes import (
+    FakeAddresses,
+    FakeClockLoop,
+    FakeLog,
+    Harness,
+    drive_daemon,
+    fake_ports,
+)
 
 IP, IP6 = ipaddress.IPv4Address, ipaddress.IPv6Address
 V4, V6 = ipaddress.IPv4Interface("172.16.90.31/24"), ipaddress.IPv6Interface("2001:db8:90::31/64")
