@@ -90,7 +90,11 @@ class VipStatus:
     effective_advskew: int
     preempt: bool
     master: str | None
-    source: str
+    source: str | None  # the IPv4 advert source (None: no IPv4 addresses)
+    source6: str | None  # the IPv6 advert source (None: no IPv6 addresses)
+    peers: tuple[str, ...]  # unicast peers (empty: the groups)
+    groups: tuple[str, ...]  # the groups adverts go to (families without peers)
+    accept_ttl: int
     demotions: Mapping[str, int]  # by demotion name, sorted
     counters: VipCounters
     faults: tuple[str, ...]
@@ -152,7 +156,9 @@ class _VipBuilder:
 
     def build(self, s: VhidStatistics) -> VipStatus:
         p = self._params[s.name]
-        master, source = str(s.master) if s.master else None, str(p.source)
+        master = str(s.master) if s.master else None
+        source, source6 = (None if a is None else str(a) for a in (p.source, p.source6))
+        groups = tuple(str(p.group_for(f)) for f in p.families if not p.unicast(f))
         own, rank = dict(s.election.own), dict(s.election.master)  # the profile's figures
         return VipStatus(
             name=s.name, vhid=s.vhid, interface=s.interface,
@@ -160,7 +166,9 @@ class _VipBuilder:
             since=self._iso(s.since_at), since_at=s.since_at, reason=s.reason_code,
             advbase=own["advbase"], advskew=own["advskew"],
             effective_advskew=own["effective_advskew"],
-            preempt=s.preempt, master=master, source=source, demotions=dict(s.demotions),
+            preempt=s.preempt, master=master, source=source, source6=source6,
+            peers=tuple(map(str, p.peers)), groups=groups, accept_ttl=p.accept_ttl,
+            demotions=dict(s.demotions),
             counters=self._counters(s), faults=s.faults, hold_down=s.hold_down,
             send_suppressed=s.send_suppressed,
             master_advbase=rank["master_advbase"], master_advskew=rank["master_advskew"],

@@ -48,7 +48,7 @@ def reason_text(reason: str) -> str:
 
 def explain(vip: VipStatus, *, maintenance: bool = False, ago: str = "") -> str:
     """The paragraph for one VIP of the status document."""
-    parts = [_state(vip, ago), _master(vip), _skew(vip, maintenance), _checks(vip)]
+    parts = [_state(vip, ago), _master(vip), _path(vip), _skew(vip, maintenance), _checks(vip)]
     return " ".join(p for p in parts if p)
 
 
@@ -70,6 +70,21 @@ def _master(v: VipStatus) -> str:
     base, skew = v.master_advbase, v.master_advskew
     adv = f", advertising advbase {base} advskew {skew}" if base is not None else ""
     return f"The master is {v.master}{adv}."
+
+
+def _path(v: VipStatus) -> str:
+    """Where adverts go and what is accepted back; silent for the plain IPv4 group."""
+    if not v.peers and v.groups == ("224.0.0.18",):
+        return ""
+    said = []
+    if v.peers:
+        floor = "any TTL" if v.accept_ttl <= 1 else (
+            "TTL 255 only (on-link)" if v.accept_ttl == 255 else f"TTL {v.accept_ttl} or more")
+        said.append(f"Adverts go unicast to {', '.join(v.peers)}, accepting {floor}")
+    if v.groups:
+        said.append(("and" if said else "Adverts go") + f" to the group "
+                    f"{' and '.join(v.groups)}")
+    return " ".join(said) + "."
 
 
 def _skew(v: VipStatus, maintenance: bool) -> str:

@@ -21,7 +21,8 @@ BASE = VipStatus(
     name="web", vhid=1, interface="eth0", addresses=("172.16.90.31/24",),
     state=VhidState.BACKUP, since="2026-11-25T01:00:00.000+00:00", since_at=0.0,
     reason="start", advbase=1, advskew=0, effective_advskew=0, preempt=True, master=None,
-    source="172.16.90.101", demotions={},
+    source="172.16.90.101", source6=None, peers=(), groups=("224.0.0.18",), accept_ttl=255,
+    demotions={},
     counters=VipCounters(adverts_sent=0, adverts_received=0, auth_failures=0, send_errors=0,
                          address_errors=0, transitions=0, drops={}),
     faults=(), hold_down=False, send_suppressed=False, master_advbase=None,
@@ -93,3 +94,17 @@ def test_metrics_escape_labels_and_group_families() -> None:
         if not seen or seen[-1] != name:
             assert name not in seen, f"{name} split"
             seen.append(name)
+
+
+def test_unicast_and_ipv6_paths_are_explained() -> None:
+    text = explain(vip(peers=("172.16.90.102",), groups=("ff02::12",), accept_ttl=64,
+                       addresses=("172.16.90.31/24", "2001:db8::31/64")))
+    assert ("Adverts go unicast to 172.16.90.102, accepting TTL 64 or more and to the group "
+            "ff02::12.") in text
+    on_link = explain(vip(peers=("172.16.90.102",), groups=()))
+    assert "accepting TTL 255 only (on-link)." in on_link
+    assert "Adverts go" not in explain(vip())  # the plain IPv4 group needs no words
+
+
+def test_the_ipv6_timer_reason_is_explained() -> None:
+    assert "IPv6 advert" in reason_text("master_down_timer_inet6")
