@@ -528,3 +528,33 @@ def test_password_never_leaks(workdir: Path, capsys: pytest.CaptureFixture[str])
     assert main(["--check", "--config", "carpd.toml"]) == 0
     out, err = capsys.readouterr()
     assert PASSWORD not in out + err
+
+
+def example_blocks() -> dict[str, str]:
+    """The commented examples of the example file ("# --- example: TITLE" .. "# --- end"),
+    uncommented, by title."""
+    blocks, title, lines = {}, None, []
+    for line in EXAMPLE.read_text().splitlines():
+        if line.startswith("# --- example: "):
+            title, lines = line.removeprefix("# --- example: ").split(" (")[0], []
+        elif line.startswith("# --- end") and title:
+            blocks[title] = "\n".join(x[2:] for x in lines if x.startswith("# [") or
+                                      (x.startswith("# ") and "=" in x and x[2] != " "))
+            title = None
+        elif title:
+            lines.append(line)
+    return blocks
+
+
+def test_example_file_commented_examples_load(workdir: Path) -> None:
+    blocks = example_blocks()
+    assert set(blocks) == {"a dual-stack VIP", "a unicast pair", "peers behind a router"}
+    text = EXAMPLE.read_text().replace("/etc/carpd/carp.key", str(workdir / "carp.key"))
+    config = load(workdir, text + "\n" + "\n".join(blocks.values()) + "\n")
+    assert config.warnings == ()
+    api, db, dr = config.vips[2:]
+    assert [str(a) for a in api.addresses] == ["172.16.90.33/24", "2001:db8:90::33/64"]
+    assert not api.peers and len(api.families) == 2
+    assert [str(p) for p in db.peers] == ["172.16.90.102", "fe80::12"]
+    assert (dr.interface, dr.accept_ttl, [str(p) for p in dr.peers]) == (
+        "eth1", 254, ["203.0.113.102"])
