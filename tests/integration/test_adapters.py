@@ -281,9 +281,9 @@ def test_rawsock_receives_ucarp_nomcast(lab: Lab, tmp_path: Path) -> None:
 
 _GARP_SEND = snippet(r"""
 import asyncio, ipaddress, json, time
-from carpd.io.announce import GarpAnnouncer
+from carpd.io.announce import AddressAnnouncer
 async def main():
-    ann = GarpAnnouncer()
+    ann = AddressAnnouncer()
     t = time.monotonic()
     await ann.announce("eth0", (ipaddress.IPv4Address("172.16.90.200"),
                                 ipaddress.IPv4Address("172.16.90.201")), 3, 0.2)
