@@ -40,6 +40,7 @@ import logging
 import random
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from carpd.core.actions import SendAdvert
@@ -97,11 +98,18 @@ class _Sender:
     hop_limit: int = ADVERT_TTL
 
 
-class RawSocketTransport:
-    """ports.AdvertTransport over raw sockets; must be used from one asyncio event loop."""
+SocketFactory = Callable[[int, int, int], socket.socket]
 
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+
+class RawSocketTransport:
+    """ports.AdvertTransport over raw sockets; must be used from one asyncio event loop.
+    `new_socket` and `ifindex` are the system calls it makes (tests pass fakes)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None, *,
+                 new_socket: SocketFactory = socket.socket,
+                 ifindex: Callable[[str], int] = socket.if_nametoindex) -> None:
         self._loop = loop
+        self._new_socket, self._ifindex = new_socket, ifindex
         self._receivers: dict[tuple[str, Family], _Receiver] = {}
         self._senders: dict[tuple[str, Address], _Sender] = {}
         self._packet: dict[str, socket.socket] = {}
@@ -137,9 +145,9 @@ class RawSocketTransport:
         return frozenset(rx.groups) if rx is not None else frozenset()
 
     def _open_receiver(self, interface: str, family: Family) -> _Receiver:
-        ifindex = socket.if_nametoindex(interface)
+        ifindex = self._ifindex(interface)
         sock = (self._ip_socket(interface) if family is Family.IPV4
-                else _ipv6_socket(interface))
+                else self._ipv6_socket(interface))
         try:
             if family is Family.IPV4:
                 sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
@@ -283,9 +291,9 @@ class RawSocketTransport:
         if sender is not None:
             return sender
         sock = (self._ip_socket(interface) if isinstance(source, ipaddress.IPv4Address)
-                else _ipv6_socket(interface))
+                else self._ipv6_socket(interface))
         try:
-            ifindex = socket.if_nametoindex(interface)
+            ifindex = self._ifindex(interface)
             sock.setsockopt(SOL_SOCKET, SO_ATTACH_FILTER, _DROP_ALL_FPROG)
             if isinstance(source, ipaddress.IPv4Address):
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
@@ -306,9 +314,8 @@ class RawSocketTransport:
         sender = self._senders[key] = _Sender(sock=sock, ifindex=ifindex)
         return sender
 
-    @staticmethod
-    def _ip_socket(interface: str) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
+    def _ip_socket(self, interface: str) -> socket.socket:
+        sock = self._new_socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
         try:
             sock.setsockopt(SOL_SOCKET, SO_BINDTODEVICE, interface.encode())
             _set_hop_limit(sock, Family.IPV4, ADVERT_TTL)
@@ -316,6 +323,16 @@ class RawSocketTransport:
         except OSError as exc:
             sock.close()
             raise OSError(exc.errno, f"cannot set up a raw socket on {interface}: "
+                                     f"{exc.strerror}") from exc
+        return sock
+
+    def _ipv6_socket(self, interface: str) -> socket.socket:
+        sock = self._new_socket(socket.AF_INET6, socket.SOCK_RAW, IPPROTO_VRRP)
+        try:
+            sock.setsockopt(SOL_SOCKET, SO_BINDTODEVICE, interface.encode())
+        except OSError as exc:
+            sock.close()
+            raise OSError(exc.errno, f"cannot set up a raw IPv6 socket on {interface}: "
                                      f"{exc.strerror}") from exc
         return sock
 
@@ -345,17 +362,6 @@ class RawSocketTransport:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         return self._loop
-
-
-def _ipv6_socket(interface: str) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, IPPROTO_VRRP)
-    try:
-        sock.setsockopt(SOL_SOCKET, SO_BINDTODEVICE, interface.encode())
-    except OSError as exc:
-        sock.close()
-        raise OSError(exc.errno, f"cannot set up a raw IPv6 socket on {interface}: "
-                                 f"{exc.strerror}") from exc
-    return sock
 
 
 def _set_hop_limit(sock: socket.socket, family: Family, hop_limit: int) -> None:
