@@ -10,15 +10,17 @@ IPv6 VIPs are always added with IFA_F_NODAD: usable at once, and a moment of lay
 brain (the old master still answering) cannot leave the VIP dadfailed for good; the election
 is the duplicate detection (IPV6-UNICAST-VRRP3.md 1.9). With `deprecate_ipv6` they also get
 preferred lifetime 0 and an infinite valid one (IFA_CACHEINFO), so the kernel never picks
-them as the source of outgoing connections. That request is built as an ifaddrmsg and sent
-with `nlm_request`, because `IPRoute.addr`'s handling of flags and lifetimes differs between
-pyroute2 0.7.2 and 0.9.x; IPv4 ones go through `addr` as before.
+them as the source of outgoing connections. That RTM_NEWADDR request is encoded here and sent
+on a plain rtnetlink socket of the worker thread (waiting for the kernel's acknowledgement),
+because pyroute2's `IPRoute.addr` handles flags and lifetimes differently in 0.7.2 and 0.9.x
+(0.7.2 drops a preferred lifetime) and 0.9.x's sync `nlm_request` is broken; IPv4 ones go
+through `addr` as before.
 
 Threading (PACKAGING.md: pyroute2 0.7.2 on Debian 12 has no AsyncIPRoute): every request goes
 through the synchronous `pyroute2.IPRoute`, created and used only inside one dedicated worker
 thread (a single-thread executor), never on the event-loop thread. The same code runs on
-pyroute2 0.7.2 and 0.9.x because it only uses `link_lookup`, `get_links`, `get_addr`,
-`addr` and `nlm_request`, which both versions share.
+pyroute2 0.7.2 and 0.9.x because it only uses `link_lookup`, `get_links`, `get_addr` and
+`addr`, which both versions share.
 
 Watching (`start`) is carpd.io.netwatch's thread on a plain rtnetlink socket: link carrier
 changes, and address changes of both families.
@@ -32,13 +34,13 @@ import errno
 import ipaddress
 import os
 import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 
 from carpd.core.addresses import Address, AddressWithPrefix, Family
 from carpd.core.params import IFNAMSIZ
@@ -53,9 +55,15 @@ IFA_F_DEPRECATED = 0x20
 IFA_F_TENTATIVE = 0x40
 RT_SCOPE_UNIVERSE = 0
 INFINITY_LIFE_TIME = 0xFFFFFFFF
-RTM_NEWADDR = 20
+RTM_NEWADDR, NLMSG_ERROR = 20, 2
 NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
+IFA_ADDRESS, IFA_CACHEINFO, IFA_FLAGS = 1, 6, 8
+REQUEST_TIMEOUT = 5.0
+
+_NLMSGHDR = struct.Struct("=IHHII")
+_IFADDRMSG = struct.Struct("=BBBBI")
+_RTATTR = struct.Struct("=HH")
 
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
 
@@ -102,6 +110,8 @@ class NetlinkAddresses:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="carpd-netlink")
         self._ipr: Any = None  # created inside the worker thread
+        self._rtnl: socket.socket | None = None  # plain rtnetlink socket, worker thread only
+        self._seq = 0
         self._watcher: NetlinkWatcher | None = None
 
     # -- worker-thread plumbing -----------------------------------------------------------
@@ -145,9 +155,7 @@ class NetlinkAddresses:
             for addr in addresses:
                 try:
                     if isinstance(addr, ipaddress.IPv6Interface):
-                        ipr.nlm_request(_new_ipv6_address(index, addr, deprecate_ipv6),
-                                        msg_type=RTM_NEWADDR, msg_flags=NLM_F_REQUEST
-                                        | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+                        self._request(encode_new_ipv6_address(index, addr, deprecate_ipv6))
                     else:
                         ipr.addr("add", index=index, address=str(addr.ip),
                                  family=socket.AF_INET, prefixlen=addr.network.prefixlen,
@@ -155,6 +163,11 @@ class NetlinkAddresses:
                 except NetlinkError as exc:
                     if exc.code != errno.EEXIST:
                         raise _oserror(exc, f"cannot add {addr} to {interface}") from None
+                except FileExistsError:
+                    continue
+                except OSError as exc:
+                    raise OSError(exc.errno, f"cannot add {addr} to {interface}: "
+                                             f"{exc.strerror}") from None
 
         await self._call(work)
 
@@ -241,6 +254,33 @@ class NetlinkAddresses:
         ipr, self._ipr = self._ipr, None
         if ipr is not None:
             ipr.close()
+        rtnl, self._rtnl = self._rtnl, None
+        if rtnl is not None:
+            rtnl.close()
+
+    def _request(self, body: tuple[int, bytes]) -> None:
+        """Send one rtnetlink request (worker thread) and wait for its acknowledgement;
+        a negative one raises OSError with its errno."""
+        if self._rtnl is None:
+            self._rtnl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+            self._rtnl.bind((0, 0))
+            self._rtnl.settimeout(REQUEST_TIMEOUT)
+        self._seq += 1
+        kind, payload = body
+        flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+        self._rtnl.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(payload), kind, flags, self._seq,
+                                       0) + payload)
+        while True:
+            data = self._rtnl.recv(1 << 16)
+            offset = 0
+            while offset + _NLMSGHDR.size + 4 <= len(data):
+                length, kind, _f, seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+                if kind == NLMSG_ERROR and seq == self._seq:
+                    (code,) = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)
+                    if code:
+                        raise OSError(-code, os.strerror(-code))
+                    return
+                offset += max((length + 3) & ~3, _NLMSGHDR.size)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -270,21 +310,23 @@ def _state(msg: Any) -> AddressState | None:
         valid_lft=None if cache is None else int(cache["ifa_valid"]))
 
 
-def _new_ipv6_address(index: int, addr: ipaddress.IPv6Interface, deprecate: bool) -> Any:
-    """RTM_NEWADDR's body for an IPv6 VIP: no DAD; deprecated (preferred lifetime 0, valid
-    forever) when asked, else both lifetimes forever (the kernel's default)."""
-    msg = ifaddrmsg()
-    msg["family"] = socket.AF_INET6
-    msg["prefixlen"] = addr.network.prefixlen
-    msg["flags"] = IFA_F_NODAD
-    msg["scope"] = RT_SCOPE_UNIVERSE
-    msg["index"] = index
-    msg["attrs"] = [("IFA_ADDRESS", str(addr.ip)), ("IFA_FLAGS", IFA_F_NODAD)]
+def _rtattr(kind: int, value: bytes) -> bytes:
+    raw = _RTATTR.pack(_RTATTR.size + len(value), kind) + value
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def encode_new_ipv6_address(index: int, addr: ipaddress.IPv6Interface,
+                            deprecate: bool) -> tuple[int, bytes]:
+    """RTM_NEWADDR and its body for an IPv6 VIP: no DAD (in ifa_flags and IFA_FLAGS);
+    deprecated (IFA_CACHEINFO preferred 0, valid forever) when asked, else no lifetimes
+    (the kernel's default: both forever)."""
+    body = _IFADDRMSG.pack(socket.AF_INET6, addr.network.prefixlen, IFA_F_NODAD,
+                           RT_SCOPE_UNIVERSE, index)
+    body += _rtattr(IFA_ADDRESS, addr.ip.packed) + _rtattr(IFA_FLAGS,
+                                                           struct.pack("=I", IFA_F_NODAD))
     if deprecate:
-        msg["attrs"].append(("IFA_CACHEINFO", {"ifa_preferred": 0,
-                                               "ifa_valid": INFINITY_LIFE_TIME,
-                                               "cstamp": 0, "tstamp": 0}))
-    return msg
+        body += _rtattr(IFA_CACHEINFO, struct.pack("=IIII", 0, INFINITY_LIFE_TIME, 0, 0))
+    return RTM_NEWADDR, body
 
 
 def _oserror(exc: NetlinkError, what: str) -> OSError:

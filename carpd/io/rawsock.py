@@ -7,8 +7,12 @@ source); carpd.io.ipv6 reads the ancillary data a raw IPv6 socket returns instea
 
 Owns, per (interface, family), one *receive* socket: SOL_SOCKET/SO_BINDTODEVICE, left unbound
 so it sees every protocol-112 datagram addressed to the host on that interface (unicast
-adverts) or to a group it joined (by interface index), and with IP_MULTICAST_ALL /
-IPV6_MULTICAST_ALL off, so groups other sockets of the host joined do not reach it. IPv4 ones
+adverts) or to a group it joined (by interface index), and never those to groups only other
+sockets of the host joined. For IPv4 the kernel filters (IP_MULTICAST_ALL off); for IPv6
+IPV6_MULTICAST_ALL is set off too, but Linux only consults a raw IPv6 socket's memberships
+when the socket is bound to an address, so the transport itself discards datagrams to a
+group the socket has not joined (measured: without that, ff02::12 adverts reached a socket in
+unicast mode as soon as any other socket had joined the group). IPv4 ones
 also see ucarp ``--nomcast`` frames (Ethernet broadcast, IP destination the group; CARP.md
 3.8); IPv6 ones ask for IPV6_HOPLIMIT and IPV6_PKTINFO with every datagram. `open` makes the
 joined groups exactly the ones asked for (joining new ones, leaving dropped ones; a failed
@@ -45,6 +49,7 @@ from dataclasses import dataclass, field
 
 from carpd.core.actions import SendAdvert
 from carpd.core.addresses import Address, Family, family_of
+from carpd.core.events import DatagramMalformed, PacketReceived
 from carpd.driver.ports import DatagramCallback
 from carpd.io import ipv6
 from carpd.io.ipv4 import ADVERT_TTL, IPPROTO_VRRP, encode_ipv4_header, parse_datagram
@@ -222,6 +227,8 @@ class RawSocketTransport:
                     data, ancillary, _flags, peer = rx.sock.recvmsg(MAX_DATAGRAM,
                                                                      ipv6.ANCILLARY_SPACE)
                     event = ipv6.parse_message(interface, data, ancillary, peer)
+                    if _not_joined(event, rx.groups):
+                        continue
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # e.g. ENETDOWN; the link watcher reports the cause
@@ -373,6 +380,13 @@ def _set_hop_limit(sock: socket.socket, family: Family, hop_limit: int) -> None:
         options = ((_V6, socket.IPV6_UNICAST_HOPS), (_V6, socket.IPV6_MULTICAST_HOPS))
     for level, option in options:
         sock.setsockopt(level, option, hop_limit)
+
+
+def _not_joined(event: PacketReceived | DatagramMalformed, groups: set[Address]) -> bool:
+    """A datagram to a multicast group this receiver has not joined (IPv6: the kernel
+    delivers those to unbound raw sockets)."""
+    return (isinstance(event, PacketReceived) and event.destination.is_multicast
+            and event.destination not in groups)
 
 
 def _unscoped(address: Address) -> Address:

@@ -229,3 +229,17 @@ def test_ipv6_datagrams_reach_the_callback(
                                     source=IP6("fe80::2"), destination=GROUP6, hop_limit=64,
                                     payload=PAYLOAD)
     assert isinstance(got[1], DatagramMalformed)
+
+
+def test_ipv6_datagrams_to_groups_not_joined_are_discarded(
+        env: tuple[RawSocketTransport, list[FakeSocket]]) -> None:
+    tr, made = env
+    got: list[PacketReceived | DatagramMalformed] = []
+    tr.open("eth0", IP6("2001:db8::1"), frozenset(), got.append)  # unicast mode
+    rx = _receiver(made, socket.AF_INET6)
+    peer = ("2001:db8::2", 0, 0, IFINDEX)
+    rx.inbox = [(PAYLOAD, ipv6.encode_ancillary(hop_limit=255, destination=dst), 0, peer)
+                for dst in (GROUP6, IP6("2001:db8::1"))]
+    tr._readable(("eth0", Family.IPV6))
+    assert [ev.destination for ev in got if isinstance(ev, PacketReceived)] == [
+        IP6("2001:db8::1")]
