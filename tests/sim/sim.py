@@ -13,8 +13,8 @@ datagram a raw socket would report (source, group, hop limit 255), decoded by th
 node. Each family's advert travels on its own (a dual-stack VIP sends two per interval); an
 advert to unicast peers reaches only the hosts that own one of those addresses (as an
 advert source: `source`/`source6` of one of their VIPs). A packet already on the wire is
-delivered even if its sender dies or loses its link meanwhile; the receiver must be alive, link-up and (at delivery time) in the same
-partition component as the sender. Loss is drawn per receiver at send time from a seeded RNG.
+delivered even if its sender dies or loses its link meanwhile; the receiver must be alive,
+link-up and (at delivery time) in the same partition component as the sender. Loss is drawn per receiver at send time from a seeded RNG.
 Every SendAdvert is fed back at once as `SendResult`: ok, unless the host's transmit path is
 broken (`break_tx`), in which case nothing leaves and ok=False.
 
