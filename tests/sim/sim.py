@@ -11,12 +11,13 @@ after `run_until(t)` therefore happen after everything due at `t`, like a schedu
 Adverts travel as real bytes: the 36-byte payload the sender's core encoded, delivered as the
 datagram a raw socket would report (source, group, hop limit 255), decoded by the receiving
 node. Each family's advert travels on its own (a dual-stack VIP sends two per interval); an
-advert to unicast peers reaches only the hosts that own one of those addresses (as an
-advert source: `source`/`source6` of one of their VIPs). A packet already on the wire is
-delivered even if its sender dies or loses its link meanwhile; the receiver must be alive,
-link-up and (at delivery time) in the same partition component as the sender. Loss is drawn per receiver at send time from a seeded RNG.
-Every SendAdvert is fed back at once as `SendResult`: ok, unless the host's transmit path is
-broken (`break_tx`), in which case nothing leaves and ok=False.
+advert to unicast peers reaches only the hosts that own one of those addresses (as an advert
+source: `source`/`source6` of one of their VIPs). A packet already on the wire is delivered
+even if its sender dies or loses its link meanwhile; the receiver must be alive, link-up and
+(at delivery time) in the same partition component as the sender. Loss is drawn per receiver
+at send time from a seeded RNG. Every SendAdvert is fed back at once as `SendResult`: ok,
+unless the host's transmit path is broken (`break_tx`), in which case nothing leaves and
+ok=False.
 
 Invariants (AssertionError with the fault schedule and the recent events when broken):
 1. a host holds a VIP's addresses iff its machine for that VIP is MASTER; a killed host
