@@ -132,7 +132,7 @@ def test_hold_down_waits_are_in_the_statistics_and_released_once() -> None:
     assert actions == [ReadAddresses(interface="eth0")]
     assert demotions(n) == {"web": {"hold_down": 240}}
     (hold,) = n.statistics().policy.hold_downs
-    assert hold.waiting_for == ("the source address on eth0", "nginx.service active",
+    assert hold.waiting_for == ("the source address 10.0.0.1 on eth0", "nginx.service active",
                                 "a first result of check nginx")
     assert n.handle(AddressesChanged(interface="eth0"), 0.1) == [ReadAddresses(interface="eth0")]
     n.handle(AddressesRead(interface="eth0", addresses=frozenset({SOURCE})), 0.2)

@@ -111,7 +111,12 @@ class FakeAddresses:
     async def addresses(self, interface: str) -> set[AddressWithPrefix]:
         """What is on the interface: the VIPs present and the primary (source) address."""
         self.dumps += 1
-        primary = {ipaddress.IPv4Interface(f"{self.primary}/24")} if self.has_primary else set()
+        primary: set[AddressWithPrefix] = set()
+        if self.has_primary:
+            primary.add(ipaddress.IPv4Interface(f"{self.primary}/24"))
+            if self.link_local is not None:
+                primary.add(ipaddress.IPv6Interface(f"{self.link_local}/64"))
+            primary.update(ipaddress.IPv6Interface(f"{a}/64") for a in self.globals6)
         return set(self.present[interface]) | primary
 
     async def primary_address(self, interface: str, family: Family) -> Address | None:

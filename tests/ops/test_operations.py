@@ -147,7 +147,7 @@ def test_hold_down_never_preempts_a_slower_master() -> None:
         ports.transport.on_packet("eth0", peer_advert(advskew=100))  # type: ignore[attr-defined]
         doc = state(d)
         assert doc["state"] == "BACKUP" and doc["reason"] == "start"
-        assert doc["waiting_for"] == ["the source address on eth0"]
+        assert doc["waiting_for"] == ["the source address 172.16.90.101 on eth0"]
         ports.addresses.has_primary = True  # type: ignore[attr-defined]
         ports.addresses.on_addresses("eth0")  # type: ignore[attr-defined]
         await asyncio.sleep(0.01)

@@ -4,8 +4,9 @@ Owns: `HoldDowns`, one pending hold per VIP that `begin` started (at boot, and f
 reload adds or re-creates). A held VIP carries `SetHoldDown(active=True)` (the demotion
 "hold_down" = 240 and no preempting, see core/machine.py) until all of these are there:
 - carrier on its interface (`LinkChanged`; the VIP's link state when the hold began);
-- its source address on that interface (`AddressesRead`, the driver's answer to the
-  `ReadAddresses` action this tracker emits at `begin` and after `AddressesChanged`);
+- its source addresses on that interface, one per family it advertises in (`AddressesRead`,
+  the driver's answer to the `ReadAddresses` action this tracker emits at `begin` and after
+  `AddressesChanged`); each counts once seen;
 - every `require_units` unit active (`RequiredUnitObserved`; an inactive report waits again);
 - a first result of every check it had when the hold began, or that a reload added
   (`check_reported`, fed by the node for each `CheckResult` of a known check).
@@ -44,15 +45,15 @@ class HoldDownStatistics:
 class _Hold:
     since_at: float
     interface: str
-    source: IPAddress | None
+    missing: set[IPAddress]  # source addresses not seen on the interface yet
     carrier: bool
-    address: bool = False
     units: dict[str, bool] = field(default_factory=dict)  # unit -> active
     checks: set[str] = field(default_factory=set)  # no result yet
 
     def waiting_for(self) -> tuple[str, ...]:
         waits = [] if self.carrier else [f"carrier on {self.interface}"]
-        waits += [] if self.address else [f"the source address on {self.interface}"]
+        waits += [f"the source address {a} on {self.interface}"
+                  for a in sorted(self.missing, key=lambda a: (a.version, a.packed))]
         waits += [f"{unit} active" for unit, active in self.units.items() if not active]
         waits += [f"a first result of check {check}" for check in sorted(self.checks)]
         return tuple(waits)
@@ -70,7 +71,8 @@ class HoldDowns:
         reads: dict[str, ReadAddresses] = {}
         for p, link_up in vips:
             self._holds[p.name] = _Hold(
-                since_at=now, interface=p.interface, source=p.source, carrier=link_up,
+                since_at=now, interface=p.interface, carrier=link_up,
+                missing={a for a in (p.source, p.source6) if a is not None},
                 units=dict.fromkeys(p.require_units, False), checks={c.name for c in p.checks})
             events.append(SetHoldDown(name=p.name, active=True))
             reads.setdefault(p.interface, ReadAddresses(interface=p.interface))
@@ -84,7 +86,7 @@ class HoldDowns:
 
     def addresses_changed(self, interface: str) -> list[Action]:
         """Ask for the addresses again if a VIP on `interface` still waits for its source."""
-        if any(not hold.address for hold in self._on(interface).values()):
+        if any(hold.missing for hold in self._on(interface).values()):
             return [ReadAddresses(interface=interface)]
         return []
 
@@ -92,7 +94,7 @@ class HoldDowns:
                        now: float) -> Outcome:
         held = self._on(interface)
         for hold in held.values():
-            hold.address = hold.address or hold.source in addresses
+            hold.missing -= addresses
         return self._release_ready(held, now)
 
     def unit_observed(self, name: str, unit: str, active: bool, now: float) -> Outcome:

@@ -31,14 +31,14 @@ def test_begin_holds_down_and_asks_for_the_addresses_once_per_interface() -> Non
                                    (vip("gw", interface="eth1"), False)], 10.0)
     assert events == [SetHoldDown(name=n, active=True) for n in ("web", "mail", "gw")]
     assert actions == [ReadAddresses(interface="eth0"), ReadAddresses(interface="eth1")]
-    assert holds.waiting_for("gw") == ("carrier on eth1", "the source address on eth1")
+    assert holds.waiting_for("gw") == ("carrier on eth1", "the source address 10.0.0.1 on eth1")
 
 
 def test_waits_are_listed_in_order_and_released_once_when_all_are_there() -> None:
     holds = HoldDowns()
     holds.begin([(vip(units=("nginx.service", "db.service"), checks=(NGINX, DB)), False)], 1.0)
     assert holds.waiting_for("web") == (
-        "carrier on eth0", "the source address on eth0", "nginx.service active",
+        "carrier on eth0", "the source address 10.0.0.1 on eth0", "nginx.service active",
         "db.service active", "a first result of check db", "a first result of check nginx")
     assert holds.link_changed("eth0", True, 2.0) == ([], [])
     assert holds.addresses_read("eth0", frozenset({IP("10.0.0.9")}), 2.5) == ([], [])
@@ -104,3 +104,26 @@ def test_unknown_inputs_and_forget() -> None:
     assert holds.unit_observed("web", "other.service", True, 0.0) == ([], [])
     holds.forget("web")
     assert holds.waiting_for("web") == () and holds.statistics() == ()
+
+
+def test_ipv6_only_and_dual_stack_vips_wait_for_each_familys_source() -> None:
+    """An IPv6-only VIP has no IPv4 source: it waits for (and is released by) its source6;
+    a dual-stack VIP waits for both sources, each counting once seen."""
+    ll = ipaddress.IPv6Address("fe80::1")
+    v6 = VipParams(name="web6", vhid=11, interface="eth0",
+                   addresses=(ipaddress.IPv6Interface("2001:db8::10/64"),),
+                   password=Secret(b"pw"), source6=ll)
+    dual = VipParams(name="dual", vhid=12, interface="eth0",
+                     addresses=(ipaddress.IPv4Interface("192.0.2.12/24"),
+                                ipaddress.IPv6Interface("2001:db8::12/64")),
+                     password=Secret(b"pw"), source=SOURCE, source6=ll)
+    holds = HoldDowns()
+    holds.begin([(v6, True), (dual, True)], 1.0)
+    assert holds.waiting_for("web6") == ("the source address fe80::1 on eth0",)
+    assert holds.waiting_for("dual") == ("the source address 10.0.0.1 on eth0",
+                                         "the source address fe80::1 on eth0")
+    events, _ = holds.addresses_read("eth0", frozenset({ll}), 2.0)
+    assert events == [SetHoldDown(name="web6", active=False)]
+    assert holds.waiting_for("dual") == ("the source address 10.0.0.1 on eth0",)
+    events, _ = holds.addresses_read("eth0", frozenset({SOURCE}), 3.0)
+    assert events == [SetHoldDown(name="dual", active=False)]
