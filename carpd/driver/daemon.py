@@ -7,6 +7,8 @@ loop.time())`; feeding I/O outcomes back as events (SendResult, AddressesRead fo
 ReadAddresses action); start-up (carpd.driver.startup), reload, the watchdog ping, the
 metrics textfile (every METRICS_INTERVAL_S, if a MetricsSink is given), the status document
 (carpd.status.document, from the core's snapshot and the driver's facts) and shutdown.
+The transport's sockets per interface, and re-opening them when an interface is deleted
+and re-created, are carpd.driver.interfaces'.
 The advert path is synchronous: a timer or packet callback runs the core and sends adverts
 with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP,
 scripts, unit jobs, the reconcile pass) goes to carpd.driver.lanes: one ordered lane per VIP.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 
 from carpd.core.actions import (
     Action,
@@ -41,7 +43,6 @@ from carpd.core.actions import (
     StopUnits,
     VhidState,
 )
-from carpd.core.addresses import Family
 from carpd.core.events import (
     AddressesChanged,
     AddressesRead,
@@ -56,6 +57,7 @@ from carpd.core.events import (
 )
 from carpd.core.node import Node, NodeStatistics
 from carpd.core.params import VipParams
+from carpd.driver.interfaces import Interfaces
 from carpd.driver.lanes import VipWork
 from carpd.driver.periodic import Periodic
 from carpd.driver.ports import NullOperatorSide, OperatorSide, Ports
@@ -94,6 +96,7 @@ class Daemon:
         self._started_at = 0.0
         self._ops: OperatorSide = NullOperatorSide()
         self.work = VipWork(ports, self._post, self._running)
+        self.interfaces = Interfaces(ports, self._post, self._running, self.now)
 
     def attach(self, ops: OperatorSide) -> None:
         """The operator side (carpd.app attaches carpd.ops.operations.Operations)."""
@@ -133,9 +136,10 @@ class Daemon:
 
     async def _bring_up(self, params: tuple[VipParams, ...]) -> None:
         ports = self.ports
-        await ports.addresses.start(self._on_link, self._on_addresses_changed)
+        await ports.addresses.start(self._on_link, self._on_addresses_changed,
+                                    self.interfaces.presence)
         for iface in dict.fromkeys(p.interface for p in params):
-            self._open_transport(iface, params)
+            self.interfaces.open(iface, params)
             if not await ports.addresses.link_up(iface):
                 self._post(LinkChanged(interface=iface, up=False))
         self._ops.before_start()
@@ -171,6 +175,8 @@ class Daemon:
             try:
                 await self.ports.addresses.remove(p.interface, p.addresses)
             except OSError as exc:
+                if await self.work.interface_gone(p.interface, exc):
+                    continue
                 self._log(msg.ERR, f"vip {p.name}: could not remove {p.addresses} at exit: {exc}",
                           MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=p.name)
 
@@ -241,29 +247,17 @@ class Daemon:
         if old.peers != new.peers or old.accept_multicast != new.accept_multicast:
             running = tuple(new if v.name == new.name else v for v in self._running())
             try:
-                self._open_transport(new.interface, running)
+                self.interfaces.open(new.interface, running)
             except OSError as exc:
                 self._log(msg.ERR, f"vip {new.name}: cannot update the groups on "
                           f"{new.interface}: {exc}", MESSAGE_ID=msg.IO_FAILURE,
                           CARP_NAME=new.name)
 
-    def _open_transport(self, iface: str, vips: Iterable[VipParams]) -> None:
-        """Receive on `iface` in every family its VIPs use, joined to exactly the groups
-        they need (none for a family whose VIPs all have unicast peers), and prepare
-        sending from each of their sources."""
-        on_iface = [p for p in vips if p.interface == iface]
-        for family in Family:
-            users = [p for p in on_iface if family in p.families]
-            groups = frozenset(g for p in users for g in p.groups(family))
-            for source in dict.fromkeys(p.source_for(family) for p in users):
-                assert source is not None, "sources are resolved before the transport opens"
-                self.ports.transport.open(iface, source, groups, self._post)
-
     async def _enlist(self, p: VipParams) -> None:
         """Create the VIP and start it in BACKUP (INIT while its link is down)."""
         assert self.node is not None
         try:
-            self._open_transport(p.interface, (*self._running(), p))
+            self.interfaces.open(p.interface, (*self._running(), p))
             link_up = await self.ports.addresses.link_up(p.interface)
         except OSError as exc:
             self._log(msg.ERR, f"vip {p.name}: not started, cannot open {p.interface}: {exc}",
@@ -280,6 +274,8 @@ class Daemon:
     # -- events in ------------------------------------------------------------------------
 
     def _on_link(self, interface: str, up: bool) -> None:
+        if up:
+            self.interfaces.link_up(interface)
         self._post(LinkChanged(interface=interface, up=up))
 
     def _on_addresses_changed(self, interface: str) -> None:
@@ -392,7 +388,9 @@ class Daemon:
             self._log(msg.WARNING, f"vip {a.name}: sending the advert on {a.interface} failed: "
                       f"{exc}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=a.name)
             self._post(SendResult(name=a.name, ok=False, error=str(exc)))
+            self.interfaces.send_failed(a.interface, exc.errno)
             return
+        self.interfaces.send_ok(a.interface)
         self._post(SendResult(name=a.name, ok=True))
 
     def _state_changed(self, a: StateChanged) -> None:

@@ -6,7 +6,9 @@ bursts (which run beside the lane, so a 3-second burst never holds up a step-dow
 cancelled when the VIP is released); and the reconcile pass that makes each interface agree
 with the state machines (a VIP deleted behind our back while MASTER is put back, one present
 while not MASTER is removed). Failures are logged and, for address operations, fed back to
-the core as `AddressOpFailed` through `post`.
+the core as `AddressOpFailed` through `post`; except a removal from an interface the kernel
+confirms is gone (deleted: its addresses went with it), which is only noted, as is a
+reconcile pass of such an interface.
 Invariants: `Lane.held` is what the last *executed* address operation left on the interface,
 so the reconcile pass compares against the desired state at the lane's position, never
 against a state the lane has not reached yet; a busy lane is never reconciled.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -144,11 +147,25 @@ class VipWork:
             else:
                 await self._ports.addresses.remove(a.interface, a.addresses)
         except OSError as exc:
+            if isinstance(a, RemoveAddresses) and await self.interface_gone(a.interface, exc):
+                self._log(msg.INFO, f"vip {a.name}: {a.interface} is gone, and its addresses "
+                          "went with it", CARP_NAME=a.name, CARP_INTERFACE=a.interface)
+                return
             self._log(msg.ERR, f"vip {a.name}: {exc}", MESSAGE_ID=msg.IO_FAILURE,
                       CARP_NAME=a.name)
             self._post(AddressOpFailed(name=a.name, error=str(exc)))
         finally:
             lane.held = isinstance(a, AddAddresses)
+
+    async def interface_gone(self, iface: str, exc: OSError) -> bool:
+        """`exc` says `iface` does not exist and the kernel confirms it; a lookup that
+        failed for another reason (out of descriptors, say) is not a missing interface."""
+        if exc.errno != errno.ENODEV:
+            return False
+        try:
+            return not await self._ports.addresses.exists(iface)
+        except OSError:
+            return False
 
     async def _start_burst(self, a: Announce) -> None:
         """Bursts run side by side: a one-off re-announcement (a slower master was heard)
@@ -201,6 +218,8 @@ class VipWork:
         try:
             present = await self._ports.addresses.addresses(iface)
         except OSError as exc:
+            if await self.interface_gone(iface, exc):
+                return  # nothing to reconcile; its VIPs are INIT until it comes back
             self._log(msg.WARNING, f"reconcile of {iface} failed: {exc}",
                       MESSAGE_ID=msg.IO_FAILURE, CARP_INTERFACE=iface)
             return

@@ -38,6 +38,11 @@ class AdvertTransport(Protocol):
     def send(self, action: SendAdvert) -> None:
         """Send one advert now. Raises OSError on failure."""
 
+    def forget(self, interface: str) -> None:
+        """Close every socket of `interface` (receive, send, L2): they stay bound to the
+        device that had the name, which may be gone. The next `open` opens new ones for the
+        device that carries the name then."""
+
     def close(self) -> None: ...
 
 
@@ -45,9 +50,12 @@ class AddressPort(Protocol):
     """Addresses and link state through netlink (carpd.io.netlink)."""
 
     async def start(self, on_link: Callable[[str, bool], None],
-                    on_addresses: Callable[[str], None]) -> None:
+                    on_addresses: Callable[[str], None],
+                    on_presence: Callable[[str, bool], None] | None = None) -> None:
         """Begin watching: on_link(ifname, carrier_up) on carrier changes, on_addresses(ifname)
-        when addresses of an interface change."""
+        when addresses of an interface change, on_presence(ifname, present) when a device
+        with that name is deleted (False) or appears (True: created, moved in or renamed to
+        it), before the on_link that goes with it."""
 
     async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],
                   label: str, *, deprecate_ipv6: bool = False) -> None:
@@ -84,6 +92,9 @@ class Announcer(Protocol):
 
     async def announce(self, interface: str, addresses: tuple[Address, ...], count: int,
                        interval: float, *, router: bool | None = None) -> None: ...
+
+    def forget(self, interface: str) -> None:
+        """Drop the cached socket of `interface` (the device behind the name changed)."""
 
     def close(self) -> None: ...
 

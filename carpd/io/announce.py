@@ -53,7 +53,8 @@ class AddressAnnouncer:
     One packet socket per interface is opened at the first burst and kept: opening and
     closing one per burst costs milliseconds each in the kernel (binding, and an RCU grace
     period on close), which with 255 VIPs promoted at once stalled the event loop for over
-    a second. A socket that fails is closed and reopened by the next round."""
+    a second. A socket that fails is closed and reopened by the next round, and `forget`
+    closes it when the interface is deleted or re-created."""
 
     def __init__(self) -> None:
         self._sockets: dict[str, socket.socket] = {}
@@ -73,7 +74,7 @@ class AddressAnnouncer:
             try:
                 self._send_round(sock, interface, addresses, bool(router))
             except OSError:
-                self._forget(interface)
+                self.forget(interface)
                 raise
 
     def _socket(self, interface: str) -> socket.socket:
@@ -82,14 +83,16 @@ class AddressAnnouncer:
             sock = self._sockets[interface] = open_packet_socket(interface)
         return sock
 
-    def _forget(self, interface: str) -> None:
+    def forget(self, interface: str) -> None:
+        """Close the interface's cached socket; the next burst opens one on the device that
+        carries the name then (a deleted and re-created interface)."""
         sock = self._sockets.pop(interface, None)
         if sock is not None:
             sock.close()
 
     def close(self) -> None:
         for interface in list(self._sockets):
-            self._forget(interface)
+            self.forget(interface)
 
     @staticmethod
     def _send_round(sock: socket.socket, interface: str, addresses: tuple[Address, ...],

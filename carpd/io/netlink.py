@@ -23,7 +23,7 @@ pyroute2 0.7.2 and 0.9.x because it only uses `link_lookup`, `get_links`, `get_a
 `addr`, which both versions share.
 
 Watching (`start`) is carpd.io.netwatch's thread on a plain rtnetlink socket: link carrier
-changes, and address changes of both families.
+changes, interfaces deleted and (re)created, and address changes of both families.
 """
 
 from __future__ import annotations
@@ -44,7 +44,13 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from carpd.core.addresses import Address, AddressWithPrefix, Family
 from carpd.core.params import IFNAMSIZ
-from carpd.io.netwatch import AddressCallback, LinkCallback, NetlinkWatcher, carrier
+from carpd.io.netwatch import (
+    AddressCallback,
+    LinkCallback,
+    NetlinkWatcher,
+    PresenceCallback,
+    carrier,
+)
 
 T = TypeVar("T")
 
@@ -136,11 +142,12 @@ class NetlinkAddresses:
 
     # -- ports.AddressPort ----------------------------------------------------------------
 
-    async def start(self, on_link: LinkCallback, on_addresses: AddressCallback) -> None:
+    async def start(self, on_link: LinkCallback, on_addresses: AddressCallback,
+                    on_presence: PresenceCallback | None = None) -> None:
         if self._watcher is not None:
             raise RuntimeError("NetlinkAddresses already started")
         loop = asyncio.get_running_loop()
-        self._watcher = NetlinkWatcher(loop, on_link, on_addresses)
+        self._watcher = NetlinkWatcher(loop, on_link, on_addresses, on_presence)
         await self._watcher.start()
 
     async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],

@@ -13,6 +13,16 @@ call_soon_threadsafe; on_link(ifname, carrier_up) fires only when carrier (IFF_U
 IFF_LOWER_UP) changes, or when an interface appears or disappears; on_addresses(ifname) on
 every address added, removed or changed in either family (an IPv6 address leaving the
 tentative state included).
+
+Interface lifecycle: on_presence(ifname, present) fires, before the matching on_link, when a
+name stops or starts naming a device: RTM_DELLINK of a known index (False); RTM_NEWLINK of an
+index not seen before, after the first dump (True: a device created or moved into the
+namespace, possibly under a name it had before and even under its old index number, so a
+new index is not required); a rename (False for the old name, True for the new). A dump
+after ENOBUFS stands in for the events lost: an index it does not list any more was deleted
+(False), an index it lists for the first time was created (True). Sockets bound to a device
+(SO_BINDTODEVICE, group memberships) keep pointing at the deleted one, so a True is the
+signal to open new ones.
 Must not: call back on its own thread (everything goes through the loop).
 """
 
@@ -49,6 +59,7 @@ _RTATTR = struct.Struct("=HH")
 
 LinkCallback = Callable[[str, bool], None]
 AddressCallback = Callable[[str], None]
+PresenceCallback = Callable[[str, bool], None]
 
 
 def carrier(flags: int) -> bool:
@@ -72,10 +83,12 @@ class NetlinkWatcher:
     """Daemon thread reading rtnetlink multicast events from a plain socket."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_link: LinkCallback,
-                 on_addresses: AddressCallback) -> None:
+                 on_addresses: AddressCallback,
+                 on_presence: PresenceCallback | None = None) -> None:
         self._loop = loop
         self._on_link = on_link
         self._on_addresses = on_addresses
+        self._on_presence = on_presence
         self._stop = threading.Event()
         self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
         self._thread = threading.Thread(target=self._run, name="carpd-netlink-watch",
@@ -84,6 +97,7 @@ class NetlinkWatcher:
         self._primed = False
         self._ready: asyncio.Future[None] = loop.create_future()
         self._dump_seq = 0
+        self._redump_seen: set[int] | None = None  # indexes a re-dump listed so far
 
     async def start(self) -> None:
         try:
@@ -135,6 +149,7 @@ class NetlinkWatcher:
         log.warning("netlink events were lost (ENOBUFS); re-reading link state")
         try:
             self._request_dump()
+            self._redump_seen = set()
         except OSError as exc:
             log.error("netlink re-dump failed: %s", exc)
         for name, _up in list(self._links.values()):
@@ -160,6 +175,12 @@ class NetlinkWatcher:
         if not self._primed:
             self._primed = True
             self._loop.call_soon_threadsafe(_set_done, self._ready)
+        seen, self._redump_seen = self._redump_seen, None
+        if seen is not None:  # a re-dump: what it no longer lists was deleted meanwhile
+            for index in [i for i in self._links if i not in seen]:
+                name, _up = self._links.pop(index)
+                self._presence(name, False)
+                self._emit(self._on_link, name, False)
 
     def _link_message(self, data: bytes, body: int, end: int, *, deleted: bool) -> None:
         _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(data, body)
@@ -174,15 +195,34 @@ class NetlinkWatcher:
         if deleted:
             self._links.pop(index, None)
             if previous is not None:
+                self._presence(name, False)
                 self._emit(self._on_link, name, False)
             return
+        if self._redump_seen is not None:
+            self._redump_seen.add(index)
         up = carrier(flags)
         self._links[index] = (name, up)
         if previous is None:
             if self._primed:
+                self._forget_stale(name, index)
+                self._presence(name, True)
                 self._emit(self._on_link, name, up)
-        elif previous[1] != up or previous[0] != name:
+        elif previous[0] != name:
+            self._presence(previous[0], False)
+            self._presence(name, True)
             self._emit(self._on_link, name, up)
+        elif previous[1] != up:
+            self._emit(self._on_link, name, up)
+
+    def _forget_stale(self, name: str, index: int) -> None:
+        """`name` now names `index`: an older index under that name (whose deletion was
+        lost) is gone."""
+        for stale in [i for i, (n, _up) in self._links.items() if n == name and i != index]:
+            del self._links[stale]
+
+    def _presence(self, name: str, present: bool) -> None:
+        if self._on_presence is not None:
+            self._emit(self._on_presence, name, present)
 
     def _address_message(self, data: bytes, body: int) -> None:
         family, _plen, _flags, _scope, index = _IFADDRMSG.unpack_from(data, body)

@@ -24,7 +24,9 @@ unicast peers works the same), multicast interface by index, no multicast loop, 
 and nothing at first). IPV6_CHECKSUM is never set: CARP's checksum covers its 36 bytes only,
 and a kernel-checked pseudo-header sum would drop every genuine advert
 (IPV6-UNICAST-VRRP3.md 1.2, 1.8). Lazily, one AF_PACKET socket per interface for IPv4
-L2-broadcast sends (CARP.md 1.1, 3.8); IPv6 has no such mode and refuses it.
+L2-broadcast sends (CARP.md 1.1, 3.8); IPv6 has no such mode and refuses it. `forget`
+closes every socket of one interface (the device behind its name was deleted or replaced);
+the driver then calls `open` again, which opens them for the device now carrying the name.
 
 Why two IP sockets: a raw socket bound to an address only receives datagrams whose
 destination is that address, so the bound send socket cannot also receive the group. The
@@ -349,6 +351,18 @@ class RawSocketTransport:
         return sock
 
     # -- lifecycle ------------------------------------------------------------------------
+
+    def forget(self, interface: str) -> None:
+        """Close the receivers, send sockets and L2 socket of `interface`: they stay bound
+        to the index the name had when they were opened (memberships are gone with a
+        deleted device, sends fail with ENODEV). The next `open` starts afresh."""
+        for key in [k for k in self._receivers if k[0] == interface]:
+            self._close_receiver(key)
+        for source in [src for iface, src in self._senders if iface == interface]:
+            self._senders.pop((interface, source)).sock.close()
+        packet = self._packet.pop(interface, None)
+        if packet is not None:
+            packet.close()
 
     def close(self) -> None:
         """Remove the readers and close every socket (idempotent)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import selectors
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -59,9 +60,14 @@ class FakeTransport:
         self.opened: list[tuple[str, Address]] = []
         self.groups: dict[tuple[str, int], frozenset[Address]] = {}  # (iface, family) -> joined
         self.closed = False
+        self.forgotten: list[str] = []
+        self.missing: set[str] = set()  # open() raises ENODEV for these interfaces
+        self.fail_errno = 101
 
     def open(self, interface: str, source: Address, groups: frozenset[Address],
              on_datagram: DatagramCallback) -> None:
+        if interface in self.missing:
+            raise OSError(19, "No such device")
         self.opened.append((interface, source))
         self.groups[(interface, source.version)] = groups
         self.on_datagram = on_datagram
@@ -73,8 +79,13 @@ class FakeTransport:
 
     def send(self, action: SendAdvert) -> None:
         if self.fail:
-            raise OSError(101, "Network is unreachable")
+            raise OSError(self.fail_errno, os.strerror(self.fail_errno))
         self.sent.append((asyncio.get_running_loop().time(), action))
+
+    def forget(self, interface: str) -> None:
+        self.forgotten.append(interface)
+        for key in [k for k in self.groups if k[0] == interface]:
+            del self.groups[key]
 
     def close(self) -> None:
         self.closed = True
@@ -93,23 +104,50 @@ class FakeAddresses:
         self.carrier = True
         self.has_primary = True  # the primary (source) address is on the interface
         self.dumps = 0
+        self.on_presence: Callable[[str, bool], None] | None = None
+        self.gone: set[str] = set()  # deleted interfaces: address operations fail ENODEV
 
     async def start(self, on_link: Callable[[str, bool], None],
-                    on_addresses: Callable[[str], None]) -> None:
+                    on_addresses: Callable[[str], None],
+                    on_presence: Callable[[str, bool], None] | None = None) -> None:
         self.on_link, self.on_addresses = on_link, on_addresses
+        self.on_presence = on_presence
+
+    def _check(self, interface: str) -> None:
+        if interface in self.gone:
+            raise OSError(19, f"interface {interface} does not exist")
+
+    def delete(self, interface: str) -> None:
+        """`ip link del`: the kernel drops the interface with its addresses."""
+        self.gone.add(interface)
+        self.present[interface] = set()
+        assert self.on_presence is not None and self.on_link is not None
+        self.on_presence(interface, False)
+        self.on_link(interface, False)
+
+    def create(self, interface: str, up: bool = True) -> None:
+        """A new device under the name (no VIP on it)."""
+        self.gone.discard(interface)
+        self.present.setdefault(interface, set())
+        assert self.on_presence is not None and self.on_link is not None
+        self.on_presence(interface, True)
+        self.on_link(interface, up)
 
     async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],
                   label: str, *, deprecate_ipv6: bool = False) -> None:
+        self._check(interface)
         self.ops.append(("add", interface, tuple(map(str, addresses))))
         self.present[interface].update(addresses)
 
     async def remove(self, interface: str,
                      addresses: tuple[AddressWithPrefix, ...]) -> None:
+        self._check(interface)
         self.ops.append(("remove", interface, tuple(map(str, addresses))))
         self.present[interface].difference_update(addresses)
 
     async def addresses(self, interface: str) -> set[AddressWithPrefix]:
         """What is on the interface: the VIPs present and the primary (source) address."""
+        self._check(interface)
         self.dumps += 1
         primary: set[AddressWithPrefix] = set()
         if self.has_primary:
@@ -131,7 +169,7 @@ class FakeAddresses:
         return self.carrier
 
     async def exists(self, interface: str) -> bool:
-        return interface in self.present
+        return interface in self.present and interface not in self.gone
 
     async def close(self) -> None:
         return
@@ -140,11 +178,15 @@ class FakeAddresses:
 class FakeAnnouncer:
     def __init__(self) -> None:
         self.bursts: list[tuple[float, str, tuple[str, ...], int]] = []
+        self.forgotten: list[str] = []
 
     async def announce(self, interface: str, addresses: tuple[Address, ...],
                        count: int, interval: float, *, router: bool | None = None) -> None:
         self.bursts.append((asyncio.get_running_loop().time(), interface,
                             tuple(map(str, addresses)), count))
+
+    def forget(self, interface: str) -> None:
+        self.forgotten.append(interface)
 
     def close(self) -> None:
         return

@@ -243,3 +243,34 @@ def test_ipv6_datagrams_to_groups_not_joined_are_discarded(
     tr._readable(("eth0", Family.IPV6))
     assert [ev.destination for ev in got if isinstance(ev, PacketReceived)] == [
         IP6("2001:db8::1")]
+
+
+def test_forget_closes_an_interface_and_open_binds_to_the_new_index() -> None:
+    """A deleted and re-created interface: `forget` closes its receivers and senders (not
+    those of other interfaces); the next `open` joins the groups on the new index."""
+    made: list[FakeSocket] = []
+    index = {"eth0": 7, "eth1": 8}
+    loop = asyncio.new_event_loop()
+    tr = RawSocketTransport(loop, new_socket=lambda f, k, p: FakeSocket(f, k, p, made),  # type: ignore[arg-type,return-value]
+                            ifindex=lambda name: index[name])
+    try:
+        tr.open("eth0", SRC4, frozenset({GROUP4}), lambda ev: None)
+        tr.open("eth0", LL_A, frozenset({GROUP6}), lambda ev: None)
+        tr.open("eth1", IP4("192.0.2.9"), frozenset({GROUP4}), lambda ev: None)
+        old = list(made)
+        tr.forget("eth0")
+        assert [s.closed for s in old] == [True, True, True, True, False, False]
+        assert tr.joined("eth0", Family.IPV4) == set() == tr.joined("eth0", Family.IPV6)
+        assert tr.joined("eth1", Family.IPV4) == {GROUP4}
+        index["eth0"] = 31
+        tr.open("eth0", SRC4, frozenset({GROUP4}), lambda ev: None)
+        rx, tx = (s for s in made[len(old):])
+        assert rx.option(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP) == [ip_mreqn(GROUP4, 31)]
+        assert tx.option(socket.IPPROTO_IP, socket.IP_MULTICAST_IF) == [
+            ip_mreqn(IP4(0), 31)]
+        tr.forget("eth0")
+        tr.forget("eth0")  # idempotent, and for an interface never opened
+        tr.forget("eth9")
+    finally:
+        tr.close()
+        loop.close()
