@@ -70,8 +70,10 @@ def test_missing_source_names_the_vip_family_and_key() -> None:
 def test_one_source_per_interface_and_family() -> None:
     a = vip(source6=IP6("fe80::7"))
     b = vip(name="mail", vhid=2, addresses=(ipaddress.IPv6Interface("2001:db8:90::32/64"),))
+    fake = FakeAddresses()
+    fake.host["eth0"] = {ipaddress.IPv6Interface("fe80::7/64")}
     with pytest.raises(StartupError, match="one source6 address per interface"):
-        resolved(a, b)
+        resolved(a, b, addresses=fake)
 
 
 def test_reload_keeps_the_running_source_of_each_family() -> None:
