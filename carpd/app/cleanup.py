@@ -1,15 +1,16 @@
 """`carpd --cleanup`: after carpd exited, however it exited, no VIP of it stays anywhere.
 
-Owns: removing every configured VIP address (IPv4 or IPv6) still present on its interface,
-with the same prefix length as configured, and queueing a
-stop of every master unit (`systemctl --no-block stop`), then saying what it did. systemd runs
-it as the service's `ExecStopPost=`, so a SIGKILLed, crashed or watchdog-killed daemon leaves
-no stale VIP answering ARP (ucarp and keepalived do, measured) and no service that follows a
-VIP still running without it. After a clean stop it finds nothing to do.
+Owns: removing every configured VIP address (IPv4 or IPv6) still present on its interface
+that is carpd's (carrying carpd's mark: carpd.core.ownership), whatever its prefix length, and
+queueing a stop of every master unit (`systemctl --no-block stop`), then saying what it did.
+systemd runs it as the service's `ExecStopPost=`, so a SIGKILLed, crashed or watchdog-killed
+daemon leaves no stale VIP answering ARP (ucarp and keepalived do, measured) and no service
+that follows a VIP still running without it. After a clean stop it finds nothing to do.
 Invariants: idempotent; quick (one netlink dump per interface); never needs the password: when
 the file no longer validates (a missing key file, a bad value written since the start), the
 VIPs are read from the raw TOML instead, so the cleanup still happens.
-Must not: touch an address that is not a configured VIP.
+Must not: touch an address that is not a configured VIP, or a copy of one that carpd did not
+add (an operator's address equal to a VIP is reported and left alone).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 
 from carpd.config.loader import DEFAULT_MASTER_UNITS, ConfigError, load_config
 from carpd.core.addresses import AddressWithPrefix
+from carpd.core.ownership import foreign_copy_text, survey
+from carpd.core.params import address_label
 from carpd.driver.ports import EventLog
 from carpd.io.netlink import NetlinkAddresses
 from carpd.io.systemd import make_event_log
@@ -37,6 +40,10 @@ class Target:
     interface: str
     addresses: tuple[AddressWithPrefix, ...]
     units: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return address_label(self.interface, self.name)
 
 
 def targets(path: str) -> list[Target]:
@@ -77,13 +84,17 @@ async def _remove_addresses(found: list[Target], log: EventLog) -> int:
     try:
         for t in found:
             try:
-                present = await netlink.addresses(t.interface)
-                stale = tuple(a for a in t.addresses if a in present)
-                if stale:
-                    await netlink.remove(t.interface, stale)
+                copies = survey(t.addresses, t.label, await netlink.listing(t.interface))
+                stale = await netlink.remove(t.interface, copies.ours, label=t.label) \
+                    if copies.ours else ()
             except OSError as exc:  # e.g. the interface is gone: nothing of ours is on it
                 log.record(msg.INFO, f"cleanup: vip {t.name}: {exc}", CARP_NAME=t.name)
                 continue
+            for addr in copies.foreign:
+                log.record(msg.WARNING, f"cleanup: vip {t.name}: "
+                           f"{foreign_copy_text(addr, t.interface)}; left in place",
+                           MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=t.name,
+                           CARP_INTERFACE=t.interface)
             if stale:
                 removed += len(stale)
                 log.record(msg.WARNING, f"cleanup: removed stale VIP {', '.join(map(str, stale))}"

@@ -2,8 +2,12 @@
 
 Owns: the command line (`carpd [--config PATH] [--check | --cleanup] [--version]`), the
 `--check` summary and the exit codes: 0 valid / daemon exited cleanly, 2 invalid configuration
-or usage (as argparse), whatever `carpd.app.wiring.run` (or `carpd.app.cleanup.cleanup` for
-`--cleanup`) returns otherwise.
+or usage (as argparse) and, for `--check`, a file that cannot work on this host (the host
+checks of carpd.config.hostcheck), whatever `carpd.app.wiring.run` (or
+`carpd.app.cleanup.cleanup` for `--cleanup`) returns otherwise: 1 a failure that a restart may
+cure, 6 the daemon cannot start on this host as it is (carpd.driver.startup's
+HostMismatchError: an interface missing, a source not on it, a VIP address that is the host's
+own), which the unit does not restart.
 Invariants: a configuration problem is one line `carpd: error: FILE:LINE: KEY: REASON` on stderr,
 never a traceback; the password is never printed (only where it comes from).
 Must not: hold protocol logic. The daemon (carpd.app.wiring.run, around carpd.driver.daemon) is
@@ -80,8 +84,8 @@ def _host_findings(config: Config) -> HostFindings:
 
         host = host_addresses()
     except (OSError, ImportError) as exc:
-        print(f"carpd: warning: cannot read this host's addresses ({exc}); peers are not "
-              "checked against them", file=sys.stderr)
+        print(f"carpd: warning: cannot read this host's addresses ({exc}); the file is not "
+              "checked against this host", file=sys.stderr)
         return HostFindings()
     return check_host(config, host)
 

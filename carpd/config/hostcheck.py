@@ -1,21 +1,31 @@
 """The checks of a loaded configuration against the host it is meant for, and its --check words.
 
 Owns: `check_host`, which judges a `Config` against a snapshot of the host's interface
-addresses (`HostAddresses`: interface name -> its addresses with prefixes, every interface of
-the host) and returns `HostFindings`, and `describe_transport`, the families-and-destinations
-part of the one-line `carpd --check` summary of a VIP ("IPv4+IPv6, unicast to 2 peers").
-Findings:
+addresses (`HostAddresses`: interface name -> its addresses with prefixes, each saying
+whether it carries carpd's mark, every interface of the host) and returns `HostFindings`, and
+`describe_transport`, the families-and-destinations part of the one-line `carpd --check`
+summary of a VIP ("IPv4+IPv6, unicast to 2 peers").
+Findings, per VIP in file order (the exact words are in docs/configuration.md, "--check"):
+- error: the VIP's interface does not exist on this host (nothing else about the interface is
+  judged then);
+- error: a configured `source`/`source6` is not an address of the VIP's interface;
+- error: a VIP address is on its interface without being carpd's (carpd.core.ownership: no
+  mark, and for IPv4 not the VIP's label), e.g. the host's own primary address: the daemon
+  refuses to start with the same words, and never removes it;
 - error: a peer is one of this host's own addresses (a link-local peer is compared with the
   link-locals of the VIP's interface only, where it lives; any other with every interface);
+- warning: a VIP address is in no subnet of its interface in its family (the interface's
+  addresses, carpd's VIPs left out): neighbours reach it only through a route;
+- warning: a VIP address is also an address of another interface of this host;
 - warning: `accept_ttl` is 255 and a peer is not on-link, i.e. inside no prefix of the VIP's
   interface nor of the VIP's own addresses (link-local peers are on-link by definition): its
-  adverts would arrive with a lower TTL/hop limit and be dropped as bad_ttl;
-- an interface the host does not have is not judged here (the daemon refuses to start on it).
-Every message is located like the loader's (`Config.locate`: file, line, key path of the
-VIP's `peers`), so the caller prints them as `carpd: error:` / `carpd: warning:` lines.
-The source of these rules is the design's start-up checks (IPV6-UNICAST-VRRP3.md 2.5).
-Must not: read the host itself (the caller takes the snapshot, e.g. through the address
-port) or touch the network; it is pure, so tests give it any host.
+  adverts would arrive with a lower TTL/hop limit and be dropped as bad_ttl.
+Every message is located like the loader's (`Config.locate`: file, line, key path), so the
+caller prints them as `carpd: error:` / `carpd: warning:` lines.
+The source of these rules is the design's start-up checks (IPV6-UNICAST-VRRP3.md 2.5) and
+issue 13 (never take or remove what is not carpd's).
+Must not: read the host itself (the caller takes the snapshot, carpd.io.hostaddrs) or touch
+the network; it is pure, so tests give it any host.
 """
 
 from __future__ import annotations
@@ -25,10 +35,11 @@ from dataclasses import dataclass
 
 from carpd.config.loader import Config
 from carpd.config.rules import ON_LINK_TTL
-from carpd.core.addresses import Address, AddressWithPrefix, Family
+from carpd.core.addresses import Address, AddressWithPrefix, Family, family_of
+from carpd.core.ownership import InterfaceAddress, foreign_copy_text, owns, survey
 from carpd.core.params import VipParams
 
-HostAddresses = Mapping[str, tuple[AddressWithPrefix, ...]]
+HostAddresses = Mapping[str, tuple[InterfaceAddress, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,20 +54,75 @@ class HostFindings:
 def check_host(config: Config, host: HostAddresses) -> HostFindings:
     errors: list[str] = []
     warnings: list[str] = []
+    labels = frozenset(vip.label for vip in config.vips)
     for vip in config.vips:
-        for peer in vip.peers:
-            owner = _owner(peer, vip.interface, host)
-            if owner is not None:
-                errors.append(config.locate(vip.name, "peers", (
-                    f"{peer} is an address of this host (on {owner}); a peer is the other "
-                    "server's address")))
-            elif vip.accept_ttl == ON_LINK_TTL and not _on_link(peer, vip, host):
-                warnings.append(config.locate(vip.name, "peers", (
-                    f"{peer} is not on-link (in no prefix of {vip.interface} or of "
-                    f"vip.{vip.name}) while accept_ttl is {ON_LINK_TTL}: its adverts arrive "
-                    "with a lower TTL and are dropped as bad_ttl; set accept_ttl to 255 "
-                    "minus the routers between the servers")))
+        if vip.interface in host:
+            errors += _interface_errors(config, vip, host[vip.interface])
+            warnings += _address_warnings(config, vip, host, labels)
+        else:
+            errors.append(config.locate(vip.name, "interface", (
+                f"interface {vip.interface} does not exist on this host")))
+        _peer_findings(config, vip, host, errors, warnings)
     return HostFindings(tuple(errors), tuple(warnings))
+
+
+def _interface_errors(config: Config, vip: VipParams, listing: tuple[InterfaceAddress, ...]
+                      ) -> list[str]:
+    errors = [config.locate(vip.name, _address_key(config, vip),
+                            foreign_copy_text(a, vip.interface))
+              for a in survey(vip.addresses, vip.label, listing).foreign]
+    present = {entry.address.ip for entry in listing}
+    for key, source in (("source", vip.source), ("source6", vip.source6)):
+        if source is not None and source not in present:
+            errors.append(config.locate(vip.name, key, (
+                f"{source} is not an address of {vip.interface}: adverts are sent from an "
+                f"address of the VIP's interface; add it to {vip.interface} or set "
+                f'{key} = "auto"')))
+    return errors
+
+
+def _address_warnings(config: Config, vip: VipParams, host: HostAddresses,
+                      labels: frozenset[str]) -> list[str]:
+    """The subnets are the interface's addresses that are not carpd's VIPs."""
+    warnings: list[str] = []
+    own = [e.address for e in host[vip.interface]
+           if not any(owns(e, label) for label in labels)]
+    for addr in vip.addresses:
+        family = family_of(addr)
+        subnets = [a.network for a in own if family_of(a) is family]
+        if not any(addr.ip in net for net in subnets):
+            where = ", ".join(map(str, dict.fromkeys(subnets))) or f"none in {family.label}"
+            warnings.append(config.locate(vip.name, _address_key(config, vip), (
+                f"{addr.ip} is in no subnet of {vip.interface} (its subnets: {where}): "
+                "neighbours reach the VIP only through a route to this host")))
+        others = [name for name, listing in host.items() if name != vip.interface
+                  and any(e.address.ip == addr.ip for e in listing)]
+        if others:
+            warnings.append(config.locate(vip.name, _address_key(config, vip), (
+                f"{addr.ip} is also an address of {', '.join(others)} on this host: the host "
+                "answers for it there whichever server is MASTER")))
+    return warnings
+
+
+def _address_key(config: Config, vip: VipParams) -> str:
+    """The VIP's addresses are written as `address` or as `addresses`."""
+    return "address" if (vip.name, "address") in config.keys else "addresses"
+
+
+def _peer_findings(config: Config, vip: VipParams, host: HostAddresses, errors: list[str],
+                   warnings: list[str]) -> None:
+    for peer in vip.peers:
+        owner = _owner(peer, vip.interface, host)
+        if owner is not None:
+            errors.append(config.locate(vip.name, "peers", (
+                f"{peer} is an address of this host (on {owner}); a peer is the other "
+                "server's address")))
+        elif vip.accept_ttl == ON_LINK_TTL and not _on_link(peer, vip, host):
+            warnings.append(config.locate(vip.name, "peers", (
+                f"{peer} is not on-link (in no prefix of {vip.interface} or of "
+                f"vip.{vip.name}) while accept_ttl is {ON_LINK_TTL}: its adverts arrive "
+                "with a lower TTL and are dropped as bad_ttl; set accept_ttl to 255 "
+                "minus the routers between the servers")))
 
 
 def _owner(peer: Address, interface: str, host: HostAddresses) -> str | None:
@@ -66,7 +132,7 @@ def _owner(peer: Address, interface: str, host: HostAddresses) -> str | None:
     else:
         candidates = dict(host)
     return next((name for name, addresses in candidates.items()
-                 if any(a.ip == peer for a in addresses)), None)
+                 if any(a.address.ip == peer for a in addresses)), None)
 
 
 def _on_link(peer: Address, vip: VipParams, host: HostAddresses) -> bool:
@@ -74,7 +140,8 @@ def _on_link(peer: Address, vip: VipParams, host: HostAddresses) -> bool:
         return True
     if vip.interface not in host:
         return True  # no judgement on an interface this host lacks
-    prefixes = (*host[vip.interface], *vip.addresses)
+    prefixes: tuple[AddressWithPrefix, ...] = (
+        *(e.address for e in host[vip.interface]), *vip.addresses)
     return any(a.version == peer.version and peer in a.network for a in prefixes)
 
 

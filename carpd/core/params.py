@@ -25,6 +25,12 @@ __all__ = ["MAX_PASSWORD_BYTES"]  # for the config loader, which checks password
 IFNAMSIZ = 16  # Linux: interface names and address labels are at most 15 bytes
 
 
+def address_label(interface: str, name: str) -> str:
+    """The ifconfig-style label carpd gives VIP `name`'s IPv4 addresses: "eth0:web", cut to
+    the kernel's 15 bytes (part of carpd's mark on them: carpd.core.ownership)."""
+    return f"{interface}:{name}"[:IFNAMSIZ - 1]
+
+
 class Secret:
     """Password bytes that refuse to print themselves."""
 
@@ -145,7 +151,7 @@ class VipParams:
     @property
     def label(self) -> str:
         """The addresses' ifconfig-style label "eth0:web", within the kernel's 15 bytes."""
-        return f"{self.interface}:{self.name}"[:IFNAMSIZ - 1]
+        return address_label(self.interface, self.name)
 
     @property
     def hosts(self) -> tuple[Address, ...]:

@@ -111,7 +111,7 @@ class Daemon:
         try:
             params = await prepare(self._configured, self.ports.addresses, self.ports.log)
         except (StartupError, OSError) as exc:
-            return self._fail_start(str(exc))
+            return self._fail_start(str(exc), getattr(exc, "exit_status", 1))
         self.node = Node(params, counter_source=self._counter_source, now=loop.time())
         for p in params:
             self.work.add(p.name)
@@ -129,10 +129,11 @@ class Daemon:
         self._log(msg.INFO, "carpd stopped; every VIP released", MESSAGE_ID=msg.DAEMON_LIFECYCLE)
         return 0
 
-    def _fail_start(self, reason: str) -> int:
+    def _fail_start(self, reason: str, status: int) -> int:
+        """`status`: 1, or a StartupError's own (HostMismatchError: not restarted)."""
         self._log(msg.ERR, f"carpd cannot start: {reason}", MESSAGE_ID=msg.DAEMON_LIFECYCLE)
         self.ports.notifier.notify(STATUS=f"failed: {reason}")
-        return 1
+        return status
 
     async def _bring_up(self, params: tuple[VipParams, ...]) -> None:
         ports = self.ports
@@ -173,7 +174,7 @@ class Daemon:
         """Belt and braces: whatever happened above, no VIP stays on an interface."""
         for p in self._configured:
             try:
-                await self.ports.addresses.remove(p.interface, p.addresses)
+                await self.ports.addresses.remove(p.interface, p.addresses, label=p.label)
             except OSError as exc:
                 if await self.work.interface_gone(p.interface, exc):
                     continue

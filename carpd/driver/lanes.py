@@ -4,11 +4,16 @@ Owns: one ordered "lane" task per VIP that runs its address operations (netlink)
 and script submissions strictly in the order the core emitted them; the gratuitous-ARP
 bursts (which run beside the lane, so a 3-second burst never holds up a step-down, and are
 cancelled when the VIP is released); and the reconcile pass that makes each interface agree
-with the state machines (a VIP deleted behind our back while MASTER is put back, one present
-while not MASTER is removed). Failures are logged and, for address operations, fed back to
-the core as `AddressOpFailed` through `post`; except a removal from an interface the kernel
-confirms is gone (deleted: its addresses went with it), which is only noted, as is a
-reconcile pass of such an interface.
+with the state machines (a VIP deleted behind our back while MASTER is put back, carpd's own
+copy present while not MASTER is removed). Failures are logged and, for address operations,
+fed back to the core as `AddressOpFailed` through `post`; except a removal from an interface
+the kernel confirms is gone (deleted: its addresses went with it), which is only noted, as is
+a reconcile pass of such an interface.
+Ownership (carpd.core.ownership): the pass and every release remove only addresses carrying
+carpd's mark. A copy of a VIP address that is not carpd's (an operator's `ip addr add`) is
+never removed or taken: the pass logs it once and posts `SetFault(FOREIGN_ADDRESS)`, so the
+VIP is FAULT (released, silent, the peer serves it) until that copy is gone, when it posts
+the fault's end and the VIP rejoins as BACKUP.
 Invariants: `Lane.held` is what the last *executed* address operation left on the interface,
 so the reconcile pass compares against the desired state at the lane's position, never
 against a state the lane has not reached yet; a busy lane is never reconciled.
@@ -32,8 +37,9 @@ from carpd.core.actions import (
     StopUnits,
 )
 from carpd.core.addresses import AddressWithPrefix, Family
-from carpd.core.events import AddressOpFailed, Event
-from carpd.core.params import VipParams
+from carpd.core.events import AddressOpFailed, Event, SetFault
+from carpd.core.ownership import FOREIGN_ADDRESS, foreign_copy_text, survey
+from carpd.core.params import VipParams, address_label
 from carpd.driver.ports import Ports
 from carpd.status import messages as msg
 
@@ -91,17 +97,20 @@ class VipWork:
         self._bursts: dict[str, set[asyncio.Task[None]]] = {}
         self._reconciling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._foreign: dict[str, frozenset[AddressWithPrefix]] = {}  # VIP -> copies not ours
 
     # -- membership ------------------------------------------------------------------------
 
     def add(self, name: str) -> None:
         self._lanes[name] = Lane(name, self._lane_error)
+        self._foreign.pop(name, None)
 
     async def remove(self, name: str, timeout: float) -> None:
         """Let the VIP's pending operations finish, then forget it."""
         await self._lanes[name].drain(timeout)
         self._lanes.pop(name).cancel()
         self._cancel_bursts(name)
+        self._foreign.pop(name, None)
 
     async def drain(self, timeout: float) -> None:
         await asyncio.gather(*(lane.drain(timeout) for lane in self._lanes.values()))
@@ -145,7 +154,8 @@ class VipWork:
                 await self._ports.addresses.add(a.interface, a.addresses, a.label,
                                                 deprecate_ipv6=a.deprecate_ipv6)
             else:
-                await self._ports.addresses.remove(a.interface, a.addresses)
+                await self._ports.addresses.remove(a.interface, a.addresses,
+                                                   label=address_label(a.interface, a.name))
         except OSError as exc:
             if isinstance(a, RemoveAddresses) and await self.interface_gone(a.interface, exc):
                 self._log(msg.INFO, f"vip {a.name}: {a.interface} is gone, and its addresses "
@@ -211,12 +221,13 @@ class VipWork:
         task.add_done_callback(self._tasks.discard)
 
     async def _reconcile_pass(self, iface: str) -> None:
-        """One address dump for the interface; each VIP whose lane is idle is compared with
-        what its state machine wants. A busy lane is skipped: its pending operations are
-        about to change the interface, and the next pass looks again."""
+        """One address dump for the interface; each VIP's foreign copies are noted, and each
+        VIP whose lane is idle is compared with what its state machine wants. A busy lane
+        is skipped: its pending operations are about to change the interface, and the next
+        pass looks again."""
         self._reconciling.discard(iface)
         try:
-            present = await self._ports.addresses.addresses(iface)
+            listing = await self._ports.addresses.listing(iface)
         except OSError as exc:
             if await self.interface_gone(iface, exc):
                 return  # nothing to reconcile; its VIPs are INIT until it comes back
@@ -225,14 +236,34 @@ class VipWork:
             return
         for p in self._vips():
             lane = self._lanes.get(p.name)
-            if p.interface != iface or lane is None or lane.busy:
+            if p.interface != iface or lane is None:
                 continue
-            wanted = {a.ip for a in p.addresses}
-            have = tuple(a for a in present if a.ip in wanted)
-            if lane.held and len(have) < len(wanted):
+            found = survey(p.addresses, p.label, listing)
+            self._note_foreign(p, frozenset(found.foreign))
+            if lane.busy:
+                continue
+            have = {a.ip for a in found.ours}
+            if lane.held and not found.foreign and len(have) < len(p.addresses):
                 lane.submit(functools.partial(self._restore, p, lane))
-            elif not lane.held and have:
-                lane.submit(functools.partial(self._evict, p, lane, have))
+            elif not lane.held and found.ours:
+                lane.submit(functools.partial(self._evict, p, lane, found.ours))
+
+    def _note_foreign(self, p: VipParams, foreign: frozenset[AddressWithPrefix]) -> None:
+        """A change in the VIP's copies that are not carpd's: logged, and the VIP's
+        FOREIGN_ADDRESS fault set or cleared."""
+        if foreign == self._foreign.get(p.name, frozenset()):
+            return
+        self._foreign[p.name] = foreign
+        if foreign:
+            texts = "; ".join(foreign_copy_text(a, p.interface) for a in sorted(foreign, key=str))
+            self._log(msg.ERR, f"vip {p.name}: {texts}; the VIP is FAULT (not served by this "
+                      "host) until it is gone", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name,
+                      CARP_INTERFACE=p.interface)
+        else:
+            self._log(msg.NOTICE, f"vip {p.name}: no address on {p.interface} equal to the VIP "
+                      "that carpd did not add any more; the VIP runs again",
+                      MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name, CARP_INTERFACE=p.interface)
+        self._post(SetFault(name=p.name, source=FOREIGN_ADDRESS, failing=bool(foreign)))
 
     async def _restore(self, p: VipParams, lane: Lane) -> None:
         if not lane.held:
@@ -252,9 +283,11 @@ class VipWork:
                      have: tuple[AddressWithPrefix, ...]) -> None:
         if lane.held:
             return  # became MASTER meanwhile
-        await self._ports.addresses.remove(p.interface, have)
-        self._log(msg.WARNING, f"vip {p.name}: {', '.join(map(str, have))} present while not "
-                  "MASTER; removed it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
+        removed = await self._ports.addresses.remove(p.interface, have, label=p.label)
+        if removed:
+            self._log(msg.WARNING, f"vip {p.name}: {', '.join(map(str, removed))} (carpd's) "
+                      "present while not MASTER; removed it", MESSAGE_ID=msg.VIP_RECONCILED,
+                      CARP_NAME=p.name)
 
     def _lane_error(self, name: str, exc: BaseException) -> None:
         self._log(msg.ERR, f"vip {name}: {type(exc).__name__}: {exc}", MESSAGE_ID=msg.IO_FAILURE,

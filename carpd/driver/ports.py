@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from carpd.core.actions import Action, SendAdvert
 from carpd.core.addresses import Address, AddressWithPrefix, Family
 from carpd.core.events import DatagramMalformed, PacketReceived
+from carpd.core.ownership import InterfaceAddress
 from carpd.core.params import CheckParams, VipParams
 
 DatagramCallback = Callable[[PacketReceived | DatagramMalformed], None]
@@ -59,14 +60,21 @@ class AddressPort(Protocol):
 
     async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],
                   label: str, *, deprecate_ipv6: bool = False) -> None:
-        """Add those absent (IPv4 with `label`; IPv6 without DAD, with preferred lifetime 0
-        when `deprecate_ipv6`); present ones are kept."""
+        """Add those absent with carpd's mark (IPv4 also with `label`; IPv6 without DAD,
+        with preferred lifetime 0 when `deprecate_ipv6`); present ones that are carpd's are
+        kept; one present that is not carpd's raises an OSError (EEXIST) and is not taken."""
 
-    async def remove(self, interface: str, addresses: tuple[AddressWithPrefix, ...]) -> None:
-        """Remove those present; absent ones are not an error."""
+    async def remove(self, interface: str, addresses: tuple[AddressWithPrefix, ...], *,
+                     label: str) -> tuple[AddressWithPrefix, ...]:
+        """Remove those present that are carpd's (carpd.core.ownership.owns with `label`);
+        absent ones are not an error, ones that are not carpd's stay. Returns the removed."""
 
     async def addresses(self, interface: str) -> set[AddressWithPrefix]:
         """Every address of the interface, both families."""
+
+    async def listing(self, interface: str) -> tuple[InterfaceAddress, ...]:
+        """Every address of the interface, both families, each saying whether it carries
+        carpd's mark (and its IPv4 label): what lets carpd tell its own addresses."""
 
     async def primary_address(self, interface: str, family: Family) -> Address | None:
         """The interface's primary address in `family`: for IPv4 the first non-secondary

@@ -1,9 +1,23 @@
-"""Before VIPs run: their interfaces exist, stale copies are gone, 'auto' sources resolved.
+"""Before VIPs run: the configuration fits this host, carpd's stale copies are gone, 'auto'
+sources resolved.
 
-Owns: `prepare` (at start: every configured interface exists, VIP addresses an earlier run
-left behind are removed and logged, each VIP's 'auto' sources resolved) and
-`resolve_for_reload` (a reload's VIPs: a source already in use on the interface is kept, a new
-one resolved), both checking that one interface sends from one source per family and mode.
+Owns: `prepare` (at start: every configured interface exists, a configured `source`/`source6`
+is on its interface, no VIP address is on its interface without being carpd's, then the VIP
+addresses an earlier run left behind, which carry carpd's mark, are removed and logged, and
+each VIP's 'auto' sources resolved) and `resolve_for_reload` (a reload's VIPs: interfaces
+exist, a new VIP's address is not the host's own, a source already in use on the interface is
+kept, a new one resolved), both checking that one interface sends from one source per family
+and mode.
+Ownership (carpd.core.ownership): only addresses carrying carpd's mark are ever removed; a VIP
+address that is on the interface without it (say the host's own primary address) is a
+`HostMismatchError` naming the address, the interface and the VIP, and nothing is touched.
+`HostMismatchError` (exit status EXIT_HOST_MISMATCH, 6: the unit's RestartPreventExitStatus= keeps
+systemd from restarting what cannot succeed on this host) covers these checks; other
+`StartupError`s exit 1 and are restarted: 'auto' finding no address may be a network still
+coming up (an IPv6 link-local is tentative for a second after the link comes up).
+Leftovers: `leftovers` finds carpd's own copies per VIP and `prepare` removes them; a restart
+that wants to keep serving a VIP it still holds (after a crash) takes `leftovers` instead of
+`_remove_stale`.
 How 'auto' resolves, per family the VIP has addresses in (IPV6-UNICAST-VRRP3.md 1.1, 2.5):
 IPv4 from the interface's primary address; IPv6 from its link-local address (what the BSDs
 send from, and the only choice for ff02::12), except that a VIP with global IPv6 unicast peers
@@ -16,56 +30,118 @@ Must not: start anything (the driver does once these succeed), or contain protoc
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
-from carpd.core.addresses import Address, Family
+from carpd.core.addresses import Address, AddressWithPrefix, Family
+from carpd.core.ownership import InterfaceAddress, foreign_copy_text, survey
 from carpd.core.params import VipParams
 from carpd.driver.ports import AddressPort, EventLog
 from carpd.status import messages as msg
 
+EXIT_HOST_MISMATCH = 6  # systemd shows it as 6/NOTCONFIGURED; not restarted by the unit
+
 # (interface, family, global unicast source?) -> the source resolved for it
 _SourceKey = tuple[str, Family, bool]
+Leftovers = dict[str, tuple[AddressWithPrefix, ...]]  # VIP name -> carpd's copies found
 
 
 class StartupError(Exception):
     """The daemon cannot start with this configuration on this host (message says why)."""
 
+    exit_status = 1
+
+
+class HostMismatchError(StartupError):
+    """The configuration cannot work on this host as it is: restarting cannot help."""
+
+    exit_status = EXIT_HOST_MISMATCH
+
 
 async def prepare(configured: tuple[VipParams, ...], addresses: AddressPort,
                   log: EventLog) -> tuple[VipParams, ...]:
-    """Interfaces exist, stale VIPs removed, 'auto' sources resolved."""
-    by_iface: dict[str, list[VipParams]] = {}
-    for p in configured:
-        by_iface.setdefault(p.interface, []).append(p)
+    """The configuration fits the host, stale VIPs removed, 'auto' sources resolved."""
+    by_iface = _by_interface(configured)
+    listings: dict[str, tuple[InterfaceAddress, ...]] = {}
+    problems: list[str] = []
     for iface, vips in by_iface.items():
         if not await addresses.exists(iface):
-            names = ", ".join(p.name for p in vips)
-            raise StartupError(f"interface {iface} does not exist (used by vip {names})")
-        await _remove_stale(iface, vips, addresses, log)
+            problems.append(_no_interface(iface, vips))
+            continue
+        listings[iface] = await addresses.listing(iface)
+        problems += host_problems(vips, listings[iface])
+    if problems:
+        raise HostMismatchError("; ".join(problems))
+    for iface, vips in by_iface.items():
+        await _remove_stale(iface, vips, leftovers(vips, listings[iface]), addresses, log)
     resolver = _Resolver(addresses, configured)
     resolved = [await resolver.resolve(p) for p in configured]
     check_one_source_per_interface(resolved)
     return tuple(resolved)
 
 
-async def _remove_stale(iface: str, vips: list[VipParams], addresses: AddressPort,
-                        log: EventLog) -> None:
-    ours = {a.ip for p in vips for a in p.addresses}
-    stale = tuple(a for a in await addresses.addresses(iface) if a.ip in ours)
-    if stale:
-        await addresses.remove(iface, stale)
-        log.record(msg.NOTICE, f"removed stale VIP {', '.join(map(str, stale))} from {iface} "
-                   "(left by an earlier run that did not exit cleanly)",
-                   MESSAGE_ID=msg.VIP_RECONCILED, CARP_INTERFACE=iface)
+def host_problems(vips: Iterable[VipParams], listing: tuple[InterfaceAddress, ...]
+                  ) -> list[str]:
+    """What stops these VIPs of one interface from running on it: a VIP address there
+    that is not carpd's, a configured source that is not there."""
+    problems: list[str] = []
+    present = {entry.address.ip for entry in listing}
+    for p in vips:
+        for addr in survey(p.addresses, p.label, listing).foreign:
+            problems.append(f"vip {p.name}: {foreign_copy_text(addr, p.interface)}")
+        for family in p.families:
+            source = p.source_for(family)
+            if source is not None and source not in present:
+                key = "source" if family is Family.IPV4 else "source6"
+                problems.append(f"vip {p.name}: {key} {source} is not an address of "
+                                f"{p.interface}")
+    return problems
+
+
+def leftovers(vips: Iterable[VipParams], listing: tuple[InterfaceAddress, ...]) -> Leftovers:
+    """carpd's own copies of each VIP's addresses (its mark), what a run that did not exit
+    cleanly left (any prefix length)."""
+    found = {p.name: survey(p.addresses, p.label, listing).ours for p in vips}
+    return {name: ours for name, ours in found.items() if ours}
+
+
+async def _remove_stale(iface: str, vips: list[VipParams], stale: Leftovers,
+                        addresses: AddressPort, log: EventLog) -> None:
+    for p in vips:
+        if p.name not in stale:
+            continue
+        removed = await addresses.remove(iface, stale[p.name], label=p.label)
+        if removed:
+            log.record(msg.NOTICE, f"vip {p.name}: removed stale VIP "
+                       f"{', '.join(map(str, removed))} from {iface} (carpd's, left by an "
+                       "earlier run that did not exit cleanly)",
+                       MESSAGE_ID=msg.VIP_RECONCILED, CARP_INTERFACE=iface, CARP_NAME=p.name)
+
+
+def _by_interface(vips: Iterable[VipParams]) -> dict[str, list[VipParams]]:
+    by_iface: dict[str, list[VipParams]] = {}
+    for p in vips:
+        by_iface.setdefault(p.interface, []).append(p)
+    return by_iface
+
+
+def _no_interface(iface: str, vips: list[VipParams]) -> str:
+    return f"interface {iface} does not exist (used by vip {', '.join(p.name for p in vips)})"
 
 
 async def resolve_for_reload(vips: tuple[VipParams, ...], running: tuple[VipParams, ...],
                              addresses: AddressPort) -> tuple[VipParams, ...]:
     """'auto' sources resolve to what the interface already sends from in that family (one
-    source per interface and family), or, where nothing runs yet, as at start."""
-    for iface in dict.fromkeys(p.interface for p in vips):
-        if iface not in {p.interface for p in running} and not await addresses.exists(iface):
-            names = ", ".join(p.name for p in vips if p.interface == iface)
-            raise StartupError(f"interface {iface} does not exist (used by vip {names})")
+    source per interface and family), or, where nothing runs yet, as at start. A VIP whose
+    interface or addresses are not running yet must fit the host as at start."""
+    running_ifaces = {p.interface for p in running}
+    for iface, ifvips in _by_interface(vips).items():
+        if iface not in running_ifaces and not await addresses.exists(iface):
+            raise StartupError(_no_interface(iface, ifvips))
+        same = {(p.name, p.interface, p.addresses) for p in running}
+        new = [p for p in ifvips if (p.name, p.interface, p.addresses) not in same]
+        problems = host_problems(new, await addresses.listing(iface)) if new else []
+        if problems:
+            raise StartupError("; ".join(problems))
     resolver = _Resolver(addresses, vips)
     for p in running:
         for family in p.families:

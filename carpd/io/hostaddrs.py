@@ -1,33 +1,32 @@
 """A snapshot of this host's interface addresses, for `carpd --check` (config/hostcheck.py).
 
 Owns: `host_addresses()`: interface name -> every address on it with its prefix, both
-families, read once over netlink (pyroute2's synchronous IPRoute; nothing is changed). An
-interface without addresses is listed with none, so "the host has it" is still known.
+families, each with carpd's mark and its IPv4 label (`InterfaceAddress`), so the check can
+tell carpd's VIPs from the host's own addresses. Read once: one RTM_GETADDR dump
+(carpd.io.ifaddr) and the interface names (if_nameindex); nothing is changed. An interface
+without addresses is listed with none, so "the host has it" is still known.
 Must not: judge anything (hostcheck does), or be used by the daemon (it has its port).
 """
 
 from __future__ import annotations
 
-import ipaddress
-from typing import Any
+import socket
 
-from carpd.core.addresses import AddressWithPrefix
+from carpd.core.ownership import InterfaceAddress
+from carpd.io.ifaddr import RtnlSocket
 
 
-def host_addresses() -> dict[str, tuple[AddressWithPrefix, ...]]:
-    """Raises OSError (or ImportError without pyroute2) when netlink cannot be read."""
-    from pyroute2 import IPRoute
-
-    ipr: Any = IPRoute()
+def host_addresses() -> dict[str, tuple[InterfaceAddress, ...]]:
+    """Raises OSError when netlink cannot be read."""
+    names = dict(socket.if_nameindex())
+    found: dict[str, list[InterfaceAddress]] = {name: [] for name in names.values()}
+    rtnl = RtnlSocket()
     try:
-        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
-        found: dict[str, list[AddressWithPrefix]] = {name: [] for name in names.values()}
-        for msg in ipr.get_addr():
-            name = names.get(msg["index"])
-            address = msg.get_attr("IFA_ADDRESS") or msg.get_attr("IFA_LOCAL")
-            if name is None or address is None:
-                continue
-            found[name].append(ipaddress.ip_interface(f"{address}/{msg['prefixlen']}"))
+        states = rtnl.dump()
     finally:
-        ipr.close()
+        rtnl.close()
+    for state in states:
+        name = names.get(state.index)
+        if name is not None:
+            found[name].append(state.listed())
     return {name: tuple(addrs) for name, addrs in found.items()}

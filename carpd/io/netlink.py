@@ -1,26 +1,29 @@
 """Addresses and link state through rtnetlink (ports.AddressPort).
 
 Owns: adding/removing the VIPs (IPv4 or IPv6; IPv4 ones with an ifconfig-style label, which
-IPv6 has no field for), listing addresses of both families with their kernel state
-(`address_states`: flags, scope, lifetimes), the primary address per family (IPv4: the first
-non-secondary one; IPv6: the link-local one), the first usable global IPv6 address (a source
-towards unicast peers), carrier state, and watching link/address changes.
+IPv6 has no field for; every one with carpd's mark, carpd.io.ifaddr), listing addresses of
+both families with their kernel state (`address_states`: flags, scope, lifetimes, label,
+mark) and as the driver sees them (`listing`: with the mark), the primary address per family
+(IPv4: the first non-secondary one; IPv6: the link-local one), the first usable global IPv6
+address (a source towards unicast peers), carrier state, and watching link/address changes.
+
+Ownership (carpd.core.ownership): `remove` deletes only the copies of an address that are
+carpd's (the mark, or for IPv4 the VIP's label), each by an exact request, so an operator's
+copy of the same IP stays; `add` of an address that is present but not carpd's raises
+`ForeignAddressError` (EEXIST) instead of treating it as held.
 
 IPv6 VIPs are always added with IFA_F_NODAD: usable at once, and a moment of layer-2 split
 brain (the old master still answering) cannot leave the VIP dadfailed for good; the election
 is the duplicate detection (IPV6-UNICAST-VRRP3.md 1.9). With `deprecate_ipv6` they also get
 preferred lifetime 0 and an infinite valid one (IFA_CACHEINFO), so the kernel never picks
-them as the source of outgoing connections. That RTM_NEWADDR request is encoded here and sent
-on a plain rtnetlink socket of the worker thread (waiting for the kernel's acknowledgement),
-because pyroute2's `IPRoute.addr` handles flags and lifetimes differently in 0.7.2 and 0.9.x
-(0.7.2 drops a preferred lifetime) and 0.9.x's sync `nlm_request` is broken; IPv4 ones go
-through `addr` as before.
+them as the source of outgoing connections. Address requests and dumps are encoded by
+carpd.io.ifaddr and sent on a plain rtnetlink socket of the worker thread (pyroute2 versions
+differ in flags, lifetimes and IFA_PROTO).
 
-Threading (PACKAGING.md: pyroute2 0.7.2 on Debian 12 has no AsyncIPRoute): every request goes
-through the synchronous `pyroute2.IPRoute`, created and used only inside one dedicated worker
-thread (a single-thread executor), never on the event-loop thread. The same code runs on
-pyroute2 0.7.2 and 0.9.x because it only uses `link_lookup`, `get_links`, `get_addr` and
-`addr`, which both versions share.
+Threading (PACKAGING.md: pyroute2 0.7.2 on Debian 12 has no AsyncIPRoute): every request runs
+inside one dedicated worker thread (a single-thread executor), never on the event-loop
+thread; link state still goes through the synchronous `pyroute2.IPRoute` created there
+(`link_lookup`, `get_links`, which 0.7.2 and 0.9.x share).
 
 Watching (`start`) is carpd.io.netwatch's thread on a plain rtnetlink socket: link carrier
 changes, interfaces deleted and (re)created, and address changes of both families.
@@ -31,19 +34,25 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import errno
-import ipaddress
 import os
 import socket
-import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from carpd.core.addresses import Address, AddressWithPrefix, Family
+from carpd.core.ownership import InterfaceAddress, owns
 from carpd.core.params import IFNAMSIZ
+from carpd.io.ifaddr import (
+    IFA_F_SECONDARY,
+    RT_SCOPE_UNIVERSE,
+    AddressState,
+    RtnlSocket,
+    encode_del_address,
+    encode_new_address,
+)
 from carpd.io.netwatch import (
     AddressCallback,
     LinkCallback,
@@ -54,70 +63,23 @@ from carpd.io.netwatch import (
 
 T = TypeVar("T")
 
-IFA_F_SECONDARY = 0x01
-IFA_F_NODAD = 0x02
-IFA_F_DADFAILED = 0x08
-IFA_F_DEPRECATED = 0x20
-IFA_F_TENTATIVE = 0x40
-RT_SCOPE_UNIVERSE = 0
-INFINITY_LIFE_TIME = 0xFFFFFFFF
-RTM_NEWADDR, NLMSG_ERROR = 20, 2
-NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
-NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
-IFA_ADDRESS, IFA_CACHEINFO, IFA_FLAGS = 1, 6, 8
-REQUEST_TIMEOUT = 5.0
-
-_NLMSGHDR = struct.Struct("=IHHII")
-_IFADDRMSG = struct.Struct("=BBBBI")
-_RTATTR = struct.Struct("=HH")
-
-_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+__all__ = ["AddressState", "ForeignAddressError", "NetlinkAddresses"]
 
 
-@dataclass(frozen=True, slots=True)
-class AddressState:
-    """One address of an interface as the kernel reports it (`ip addr` shows the same)."""
-
-    address: AddressWithPrefix
-    flags: int  # IFA_F_* (IFA_FLAGS when present, else the 8-bit ifa_flags)
-    scope: int  # RT_SCOPE_*: 0 universe (global, ULA included), 253 link, 254 host
-    preferred_lft: int | None = None  # seconds; INFINITY_LIFE_TIME = forever
-    valid_lft: int | None = None
-
-    @property
-    def tentative(self) -> bool:
-        return bool(self.flags & IFA_F_TENTATIVE)
-
-    @property
-    def dadfailed(self) -> bool:
-        return bool(self.flags & IFA_F_DADFAILED)
-
-    @property
-    def deprecated(self) -> bool:
-        return bool(self.flags & IFA_F_DEPRECATED)
-
-    @property
-    def nodad(self) -> bool:
-        return bool(self.flags & IFA_F_NODAD)
-
-    @property
-    def usable_source(self) -> bool:
-        """The kernel would pick it as a source: neither tentative, dadfailed nor
-        deprecated."""
-        return not self.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED)
-
-
+class ForeignAddressError(FileExistsError):
+    """The address to add is already on the interface and is not carpd's."""
 
 
 class NetlinkAddresses:
-    """ports.AddressPort over pyroute2's sync IPRoute in a worker thread."""
+    """ports.AddressPort over rtnetlink in a worker thread (carpd.io.ifaddr's socket for
+    addresses, pyroute2's sync IPRoute for links)."""
 
     def __init__(self) -> None:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="carpd-netlink")
         self._ipr: Any = None  # created inside the worker thread
-        self._rtnl: socket.socket | None = None  # plain rtnetlink socket, worker thread only
-        self._seq = 0
+        self._rtnl = RtnlSocket()  # plain rtnetlink socket, worker thread only
+        self._closed = False
         self._watcher: NetlinkWatcher | None = None
 
     # -- worker-thread plumbing -----------------------------------------------------------
@@ -126,13 +88,16 @@ class NetlinkAddresses:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._with_ipr, fn)
 
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
     def _with_ipr(self, fn: Callable[[Any], T]) -> T:
         if self._ipr is None:
             self._ipr = IPRoute()
         return fn(self._ipr)
 
     @staticmethod
-    def _index(ipr: Any, interface: str) -> int:
+    def _index(interface: str) -> int:
         """One SIOCGIFINDEX ioctl (microseconds); pyroute2's link_lookup dumps every link
         through netlink and cost ~1.4 ms on each address operation of a takeover."""
         try:
@@ -152,58 +117,77 @@ class NetlinkAddresses:
 
     async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],
                   label: str, *, deprecate_ipv6: bool = False) -> None:
-        """Add each address (IPv4 ones with `label`, truncated to 15 characters; IPv6 ones
-        without DAD, with preferred lifetime 0 when `deprecate_ipv6`); present ones are
-        kept as they are."""
+        """Add each address with carpd's mark (IPv4 ones with `label`, truncated to 15
+        characters; IPv6 ones without DAD, with preferred lifetime 0 when `deprecate_ipv6`).
+        One already present is kept as it is if it is carpd's; if it is not, raises
+        ForeignAddressError (the rest are not added)."""
         label = label[:IFNAMSIZ - 1]
 
-        def work(ipr: Any) -> None:
-            index = self._index(ipr, interface)
+        def work() -> None:
+            index = self._index(interface)
             for addr in addresses:
                 try:
-                    if isinstance(addr, ipaddress.IPv6Interface):
-                        self._request(encode_new_ipv6_address(index, addr, deprecate_ipv6))
-                    else:
-                        ipr.addr("add", index=index, address=str(addr.ip),
-                                 family=socket.AF_INET, prefixlen=addr.network.prefixlen,
-                                 label=label)
-                except NetlinkError as exc:
-                    if exc.code != errno.EEXIST:
-                        raise _oserror(exc, f"cannot add {addr} to {interface}") from None
+                    self._rtnl.request(encode_new_address(index, addr, label=label,
+                                                          deprecate=deprecate_ipv6))
                 except FileExistsError:
-                    continue
+                    self._check_present_is_ours(index, interface, addr, label)
                 except OSError as exc:
                     raise OSError(exc.errno, f"cannot add {addr} to {interface}: "
                                              f"{exc.strerror}") from None
 
-        await self._call(work)
+        await self._run(work)
 
-    async def remove(self, interface: str,
-                     addresses: tuple[AddressWithPrefix, ...]) -> None:
-        """Remove those present; absent ones are not an error."""
+    def _check_present_is_ours(self, index: int, interface: str, addr: AddressWithPrefix,
+                               label: str) -> None:
+        """EEXIST: IPv4 has the same address and prefix, IPv6 the same address."""
+        same = [s for s in self._entries(index, interface, None) if s.address.ip == addr.ip
+                and (addr.version == 6 or s.address == addr)]
+        foreign = [s for s in same if not owns(s.listed(), label)]
+        if foreign:
+            raise ForeignAddressError(
+                errno.EEXIST, f"cannot add {addr} to {interface}: {foreign[0].address} is "
+                "already there and was not added by carpd (no carpd mark); not taking it")
 
-        def work(ipr: Any) -> None:
-            index = self._index(ipr, interface)
-            for addr in addresses:
+    async def remove(self, interface: str, addresses: tuple[AddressWithPrefix, ...], *,
+                     label: str) -> tuple[AddressWithPrefix, ...]:
+        """Remove the copies of `addresses` (same address and prefix) that are carpd's
+        (its mark, or for IPv4 `label`); absent ones are not an error and ones that are not
+        carpd's stay. Returns what was removed."""
+
+        def work() -> tuple[AddressWithPrefix, ...]:
+            index = self._index(interface)
+            wanted = set(addresses)
+            removed: list[AddressWithPrefix] = []
+            for state in self._entries(index, interface, None):
+                if state.address not in wanted or not owns(state.listed(), label):
+                    continue
                 try:
-                    ipr.addr("del", index=index, address=str(addr.ip), family=_AF[addr.version],
-                             prefixlen=addr.network.prefixlen)
-                except NetlinkError as exc:
-                    if exc.code != errno.EADDRNOTAVAIL:
-                        raise _oserror(exc, f"cannot remove {addr} from {interface}") \
-                            from None
+                    self._rtnl.request(encode_del_address(index, state))
+                except OSError as exc:
+                    if exc.errno != errno.EADDRNOTAVAIL:
+                        raise OSError(exc.errno, f"cannot remove {state.address} from "
+                                                 f"{interface}: {exc.strerror}") from None
+                    continue
+                removed.append(state.address)
+            return tuple(removed)
 
-        await self._call(work)
+        return await self._run(work)
 
     async def addresses(self, interface: str) -> set[AddressWithPrefix]:
         """Every address of the interface, IPv4 and IPv6."""
         return {s.address for s in await self.address_states(interface)}
 
+    async def listing(self, interface: str) -> tuple[InterfaceAddress, ...]:
+        """Every address of the interface, both families, with carpd's mark and the IPv4
+        label, in kernel order."""
+        return tuple(s.listed() for s in await self.address_states(interface))
+
     async def address_states(self, interface: str, family: Family | None = None
                              ) -> list[AddressState]:
-        """Every address of the interface in `family` (None: both) with its flags, scope
-        and lifetimes, in kernel order."""
-        return await self._call(lambda ipr: self._entries(ipr, interface, family))
+        """Every address of the interface in `family` (None: both) with its flags, scope,
+        lifetimes, label and protocol, in kernel order."""
+        return await self._run(
+            lambda: self._entries(self._index(interface), interface, family))
 
     async def primary_address(self, interface: str, family: Family,
                               exclude: frozenset[Address] = frozenset()) -> Address | None:
@@ -236,7 +220,7 @@ class NetlinkAddresses:
 
     async def link_up(self, interface: str) -> bool:
         def work(ipr: Any) -> bool:
-            index = self._index(ipr, interface)
+            index = self._index(interface)
             links = ipr.get_links(index)
             return bool(links) and carrier(int(links[0]["flags"]))
 
@@ -252,88 +236,28 @@ class NetlinkAddresses:
         if self._watcher is not None:
             watcher, self._watcher = self._watcher, None
             await asyncio.get_running_loop().run_in_executor(None, watcher.stop)
-        if self._ipr is not None:
-            fut = asyncio.get_running_loop().run_in_executor(self._executor, self._close_ipr)
-            await fut
-        self._executor.shutdown(wait=False)
+        if not self._closed:
+            self._closed = True
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._close_ipr)
+            self._executor.shutdown(wait=False)
 
     def _close_ipr(self) -> None:
         ipr, self._ipr = self._ipr, None
         if ipr is not None:
             ipr.close()
-        rtnl, self._rtnl = self._rtnl, None
-        if rtnl is not None:
-            rtnl.close()
-
-    def _request(self, body: tuple[int, bytes]) -> None:
-        """Send one rtnetlink request (worker thread) and wait for its acknowledgement;
-        a negative one raises OSError with its errno."""
-        if self._rtnl is None:
-            self._rtnl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
-            self._rtnl.bind((0, 0))
-            self._rtnl.settimeout(REQUEST_TIMEOUT)
-        self._seq += 1
-        kind, payload = body
-        flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-        self._rtnl.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(payload), kind, flags, self._seq,
-                                       0) + payload)
-        while True:
-            data = self._rtnl.recv(1 << 16)
-            offset = 0
-            while offset + _NLMSGHDR.size + 4 <= len(data):
-                length, kind, _f, seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-                if kind == NLMSG_ERROR and seq == self._seq:
-                    (code,) = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)
-                    if code:
-                        raise OSError(-code, os.strerror(-code))
-                    return
-                offset += max((length + 3) & ~3, _NLMSGHDR.size)
+        self._rtnl.close()
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _entries(self, ipr: Any, interface: str, family: Family | None
+    def _entries(self, index: int, interface: str, family: Family | None
                  ) -> list[AddressState]:
         """The addresses of the interface in `family` (None: both), in kernel order."""
         try:
-            index = self._index(ipr, interface)
-            msgs = [m for f in ([family] if family else list(Family))
-                    for m in ipr.get_addr(family=_AF[f], index=index)]
-        except NetlinkError as exc:
-            raise _oserror(exc, f"cannot list addresses of {interface}") from None
-        return [state for msg in msgs if int(msg["index"]) == index
-                for state in [_state(msg)] if state is not None]
-
-
-def _state(msg: Any) -> AddressState | None:
-    local = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-    if local is None:
-        return None
-    flags = msg.get_attr("IFA_FLAGS")
-    cache = msg.get_attr("IFA_CACHEINFO")
-    return AddressState(
-        address=ipaddress.ip_interface(f"{local}/{msg['prefixlen']}"),
-        flags=int(msg["flags"]) if flags is None else int(flags), scope=int(msg["scope"]),
-        preferred_lft=None if cache is None else int(cache["ifa_preferred"]),
-        valid_lft=None if cache is None else int(cache["ifa_valid"]))
-
-
-def _rtattr(kind: int, value: bytes) -> bytes:
-    raw = _RTATTR.pack(_RTATTR.size + len(value), kind) + value
-    return raw + b"\0" * (-len(raw) % 4)
-
-
-def encode_new_ipv6_address(index: int, addr: ipaddress.IPv6Interface,
-                            deprecate: bool) -> tuple[int, bytes]:
-    """RTM_NEWADDR and its body for an IPv6 VIP: no DAD (in ifa_flags and IFA_FLAGS);
-    deprecated (IFA_CACHEINFO preferred 0, valid forever) when asked, else no lifetimes
-    (the kernel's default: both forever)."""
-    body = _IFADDRMSG.pack(socket.AF_INET6, addr.network.prefixlen, IFA_F_NODAD,
-                           RT_SCOPE_UNIVERSE, index)
-    body += _rtattr(IFA_ADDRESS, addr.ip.packed) + _rtattr(IFA_FLAGS,
-                                                           struct.pack("=I", IFA_F_NODAD))
-    if deprecate:
-        body += _rtattr(IFA_CACHEINFO, struct.pack("=IIII", 0, INFINITY_LIFE_TIME, 0, 0))
-    return RTM_NEWADDR, body
+            found = self._rtnl.dump(None if family is None else int(family))
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot list addresses of {interface}: "
+                                     f"{exc.strerror}") from None
+        return [state for state in found if state.index == index]
 
 
 def _oserror(exc: NetlinkError, what: str) -> OSError:

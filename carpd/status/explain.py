@@ -33,6 +33,8 @@ REASONS = {
     "link_up": "its interface got carrier back",
     "shutdown": "carpd is stopping it",
     "fault_cleared": "its failing fatal checks pass again",
+    "fault_foreign_address": "an address equal to the VIP that carpd did not add is on its "
+                             "interface (carpd neither takes nor removes it; see the journal)",
 }
 
 

@@ -8,15 +8,24 @@ import ipaddress
 from pathlib import Path
 
 from carpd.config.hostcheck import HostFindings, check_host, describe_transport
+from carpd.core.ownership import InterfaceAddress
 from carpd.core.params import VipParams
 from tests.config.test_ipv6_unicast import DUAL, ONLY6, dual
 from tests.config.test_loader import BASE, MAIL, base, load
 
 P = "carpd.toml"
 I = ipaddress.ip_interface  # noqa: E741 (short, read as "interface")
-HOST = {"lo": (I("127.0.0.1/8"), I("::1/128")),
-        "eth0": (I("172.16.90.101/24"), I("2001:db8:90::101/64"), I("fe80::11/64")),
-        "eth1": (I("10.9.0.1/24"), I("fe80::99/64"))}
+
+
+def host(**interfaces: tuple[str, ...]) -> dict[str, tuple[InterfaceAddress, ...]]:
+    """A snapshot of a host's addresses, none of them carpd's (no mark, default labels)."""
+    return {name: tuple(InterfaceAddress(I(a), label=name if ":" not in a else None)
+                        for a in addrs) for name, addrs in interfaces.items()}
+
+
+HOST = host(lo=("127.0.0.1/8", "::1/128"),
+            eth0=("172.16.90.101/24", "2001:db8:90::101/64", "fe80::11/64"),
+            eth1=("10.9.0.1/24", "fe80::99/64"))
 
 
 def test_a_multicast_file_has_no_findings(workdir: Path) -> None:
@@ -63,14 +72,19 @@ def test_behind_a_router_with_a_lowered_accept_ttl_is_fine(workdir: Path) -> Non
 
 
 def test_the_vips_own_prefix_counts_as_on_link(workdir: Path) -> None:
-    bare = {"eth0": (I("fe80::11/64"),)}  # a backup: no IPv4 address of that subnet yet
+    bare = host(eth0=("fe80::11/64",))  # a backup: no IPv4 address of that subnet yet
     text = base('peers = ["172.16.90.102"]\n')
-    assert check_host(load(workdir, text), bare) == HostFindings()
+    assert check_host(load(workdir, text), bare) == HostFindings(warnings=(
+        f"{P}:7: vip.web.address: 172.16.90.31 is in no subnet of eth0 (its subnets: none "
+        "in IPv4): neighbours reach the VIP only through a route to this host",))
 
 
-def test_an_interface_the_host_lacks_is_not_judged(workdir: Path) -> None:
+def test_an_interface_the_host_lacks_is_an_error_and_not_judged_further(
+        workdir: Path) -> None:
     text = base('peers = ["192.0.2.102"]\n').replace('"eth0"', '"eth9"')
-    assert check_host(load(workdir, text), HOST) == HostFindings()
+    assert check_host(load(workdir, text), HOST) == HostFindings(errors=(
+        f"{P}:2: defaults.interface: interface eth9 does not exist on this host (inherited "
+        "by vip.web)",))
 
 
 def summary(workdir: Path, text: str) -> str:
@@ -91,3 +105,59 @@ def test_describe_transport(workdir: Path) -> None:
         "IPv4+IPv6, unicast to 1 peer (IPv4 layer-2 broadcast)")
     assert summary(workdir, dual('peers = ["172.16.90.102"]\n')) == (
         "IPv4+IPv6, unicast to 1 peer (IPv6 multicast)")
+
+
+# ----------------------------------------------------------- the host itself (issue 13, item 2)
+
+
+def test_a_vip_equal_to_the_hosts_primary_address_is_an_error(workdir: Path) -> None:
+    text = base().replace("172.16.90.31/24", "172.16.90.101/24")
+    assert check_host(load(workdir, text), HOST) == HostFindings(errors=(
+        f"{P}:7: vip.web.address: 172.16.90.101/24 is already on eth0 and was not added by "
+        "carpd (it has no carpd mark); carpd never takes or removes an address it did not "
+        "add: use another VIP address or remove 172.16.90.101/24 from eth0",))
+
+
+def test_an_ipv6_collision_with_another_prefix_is_an_error(workdir: Path) -> None:
+    text = dual().replace("2001:db8:90::31/64", "2001:db8:90::101/128")
+    assert check_host(load(workdir, text), HOST).errors == (
+        f"{P}:7: vip.web.addresses: 2001:db8:90::101/64 is already on eth0 and was not added "
+        "by carpd (it has no carpd mark); carpd never takes or removes an address it did not "
+        "add: use another VIP address or remove 2001:db8:90::101/64 from eth0",)
+
+
+def test_carpds_own_copy_of_the_vip_is_not_a_collision(workdir: Path) -> None:
+    mine = {**HOST, "eth0": (*HOST["eth0"],
+                             InterfaceAddress(I("172.16.90.31/24"), label="eth0:web"),
+                             InterfaceAddress(I("2001:db8:90::31/64"), marked=True))}
+    assert check_host(load(workdir, dual()), mine) == HostFindings()
+
+
+def test_a_source_not_on_the_interface_is_an_error(workdir: Path) -> None:
+    text = dual('source = "172.16.90.9"\nsource6 = "fe80::99"\n')
+    assert check_host(load(workdir, text), HOST).errors == (
+        f"{P}:8: vip.web.source: 172.16.90.9 is not an address of eth0: adverts are sent from "
+        'an address of the VIP\'s interface; add it to eth0 or set source = "auto"',
+        f"{P}:9: vip.web.source6: fe80::99 is not an address of eth0: adverts are sent from an "
+        'address of the VIP\'s interface; add it to eth0 or set source6 = "auto"')
+    good = dual('source = "172.16.90.101"\nsource6 = "fe80::11"\n')
+    assert check_host(load(workdir, good), HOST) == HostFindings()
+
+
+def test_a_vip_outside_every_subnet_of_its_interface_is_a_warning(workdir: Path) -> None:
+    text = dual().replace("172.16.90.31/24", "192.0.2.31/24").replace(
+        "2001:db8:90::31/64", "2001:db8:99::31/64")
+    assert check_host(load(workdir, text), HOST) == HostFindings(warnings=(
+        f"{P}:7: vip.web.addresses: 192.0.2.31 is in no subnet of eth0 (its subnets: "
+        "172.16.90.0/24): neighbours reach the VIP only through a route to this host",
+        f"{P}:7: vip.web.addresses: 2001:db8:99::31 is in no subnet of eth0 (its subnets: "
+        "2001:db8:90::/64, fe80::/64): neighbours reach the VIP only through a route to this "
+        "host"))
+
+
+def test_a_vip_address_on_another_interface_is_a_warning(workdir: Path) -> None:
+    text = base().replace("172.16.90.31/24", "172.16.90.31/24")
+    other = {**HOST, "eth1": (*HOST["eth1"], InterfaceAddress(I("172.16.90.31/32")))}
+    assert check_host(load(workdir, text), other) == HostFindings(warnings=(
+        f"{P}:7: vip.web.address: 172.16.90.31 is also an address of eth1 on this host: the "
+        "host answers for it there whichever server is MASTER",))

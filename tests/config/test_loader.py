@@ -439,7 +439,21 @@ def test_missing_file_directory_and_bad_utf8(workdir: Path) -> None:
 # ------------------------------------------------------------------------------------ CLI
 
 
-def test_cli_check_ok(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def lab_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--check` sees this host: eth0 with 172.16.90.101/24 (no carpd VIP on it)."""
+    import ipaddress
+
+    from carpd.core.ownership import InterfaceAddress
+    from carpd.io import hostaddrs
+
+    host = {"eth0": (InterfaceAddress(ipaddress.ip_interface("172.16.90.101/24"),
+                                      label="eth0"),)}
+    monkeypatch.setattr(hostaddrs, "host_addresses", lambda: host)
+
+
+def test_cli_check_ok(workdir: Path, capsys: pytest.CaptureFixture[str],
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    lab_host(monkeypatch)
     path = write(workdir, base(tail=MAIL + "advskew = 100\npreempt = false\n"))
     assert main(["--check", "--config", path]) == 0
     out, err = capsys.readouterr()
@@ -457,12 +471,7 @@ def test_cli_check_ok(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 def test_cli_check_judges_peers_against_this_hosts_addresses(
         workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    import ipaddress
-
-    from carpd.io import hostaddrs
-
-    host = {"eth0": (ipaddress.ip_interface("172.16.90.101/24"),)}
-    monkeypatch.setattr(hostaddrs, "host_addresses", lambda: host)
+    lab_host(monkeypatch)
     own = write(workdir, base(tail='peers = ["172.16.90.101"]\n' + MAIL))
     assert main(["--check", "--config", own]) == 2
     out, err = capsys.readouterr()
@@ -474,7 +483,9 @@ def test_cli_check_judges_peers_against_this_hosts_addresses(
     assert "(IPv4, unicast to 1 peer)" in out
 
 
-def test_cli_check_example(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_check_example(workdir: Path, capsys: pytest.CaptureFixture[str],
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    lab_host(monkeypatch)
     shutil.copy(EXAMPLE, workdir / "example.toml")
     text = (workdir / "example.toml").read_text()
     (workdir / "example.toml").write_text(text.replace("/etc/carpd/carp.key",
@@ -483,8 +494,9 @@ def test_cli_check_example(workdir: Path, capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().out.endswith("OK: 2 VIPs in example.toml\n")
 
 
-def test_cli_check_warnings_go_to_stderr(workdir: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_check_warnings_go_to_stderr(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    lab_host(monkeypatch)
     text = BASE.replace('password_file = "{dir}/carp.key"', f'password = "{PASSWORD}"')
     assert main(["--check", "--config", write(workdir, text)]) == 0
     out, err = capsys.readouterr()
@@ -579,3 +591,17 @@ def test_example_file_commented_examples_load(workdir: Path) -> None:
     assert [str(p) for p in db.peers] == ["172.16.90.102", "fe80::12"]
     assert (dr.interface, dr.accept_ttl, [str(p) for p in dr.peers]) == (
         "eth1", 254, ["203.0.113.102"])
+
+
+def test_cli_check_refuses_a_vip_equal_to_the_hosts_address(
+        workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    lab_host(monkeypatch)
+    path = write(workdir, base().replace("172.16.90.31/24", "172.16.90.101/24"))
+    assert main(["--check", "--config", path]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "carpd: error: carpd.toml:7: vip.web.address: 172.16.90.101/24 is already on eth0 and "
+        "was not added by carpd (it has no carpd mark); carpd never takes or removes an "
+        "address it did not add: use another VIP address or remove 172.16.90.101/24 from "
+        "eth0\n")

@@ -20,6 +20,7 @@ from carpd.control.protocol import Peer, Request
 from carpd.core.actions import SendAdvert
 from carpd.core.addresses import Address, AddressWithPrefix, Family
 from carpd.core.node import Node
+from carpd.core.ownership import InterfaceAddress
 from carpd.core.params import VipParams
 from carpd.driver.daemon import Daemon
 from carpd.driver.ports import DatagramCallback, Ports
@@ -106,6 +107,9 @@ class FakeAddresses:
         self.dumps = 0
         self.on_presence: Callable[[str, bool], None] | None = None
         self.gone: set[str] = set()  # deleted interfaces: address operations fail ENODEV
+        # the host's own addresses beside the primary (no carpd mark: an operator's, say):
+        # listed, never removed by carpd, and an `add` of one of them is refused
+        self.host: dict[str, set[AddressWithPrefix]] = {}
 
     async def start(self, on_link: Callable[[str, bool], None],
                     on_addresses: Callable[[str], None],
@@ -135,18 +139,32 @@ class FakeAddresses:
 
     async def add(self, interface: str, addresses: tuple[AddressWithPrefix, ...],
                   label: str, *, deprecate_ipv6: bool = False) -> None:
+        """As the adapter: an address that is there without carpd's mark is not taken."""
         self._check(interface)
         self.ops.append(("add", interface, tuple(map(str, addresses))))
-        self.present[interface].update(addresses)
+        for addr in addresses:
+            if addr in self.host.get(interface, set()):
+                raise OSError(17, f"cannot add {addr} to {interface}: {addr} is already "
+                              "there and was not added by carpd (no carpd mark); not "
+                              "taking it")
+            self.present[interface].add(addr)
 
-    async def remove(self, interface: str,
-                     addresses: tuple[AddressWithPrefix, ...]) -> None:
+    async def remove(self, interface: str, addresses: tuple[AddressWithPrefix, ...], *,
+                     label: str) -> tuple[AddressWithPrefix, ...]:
+        """Only carpd's own copies (`present`) go; the `host` ones stay."""
         self._check(interface)
         self.ops.append(("remove", interface, tuple(map(str, addresses))))
+        removed = tuple(a for a in addresses if a in self.present[interface])
         self.present[interface].difference_update(addresses)
+        return removed
 
     async def addresses(self, interface: str) -> set[AddressWithPrefix]:
         """What is on the interface: the VIPs present and the primary (source) address."""
+        return {entry.address for entry in await self.listing(interface)}
+
+    async def listing(self, interface: str) -> tuple[InterfaceAddress, ...]:
+        """carpd's copies (`present`, marked), then the primary (source) addresses and the
+        `host` ones (unmarked)."""
         self._check(interface)
         self.dumps += 1
         primary: set[AddressWithPrefix] = set()
@@ -155,7 +173,10 @@ class FakeAddresses:
             if self.link_local is not None:
                 primary.add(ipaddress.IPv6Interface(f"{self.link_local}/64"))
             primary.update(ipaddress.IPv6Interface(f"{a}/64") for a in self.globals6)
-        return set(self.present[interface]) | primary
+        return (*(InterfaceAddress(a, marked=True) for a in sorted(
+                    self.present[interface], key=str)),
+                *(InterfaceAddress(a) for a in sorted(
+                    primary | self.host.get(interface, set()), key=str)))
 
     async def primary_address(self, interface: str, family: Family) -> Address | None:
         return self.primary if family is Family.IPV4 else self.link_local

@@ -12,6 +12,7 @@ from carpd.core.actions import SendAdvert
 from carpd.core.carp import auth, wire
 from carpd.core.params import Secret, VipParams
 from carpd.driver.ports import Ports
+from carpd.driver.startup import EXIT_HOST_MISMATCH
 from carpd.io.ipv4 import encode_ipv4_header
 from tests.driver.fakes import FakeClockLoop, Harness, Scenario, drive_daemon, fake_ports
 
@@ -145,7 +146,7 @@ def test_address_deleted_behind_our_back_is_restored_while_master() -> None:
         addrs.on_addresses("eth0")  # type: ignore[attr-defined]
         await asyncio.sleep(0.3)
         assert WEB in addrs.present["eth0"]  # type: ignore[attr-defined]
-        # and a foreign copy while BACKUP is removed
+        # and carpd's own (marked) copy present while BACKUP is removed
         d.ports.transport.on_packet("eth0", peer_advert(advbase=0, advskew=10))  # type: ignore[attr-defined]
         await asyncio.sleep(0.3)
         addrs.present["eth0"].add(WEB)  # type: ignore[attr-defined]
@@ -192,7 +193,7 @@ def test_missing_interface_is_a_clear_startup_failure() -> None:
         await asyncio.sleep(0)
 
     rc, ports, _ = run(scenario, vips=(vip(interface="eth9"),))
-    assert rc == 1
+    assert rc == EXIT_HOST_MISMATCH == 6  # the unit does not restart it
     assert "interface eth9 does not exist (used by vip web)" in ports.log.messages()[-1]  # type: ignore[attr-defined]
 
 

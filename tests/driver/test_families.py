@@ -47,10 +47,18 @@ def test_auto_sources_resolve_per_family() -> None:
 
 
 def test_global_ipv6_peers_get_a_global_source_that_is_not_a_vip() -> None:
-    fake = FakeAddresses()
-    fake.globals6 = [IP6("2001:db8:90::31"), IP6("2001:db8:90::101")]  # the VIP comes first
+    asked: list[frozenset[object]] = []
+
+    class Spy(FakeAddresses):
+        async def global_address(self, interface: str, family: Family,
+                                 exclude: frozenset[object]) -> object:  # type: ignore[override]
+            asked.append(exclude)
+            return await super().global_address(interface, family, exclude)  # type: ignore[arg-type]
+
+    fake = Spy()
     (p,) = resolved(vip(peers=(IP6("2001:db8:90::102"),)), addresses=fake)
     assert p.source6 == IP6("2001:db8:90::101")
+    assert asked == [frozenset({V4.ip, V6.ip})]  # never one of the VIPs
     (ll,) = resolved(vip(peers=(IP6("fe80::102"),)), addresses=fake)
     assert ll.source6 == IP6("fe80::101")  # a link-local peer: the link-local source
 
@@ -70,8 +78,10 @@ def test_missing_source_names_the_vip_family_and_key() -> None:
 def test_one_source_per_interface_and_family() -> None:
     a = vip(source6=IP6("fe80::7"))
     b = vip(name="mail", vhid=2, addresses=(ipaddress.IPv6Interface("2001:db8:90::32/64"),))
+    fake = FakeAddresses()
+    fake.host["eth0"] = {ipaddress.IPv6Interface("fe80::7/64")}
     with pytest.raises(StartupError, match="one source6 address per interface"):
-        resolved(a, b)
+        resolved(a, b, addresses=fake)
 
 
 def test_reload_keeps_the_running_source_of_each_family() -> None:

@@ -68,11 +68,11 @@ async def main():
     v6 = ipaddress.IPv6Interface("fd00:90::200/64")
     await nl.add("eth0", (v6,), "eth0:web")
     out["v6_added"] = str(v6) in map(str, await nl.addresses("eth0"))
-    await nl.remove("eth0", (v6,))
+    await nl.remove("eth0", (v6,), label="eth0:web")
     out["v6_removed"] = str(v6) not in map(str, await nl.addresses("eth0"))
     out["addr_event"] = await wait_for(lambda: "eth0" in addrs)
-    await nl.remove("eth0", (vip, other))
-    await nl.remove("eth0", (vip,))  # absent is fine
+    await nl.remove("eth0", (vip, other), label="eth0:web")
+    await nl.remove("eth0", (vip,), label="eth0:web")  # absent is fine
     out["after_remove"] = sorted(str(a) for a in await nl.addresses("eth0") if a.version == 4)
     out["exists"] = [await nl.exists("eth0"), await nl.exists("nosuch0")]
     try:
@@ -779,7 +779,7 @@ async def main():
     out["global"] = str(await nl.global_address("eth0", Family.IPV6, exclude=hosts))
     out["global_vip"] = str(await nl.global_address("eth0", Family.IPV6))
     out["global4"] = str(await nl.global_address("eth0", Family.IPV4))
-    await nl.remove("eth0", (VIP, VIP128))
+    await nl.remove("eth0", (VIP, VIP128), label="eth0:web")
     out["after"] = sorted(str(a) for a in await nl.addresses("eth0") if a.version == 6)
     await nl.close()
     print(json.dumps(out))
