@@ -16,6 +16,7 @@ Must not: import the daemon or any adapter (only carpd.control), so it runs unpr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -65,10 +66,14 @@ def _round_trip(path: str, req: Request, timeout: float, *, retry_until: float
                 ) -> dict[str, Any]:
     with _connect(path, timeout, retry_until) as sock:
         try:
-            sock.sendall(encode_request(req))
+            # a daemon that refuses at once (busy) may close first: read its reply anyway
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(encode_request(req))
             data = _read_line(sock)
         except (OSError, TimeoutError) as exc:
             raise Unreachable(f"cannot reach carpd at {path}: {_why(exc)}") from None
+    if not data:
+        raise Unreachable(f"cannot reach carpd at {path}: it closed the connection")
     return decode_response(data)
 
 
