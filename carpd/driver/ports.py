@@ -121,10 +121,11 @@ class EventLog(Protocol):
 
 class HealthPort(Protocol):
     """Health checks (carpd.io.health): each started check reports raw results through
-    `on_result(check_id, ok, detail)` from the event loop until it is stopped."""
+    `on_result(check_id, ok, detail)` from the event loop until it is stopped; `ok` None is
+    an error (carpd could not make the check: no descriptors, memory or processes)."""
 
     def start(self, check_id: str, params: CheckParams,
-              on_result: Callable[[str, bool, str], None]) -> None: ...
+              on_result: Callable[[str, bool | None, str], None]) -> None: ...
 
     def stop(self, check_id: str) -> None: ...
 
@@ -195,7 +196,7 @@ class NullHealth:
     """No health adapter: checks never report (tests of the driver that need none)."""
 
     def start(self, check_id: str, params: CheckParams,
-              on_result: Callable[[str, bool, str], None]) -> None:
+              on_result: Callable[[str, bool | None, str], None]) -> None:
         return
 
     def stop(self, check_id: str) -> None:

@@ -56,6 +56,7 @@ class CheckStatus:
     failures: int
     changes: int
     flapping: bool
+    errors: int = 0  # results that could not be made (no descriptors, memory, processes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,4 +196,5 @@ class _VipBuilder:
             name=c.name, type=c.type, target=c.target, fatal=c.fatal, weight=c.weight,
             state=c.state, detail=c.detail,
             since=None if c.since_at is None else self._iso(c.since_at),
-            results=c.results, failures=c.failures, changes=c.changes, flapping=c.flapping)
+            results=c.results, failures=c.failures, changes=c.changes, flapping=c.flapping,
+            errors=c.errors)

@@ -72,7 +72,7 @@ def test_check_fall_demotes_and_rise_restores_with_exact_adverts() -> None:
         assert doc["checks"][0] | {"since": None} == {
             "name": "nginx", "type": "tcp", "target": "127.0.0.1:80", "fatal": False,
             "weight": 100, "state": "failing", "detail": "refused", "since": None,
-            "results": 3, "failures": 2, "changes": 1, "flapping": False}
+            "results": 3, "failures": 2, "errors": 0, "changes": 1, "flapping": False}
         await until(loop, 1006.0)
         health.report("web/nginx", True, "connected")
         assert state(d)["effective_advskew"] == 100  # rise 2: one pass is not enough
@@ -371,3 +371,26 @@ def test_reload_recreating_a_vip_keeps_maintenance_operator_demotion_and_checks(
         assert state(d, "mail")["demotions"] == {"maintenance": 254}  # untouched by the reload
 
     assert run(scenario, ports, (vip(checks=(NGINX,)), mail)) == 0
+
+
+def test_a_check_that_cannot_be_run_never_demotes_and_is_logged_once() -> None:
+    health = FakeHealth()
+    ports = ports_with(health)
+    error = "carpd could not run the check: Too many open files (starting /bin/db-ok)"
+
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
+        health.report("web/nginx", True, "connected")
+        await until(loop, 1003.5)
+        for _ in range(5):
+            health.report("web/nginx", None, error)
+        doc = state(d)
+        assert doc["state"] == "MASTER" and doc["effective_advskew"] == 0
+        assert doc["checks"][0]["state"] == "passing" and doc["checks"][0]["errors"] == 5
+        health.report("web/nginx", True, "connected")
+
+    assert run(scenario, ports, (vip(checks=(NGINX,)),)) == 0
+    logs = ports.log.messages()  # type: ignore[attr-defined]
+    assert logs.count(f"vip web: check nginx could not be run, counted as neither pass nor "
+                      f"fail (it stays passing): {error}") == 1
+    assert "vip web: check nginx runs again" in logs
+    assert all(skew == 0 for _, skew in sent_skews(ports))
