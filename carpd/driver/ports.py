@@ -141,6 +141,10 @@ class FlagStore(Protocol):
     def save(self, name: str, document: dict[str, Any]) -> None:
         """Raises OSError when it cannot be written."""
 
+    def set_aside(self, name: str, problem: str) -> None:
+        """The stored document `name` is invalid (`problem`): warn once, move it out of the
+        way, and load nothing for it from now on."""
+
 
 class MetricsSink(Protocol):
     """Where the OpenMetrics text goes every 15 s (a node_exporter textfile, atomically)."""
@@ -211,12 +215,17 @@ class MemoryFlags:
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
+        self.set_aside_problems: list[str] = []
 
     def load(self, name: str) -> dict[str, Any] | None:
         return self.documents.get(name)
 
     def save(self, name: str, document: dict[str, Any]) -> None:
         self.documents[name] = document
+
+    def set_aside(self, name: str, problem: str) -> None:
+        self.documents.pop(name, None)
+        self.set_aside_problems.append(f"{name}: {problem}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

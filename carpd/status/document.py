@@ -31,8 +31,13 @@ WallIso = Callable[[float], str]  # a monotonic instant -> ISO 8601 wall-clock t
 
 
 def iso_time(wall: float) -> str:
-    """Wall-clock seconds as the document writes them (UTC, milliseconds)."""
-    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+    """Wall-clock seconds as the document writes them (UTC, milliseconds). Total: an instant
+    no datetime can show (NaN, infinite, beyond year 9999) is written as "invalid time X",
+    so no value from a state file or a clock can make status, explain or metrics fail."""
+    try:
+        return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+    except (OverflowError, ValueError, OSError):
+        return f"invalid time {wall!r}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

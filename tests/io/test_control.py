@@ -139,9 +139,10 @@ def test_statefile_atomic_json_and_corrupt_files(tmp_path: Path) -> None:
     assert flags.load("maintenance") == {"on": True, "since": 1.5}
     assert sorted(os.listdir(tmp_path / "state")) == ["maintenance"]  # no temporary left
     (tmp_path / "state" / "demotions").write_text("{not json")
-    assert flags.load("demotions") is None and "cannot be read as JSON" in errors[0]
+    assert flags.load("demotions") is None and "not valid JSON" in errors[0]
     (tmp_path / "state" / "demotions").write_text("[1]")
     assert flags.load("demotions") is None and "not a JSON object" in errors[1]
+    assert not (tmp_path / "state" / "demotions").exists()  # both set aside
     Textfile(str(tmp_path / "prom" / "carpd.prom")).write("carpd_maintenance 1\n")
     assert (tmp_path / "prom" / "carpd.prom").read_text() == "carpd_maintenance 1\n"
     write_atomic(str(tmp_path / "x"), b"a", mode=0o600)
