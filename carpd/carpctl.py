@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REFUSED
     if args.command != "status":
         print(_render_reply(args.command, result))
-        return 0
+        return _persisted(result)
     if args.name is not None:
         vips = [v for v in result.get("vips", []) if v.get("name") == args.name]
         if not vips:
@@ -266,6 +266,16 @@ def main(argv: list[str] | None = None) -> int:
         result = {**result, "vips": vips}
     print(json.dumps(result, indent=2) if args.json else render_table(result))
     return 0
+
+
+def _persisted(result: dict[str, Any]) -> int:
+    """0, or EXIT_NOT_PERSISTED with a warning when carpd could not save the change."""
+    if result.get("persisted") is not False:
+        return 0
+    print("carpctl: warning: carpd applied this but could not save it in its state directory "
+          "(read-only or full? see the journal): it holds only until carpd restarts",
+          file=sys.stderr)
+    return EXIT_NOT_PERSISTED
 
 
 def _render_reply(command: str, r: dict[str, Any]) -> str:

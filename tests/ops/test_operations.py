@@ -166,7 +166,8 @@ def test_demote_for_expires_on_the_loop_timer_and_is_persisted() -> None:
     async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1003.5)
         r = await d.handle_control(Request(cmd="demote", args={"name": "web", "for": 30.0}), ROOT)
-        assert r == {"demoted": ["web"], "by": 254, "until": "2027-01-15T08:00:33.500+00:00"}
+        assert r == {"demoted": ["web"], "by": 254, "until": "2027-01-15T08:00:33.500+00:00",
+                     "persisted": True}
         assert state(d)["operator_demotion"] == {"amount": 254,
                                                  "until": "2027-01-15T08:00:33.500+00:00"}
         assert flags.documents["demotions"] == {"web": {"amount": 254, "until": WALL + 33.5}}
@@ -192,7 +193,7 @@ def test_promote_clears_and_all_targets_every_vip() -> None:
         await d.handle_control(Request(cmd="demote", args={"all": True, "by": 50}), ROOT)
         assert [v["effective_advskew"] for v in d.status_document()["vips"]] == [50, 50]
         r = await d.handle_control(Request(cmd="promote", args={"name": "mail"}), ROOT)
-        assert r == {"promoted": ["mail"]}
+        assert r == {"promoted": ["mail"], "persisted": True}
         assert [v["effective_advskew"] for v in d.status_document()["vips"]] == [50, 0]
         with pytest.raises(ProtocolError, match="no VIP named 'nope'"):
             await d.handle_control(Request(cmd="promote", args={"name": "nope"}), ROOT)
@@ -225,7 +226,8 @@ def test_maintenance_persists_across_a_restart_and_shows_in_status() -> None:
     async def turn_on(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1003.5)
         r = await d.handle_control(Request(cmd="maintenance", args={"on": True}), ROOT)
-        assert r == {"maintenance": True, "since": "2027-01-15T08:00:03.500+00:00"}
+        assert r == {"maintenance": True, "since": "2027-01-15T08:00:03.500+00:00",
+                     "persisted": True}
         assert state(d)["effective_advskew"] == 254
         assert d.status_line() == "1 VIP: web MASTER; maintenance on"
 
