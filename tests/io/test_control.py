@@ -183,3 +183,16 @@ def _as_nobody(path: str, groups: str, may_write: bool) -> None:
         assert proc.returncode == 0, proc.stderr
     (peer,) = srv.peers
     assert (peer.uid, peer.gid, peer.may_write) == (65534, 65534, may_write)
+
+
+def test_carpctl_exits_4_when_the_flag_was_not_saved(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    class Unsaved(Server):
+        async def handler(self, req: Request, peer: Peer) -> dict[str, Any]:
+            return {"maintenance": True, "since": None, "persisted": False}
+
+    with Unsaved(str(tmp_path / "c.sock")) as srv:
+        assert carpctl.main(["--socket", srv.path, "maintenance", "on"]) == 4
+    out = capsys.readouterr()
+    assert out.out == "maintenance mode on\n"
+    assert "it holds only until carpd restarts" in out.err
