@@ -5,24 +5,31 @@ Commands: status, explain NAME, watch [--json], metrics, demote NAME|--all [--fo
 promote NAME|--all, maintenance on|off. Durations: 90, 30s, 5m, 1h, 1h30m.
 Exit codes: 0 success, 1 the daemon refused the request (including "permission denied" for
 demote/promote/maintenance from a user who may only read), 2 usage error, 3 the daemon is not
-reachable (not running, or the socket is not accessible to this user).
+reachable (not running, or the socket is not accessible to this user), 4 the flag was applied
+but could not be saved (it holds only until carpd restarts).
+A daemon whose accept queue is full (connect fails with EAGAIN) or that answers "busy" (too
+many control connections) is retried for up to RETRY_S with a short growing pause; only then
+is it reported unreachable.
 Must not: import the daemon or any adapter (only carpd.control), so it runs unprivileged.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import socket
 import sys
+import time
 from datetime import datetime
 from typing import Any
 
 from carpd.control.protocol import (
     DEFAULT_SOCKET,
     MAX_MESSAGE,
+    Busy,
     ProtocolError,
     Request,
     decode_event,
@@ -32,7 +39,10 @@ from carpd.control.protocol import (
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 3
+EXIT_NOT_PERSISTED = 4
 TIMEOUT_S = 5.0
+RETRY_S = 1.0  # how long a full accept queue or a busy daemon is retried
+RETRY_PAUSE_S = (0.02, 0.05, 0.1, 0.2)
 
 
 class Unreachable(Exception):  # noqa: N818 - a condition, not a bug
@@ -40,17 +50,66 @@ class Unreachable(Exception):  # noqa: N818 - a condition, not a bug
 
 
 def request(path: str, req: Request, timeout: float = TIMEOUT_S) -> dict[str, Any]:
-    """One round trip. Raises Unreachable or ProtocolError."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+    """One round trip, retried briefly while the daemon is busy. Raises Unreachable or
+    ProtocolError."""
+    deadline, attempt = time.monotonic() + RETRY_S, 0
+    while True:
+        try:
+            return _round_trip(path, req, timeout, retry_until=deadline)
+        except Busy as exc:
+            if not _pause(attempt, deadline):
+                raise Unreachable(f"{exc} (still after {RETRY_S:g} s)") from None
+            attempt += 1
+
+
+def _round_trip(path: str, req: Request, timeout: float, *, retry_until: float
+                ) -> dict[str, Any]:
+    with _connect(path, timeout, retry_until) as sock:
+        try:
+            # a daemon that refuses at once (busy) may close first: read its reply anyway
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(encode_request(req))
+            data = _read_line(sock)
+        except (OSError, TimeoutError) as exc:
+            raise Unreachable(f"cannot reach carpd at {path}: {_why(exc)}") from None
+    if not data:
+        raise Unreachable(f"cannot reach carpd at {path}: it closed the connection")
+    return decode_response(data)
+
+
+def _connect(path: str, timeout: float, retry_until: float) -> socket.socket:
+    """A connected socket; EAGAIN (the daemon's accept queue is full) is retried until
+    `retry_until`, every other failure raises Unreachable at once."""
+    attempt = 0
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
             sock.connect(path)
-            sock.sendall(encode_request(req))
-            data = _read_line(sock)
+            return sock
+        except BlockingIOError as exc:
+            sock.close()
+            if not _pause(attempt, retry_until):
+                raise Unreachable(f"cannot reach carpd at {path}: {_why(exc)} (its "
+                                  f"connection queue stayed full for {RETRY_S:g} s)") from None
+            attempt += 1
         except (OSError, TimeoutError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise Unreachable(f"cannot reach carpd at {path}: {reason or 'timed out'}") from None
-    return decode_response(data)
+            sock.close()
+            raise Unreachable(f"cannot reach carpd at {path}: {_why(exc)}") from None
+
+
+def _pause(attempt: int, deadline: float) -> bool:
+    """Sleep before the next attempt; False when there is no time left for one."""
+    pause = RETRY_PAUSE_S[min(attempt, len(RETRY_PAUSE_S) - 1)]
+    if time.monotonic() + pause > deadline:
+        return False
+    time.sleep(pause)
+    return True
+
+
+def _why(exc: BaseException) -> str:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return reason or "timed out"
 
 
 def _read_line(sock: socket.socket) -> bytes:
@@ -198,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REFUSED
     if args.command != "status":
         print(_render_reply(args.command, result))
-        return 0
+        return _persisted(result)
     if args.name is not None:
         vips = [v for v in result.get("vips", []) if v.get("name") == args.name]
         if not vips:
@@ -207,6 +266,16 @@ def main(argv: list[str] | None = None) -> int:
         result = {**result, "vips": vips}
     print(json.dumps(result, indent=2) if args.json else render_table(result))
     return 0
+
+
+def _persisted(result: dict[str, Any]) -> int:
+    """0, or EXIT_NOT_PERSISTED with a warning when carpd could not save the change."""
+    if result.get("persisted") is not False:
+        return 0
+    print("carpctl: warning: carpd applied this but could not save it in its state directory "
+          "(read-only or full? see the journal): it holds only until carpd restarts",
+          file=sys.stderr)
+    return EXIT_NOT_PERSISTED
 
 
 def _render_reply(command: str, r: dict[str, Any]) -> str:
@@ -243,10 +312,13 @@ def render_event(e: dict[str, Any]) -> str:
 
 def watch(path: str, *, as_json: bool) -> int:
     """Print the daemon's event stream until interrupted or the daemon ends it."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(TIMEOUT_S)
+    try:
+        sock = _connect(path, TIMEOUT_S, time.monotonic() + RETRY_S)
+    except Unreachable as exc:
+        print(f"carpctl: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    with sock:
         try:
-            sock.connect(path)
             sock.sendall(encode_request(Request(cmd="watch")))
             stream = sock.makefile("rb")
             decode_response(stream.readline(MAX_MESSAGE))
@@ -255,7 +327,7 @@ def watch(path: str, *, as_json: bool) -> int:
             return EXIT_UNREACHABLE
         except ProtocolError as exc:
             print(f"carpctl: carpd refused the request: {exc}", file=sys.stderr)
-            return EXIT_REFUSED
+            return EXIT_UNREACHABLE if isinstance(exc, Busy) else EXIT_REFUSED
         sock.settimeout(None)
         try:
             for line in stream:

@@ -142,11 +142,12 @@ class Anomaly:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckObserved:
     """A health check result went through the tracker: `state` is the verdict after it;
-    `changed` is True when this result changed it."""
+    `changed` is True when this result changed it; `ok` None is an error result (the check
+    could not be made; the verdict stays)."""
 
     name: str
     check: str
-    ok: bool
+    ok: bool | None
     state: CheckState
     changed: bool
     detail: str

@@ -102,11 +102,13 @@ class SetHoldDown:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckResult:
     """One raw result of health check `check` of VIP `name` (from carpd.io.health); the node's
-    tracker (core/checks.py) turns results into states and states into SetDemotion/SetFault."""
+    tracker (core/checks.py) turns results into states and states into SetDemotion/SetFault.
+    `ok` None is an error: carpd could not make the check (it says nothing about the service
+    and never changes the verdict)."""
 
     name: str
     check: str
-    ok: bool
+    ok: bool | None
     detail: str = ""
 
 

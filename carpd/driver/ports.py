@@ -140,10 +140,11 @@ class EventLog(Protocol):
 
 class HealthPort(Protocol):
     """Health checks (carpd.io.health): each started check reports raw results through
-    `on_result(check_id, ok, detail)` from the event loop until it is stopped."""
+    `on_result(check_id, ok, detail)` from the event loop until it is stopped; `ok` None is
+    an error (carpd could not make the check: no descriptors, memory or processes)."""
 
     def start(self, check_id: str, params: CheckParams,
-              on_result: Callable[[str, bool, str], None]) -> None: ...
+              on_result: Callable[[str, bool | None, str], None]) -> None: ...
 
     def stop(self, check_id: str) -> None: ...
 
@@ -158,6 +159,10 @@ class FlagStore(Protocol):
 
     def save(self, name: str, document: dict[str, Any]) -> None:
         """Raises OSError when it cannot be written."""
+
+    def set_aside(self, name: str, problem: str) -> None:
+        """The stored document `name` is invalid (`problem`): warn once, move it out of the
+        way, and load nothing for it from now on."""
 
 
 class MetricsSink(Protocol):
@@ -214,7 +219,7 @@ class NullHealth:
     """No health adapter: checks never report (tests of the driver that need none)."""
 
     def start(self, check_id: str, params: CheckParams,
-              on_result: Callable[[str, bool, str], None]) -> None:
+              on_result: Callable[[str, bool | None, str], None]) -> None:
         return
 
     def stop(self, check_id: str) -> None:
@@ -229,12 +234,17 @@ class MemoryFlags:
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
+        self.set_aside_problems: list[str] = []
 
     def load(self, name: str) -> dict[str, Any] | None:
         return self.documents.get(name)
 
     def save(self, name: str, document: dict[str, Any]) -> None:
         self.documents[name] = document
+
+    def set_aside(self, name: str, problem: str) -> None:
+        self.documents.pop(name, None)
+        self.set_aside_problems.append(f"{name}: {problem}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

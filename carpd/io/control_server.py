@@ -3,7 +3,16 @@
 Owns: the listening socket (mode 0660, created with a restrictive umask, parent directory
 created 0755 if missing), refusal to start when another live daemon owns the path, removal
 of a stale socket file, and one request per connection. The answer comes from a handler
-coroutine that the daemon provides; a slow or silent client is cut off after a timeout.
+coroutine that the daemon provides.
+Bounds, so that idle, slow or hostile clients cannot take descriptors or memory from the
+protocol: at most MAX_CONNECTIONS connections at once (watchers included, at most MAX_WATCHERS
+of them); one more is answered at once with a `retry` error (protocol.Busy) and closed. The
+whole request line must arrive within REQUEST_TIMEOUT_S of the connection (an idle or
+trickling client is closed then), and a line is read with a buffer limit of MAX_REQUEST: a
+longer one is never buffered whole (the reader keeps at most about twice the limit), it gets
+the error reply "request too large" and the connection is closed. A request the protocol
+refuses (not JSON, nested too deeply, a 5000-digit number) gets its error reply; a handler
+that fails unexpectedly gets "internal error" and one log line, never a traceback.
 Every request carries the client's `Peer` (SO_PEERCRED): it may write when it is root, the
 socket's owner, or in the socket's group (primary or supplementary, from /proc/PID/status);
 the daemon refuses state-changing commands to anyone else.
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import stat
@@ -26,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from carpd.control.protocol import (
-    MAX_MESSAGE,
+    MAX_REQUEST,
     Peer,
     ProtocolError,
     Request,
@@ -38,7 +48,11 @@ from carpd.control.protocol import (
 
 Handler = Callable[[Request, Peer], Awaitable[dict[str, Any]]]
 Subscribe = Callable[[Request, Peer], "asyncio.Queue[dict[str, Any] | None]"]
-CLIENT_TIMEOUT_S = 5.0
+CLIENT_TIMEOUT_S = 5.0  # a reply or watch event must be taken within this
+REQUEST_TIMEOUT_S = 3.0  # the whole request line must arrive within this
+MAX_CONNECTIONS = 64
+MAX_WATCHERS = 16
+_log = logging.getLogger(__name__)
 
 
 class ControlServerError(OSError):
@@ -54,6 +68,8 @@ class ControlServer:
         self._mode = mode
         self._server: asyncio.base_events.Server | None = None
         self._watchers: set[asyncio.Task[Any]] = set()
+        self._connections = 0
+        self._watching = 0
 
     async def start(self) -> None:
         parent = os.path.dirname(self.path) or "."
@@ -62,7 +78,7 @@ class ControlServer:
         old = os.umask(0o117)
         try:
             self._server = await asyncio.start_unix_server(
-                self._serve, path=self.path, limit=MAX_MESSAGE)
+                self._serve, path=self.path, limit=MAX_REQUEST)
         finally:
             os.umask(old)
         os.chmod(self.path, self._mode)
@@ -84,26 +100,68 @@ class ControlServer:
                 return
         raise ControlServerError(f"another carpd is already listening on {self.path}")
 
+    @property
+    def connections(self) -> int:
+        """Connections being served now (watchers included)."""
+        return self._connections
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        busy = self._connections >= MAX_CONNECTIONS
+        self._connections += 1
         try:
-            line = await asyncio.wait_for(reader.readline(), CLIENT_TIMEOUT_S)
-            peer = self._peer(writer)
-            try:
-                req = decode_request(line)
-                if req.cmd == "watch" and self._subscribe is not None:
-                    await self._watch(self._subscribe(req, peer), reader, writer)
-                    return
-                reply = encode_result(await self._handler(req, peer))
-            except ProtocolError as exc:
-                reply = encode_error(str(exc))
-            writer.write(reply)
-            await asyncio.wait_for(writer.drain(), CLIENT_TIMEOUT_S)
-        except (TimeoutError, ConnectionError, ValueError):
+            if busy:
+                await self._reply(writer, encode_error(
+                    f"carpd is busy: {MAX_CONNECTIONS} control connections are open; "
+                    "try again", retry=True))
+            else:
+                await self._answer(reader, writer)
+        except (TimeoutError, ConnectionError):
             pass
         finally:
+            self._connections -= 1
             writer.close()
             with contextlib.suppress(ConnectionError, TimeoutError):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), REQUEST_TIMEOUT_S)
+        except ValueError:  # over the reader's limit: the buffer was dropped, not kept
+            await self._reply(writer, encode_error(
+                f"request too large (limit {MAX_REQUEST} bytes)"))
+            return
+        peer = self._peer(writer)
+        try:
+            req = decode_request(line)
+            if req.cmd == "watch" and self._subscribe is not None:
+                await self._watch_bounded(req, peer, reader, writer)
+                return
+            reply = encode_result(await self._handler(req, peer))
+        except ProtocolError as exc:
+            reply = encode_error(str(exc))
+        except Exception as exc:  # a handler bug must not kill the server or log a trace
+            _log.error("control request failed: %s: %s", type(exc).__name__, exc)
+            reply = encode_error(f"internal error ({type(exc).__name__}); see the journal")
+        await self._reply(writer, reply)
+
+    @staticmethod
+    async def _reply(writer: asyncio.StreamWriter, reply: bytes) -> None:
+        writer.write(reply)
+        await asyncio.wait_for(writer.drain(), CLIENT_TIMEOUT_S)
+
+    async def _watch_bounded(self, req: Request, peer: Peer, reader: asyncio.StreamReader,
+                             writer: asyncio.StreamWriter) -> None:
+        assert self._subscribe is not None
+        if self._watching >= MAX_WATCHERS:
+            await self._reply(writer, encode_error(
+                f"carpd is busy: {MAX_WATCHERS} watchers are connected; try again",
+                retry=True))
+            return
+        self._watching += 1
+        try:
+            await self._watch(self._subscribe(req, peer), reader, writer)
+        finally:
+            self._watching -= 1
 
     async def _watch(self, queue: asyncio.Queue[dict[str, Any] | None],
                      reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

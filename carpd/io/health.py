@@ -1,10 +1,15 @@
 """Health checks: run each configured check off the advert path and report raw results.
 
-Owns: one asyncio task per check, reporting `on_result(check_id, ok, detail)` from the loop.
+Owns: one asyncio task per check, reporting `on_result(check_id, ok, detail)` from the loop,
+where `ok` is True (pass), False (fail) or None (error: the check could not be made at all).
 - exec: the argv (no shell) as a subprocess in its own session, stdin /dev/null; exit 0 is a
   pass; a non-zero status, a signal, a timeout (the whole process group is killed) or a
   command that cannot be run (missing binary, permission) is a failure with the reason.
   Nothing that goes wrong is ever reported as success.
+- error, not failure: when carpd itself lacks the resources to make a check (EMFILE/ENFILE:
+  no descriptors, ENOMEM, EAGAIN: no processes, ENOBUFS) the result is None with
+  "carpd could not run the check: ..." in the detail. That says nothing about the service,
+  so it must never demote a VIP (core/policy/checks.py keeps the verdict).
 - tcp: a connection to host:port within the timeout.
 - http: a minimal HTTP/1.1 GET over asyncio streams (TLS for https), passing iff the status
   line carries `expect_status`; no dependency beyond the standard library.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import ssl
@@ -37,7 +43,10 @@ if TYPE_CHECKING:  # dbus-fast is imported only when a unit check runs (optional
     from dbus_fast import Message
     from dbus_fast.aio import MessageBus
 
-OnResult = Callable[[str, bool, str], None]
+Outcome = tuple[bool | None, str]
+OnResult = Callable[[str, bool | None, str], None]
+RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN,
+                             errno.ENOBUFS})
 OUTPUT_LIMIT = 200
 CLOSE_TIMEOUT_S = 2.0
 SYS_NET = Path("/sys/class/net")
@@ -106,7 +115,10 @@ class HealthChecks:
                 raise
             except Exception as exc:  # no bus, no systemd, dbus-fast missing, bus lost
                 self._bus = None
-                on_result(check_id, False, f"systemd D-Bus not reachable: {_reason(exc)}")
+                if _lacks_resources(exc):
+                    on_result(check_id, None, _resource_error(exc))
+                else:
+                    on_result(check_id, False, f"systemd D-Bus not reachable: {_reason(exc)}")
             await asyncio.sleep(p.interval)
 
     async def _system_bus(self) -> _SystemBus:
@@ -115,13 +127,22 @@ class HealthChecks:
         return self._bus
 
 
-async def _bounded(probe: Awaitable[tuple[bool, str]], timeout: float) -> tuple[bool, str]:
+async def _bounded(probe: Awaitable[Outcome], timeout: float) -> Outcome:
     try:
         return await asyncio.wait_for(probe, timeout)
     except TimeoutError:
         return False, f"timed out after {timeout:g} s"
     except Exception as exc:  # a probe bug is a failure, never a success
-        return False, _reason(exc)
+        return (None, _resource_error(exc)) if _lacks_resources(exc) else (False, _reason(exc))
+
+
+def _lacks_resources(exc: BaseException) -> bool:
+    """carpd could not make the check (no descriptors, memory or processes)."""
+    return isinstance(exc, OSError) and exc.errno in RESOURCE_ERRNOS
+
+
+def _resource_error(exc: BaseException) -> str:
+    return f"carpd could not run the check: {_reason(exc)}"
 
 
 def _reason(exc: BaseException) -> str:
@@ -134,13 +155,15 @@ def _reason(exc: BaseException) -> str:
 
 # -- exec -----------------------------------------------------------------------------------
 
-async def run_exec(p: CheckParams) -> tuple[bool, str]:
+async def run_exec(p: CheckParams) -> Outcome:
     """Run argv; the timeout is enforced here too so the process group is always killed."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *p.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True)
     except OSError as exc:
+        if _lacks_resources(exc):
+            return None, f"{_resource_error(exc)} (starting {p.command[0]})"
         return False, f"cannot run {p.command[0]}: {_reason(exc)}"
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), p.timeout * 0.95)
@@ -165,19 +188,25 @@ def _kill_group(pid: int) -> None:
 
 # -- tcp and http ---------------------------------------------------------------------------
 
-async def run_tcp(p: CheckParams) -> tuple[bool, str]:
+async def run_tcp(p: CheckParams) -> Outcome:
     target = f"{p.host}:{p.port}"
     try:
         _, writer = await asyncio.open_connection(p.host, p.port)
     except OSError as exc:
-        return False, f"{target}: {_reason(exc)}"
+        return _connect_failed(target, exc)
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True, f"connected to {target}"
 
 
-async def run_http(p: CheckParams) -> tuple[bool, str]:
+def _connect_failed(target: str, exc: OSError) -> Outcome:
+    if _lacks_resources(exc):
+        return None, f"{_resource_error(exc)} (connecting to {target})"
+    return False, f"{target}: {_reason(exc)}"
+
+
+async def run_http(p: CheckParams) -> Outcome:
     assert p.url is not None
     url = urllib.parse.urlsplit(p.url)
     tls = url.scheme == "https"
@@ -188,7 +217,7 @@ async def run_http(p: CheckParams) -> tuple[bool, str]:
         reader, writer = await asyncio.open_connection(
             host, port, ssl=ssl.create_default_context() if tls else None)
     except OSError as exc:
-        return False, f"{p.url}: {_reason(exc)}"
+        return _connect_failed(p.url, exc)
     try:
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {url.netloc}\r\nUser-Agent: carpd-check"
                      f"\r\nConnection: close\r\n\r\n".encode())
@@ -201,7 +230,7 @@ async def run_http(p: CheckParams) -> tuple[bool, str]:
     return _status(p, line)
 
 
-def _status(p: CheckParams, line: bytes) -> tuple[bool, str]:
+def _status(p: CheckParams, line: bytes) -> Outcome:
     parts = line.decode("latin-1").strip().split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
         shown = line[:60].decode("latin-1").strip() or "nothing"
@@ -215,13 +244,16 @@ def _status(p: CheckParams, line: bytes) -> tuple[bool, str]:
 
 # -- interface ------------------------------------------------------------------------------
 
-def interface_state(sys_net: Path, name: str) -> tuple[bool, str]:
+def interface_state(sys_net: Path, name: str) -> Outcome:
     """Carrier from sysfs: up iff carrier is 1 and operstate is up (or unknown: no driver
-    support, e.g. some tunnels). A missing interface is a failure."""
+    support, e.g. some tunnels). A missing interface is a failure; a file carpd cannot open
+    for lack of descriptors is an error, never "no interface"."""
     base = sys_net / name
     try:
         operstate = (base / "operstate").read_text().strip()
-    except OSError:
+    except OSError as exc:
+        if _lacks_resources(exc):
+            return None, f"{_resource_error(exc)} (reading {base / 'operstate'})"
         return False, f"no interface {name}"
     try:
         carrier = (base / "carrier").read_text().strip() == "1"

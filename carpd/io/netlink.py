@@ -99,11 +99,18 @@ class NetlinkAddresses:
     @staticmethod
     def _index(interface: str) -> int:
         """One SIOCGIFINDEX ioctl (microseconds); pyroute2's link_lookup dumps every link
-        through netlink and cost ~1.4 ms on each address operation of a takeover."""
+        through netlink and cost ~1.4 ms on each address operation of a takeover. The ioctl
+        needs a new socket and Python reports every failure alike ("no interface with this
+        name", also on EMFILE), so a failure asks the open netlink socket before saying
+        the interface does not exist."""
         try:
             return socket.if_nametoindex(interface)
         except OSError:
-            raise OSError(errno.ENODEV, f"interface {interface} does not exist") from None
+            found = _translating(lambda i: i.link_lookup(ifname=interface),
+                                 f"cannot look up {interface}")(ipr)
+        if not found:
+            raise OSError(errno.ENODEV, f"interface {interface} does not exist")
+        return int(found[0])
 
     # -- ports.AddressPort ----------------------------------------------------------------
 

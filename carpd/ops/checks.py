@@ -4,7 +4,8 @@ Owns: `CheckRunners`. For each running VIP it starts its checks and, for the boo
 one unit watcher per `require_units` entry (a fatal `unit` check named "require:UNIT") on the
 HealthPort, under the check id "VIP/CHECK". Raw results go to the core: a check's as
 `CheckResult` (the core's tracker decides what it means), a unit watcher's as
-`RequiredUnitObserved` (the core's hold-down decides). A result of a check that was stopped
+`RequiredUnitObserved` (the core's hold-down decides; an error result of a unit watcher, `ok`
+None, says nothing about the unit and is dropped). A result of a check that was stopped
 meanwhile (its VIP is gone, or a reload removed or redefined it) is dropped here.
 On a reload retune only the checks and watchers whose definition changed are stopped and
 started again (a redefined check keeps its verdict in the core's tracker).
@@ -53,12 +54,14 @@ class CheckRunners:
         self._running.clear()
         await self._health.close()
 
-    def check_result(self, check_id: str, ok: bool, detail: str) -> None:
+    def check_result(self, check_id: str, ok: bool | None, detail: str) -> None:
         """The HealthPort's callback (from the event loop)."""
         name, _, check = check_id.partition("/")
         if check_id not in self._running.get(name, ()):
             return
         if check.startswith(REQUIRE):
+            if ok is None:
+                return
             self._post(RequiredUnitObserved(name=name, unit=check.removeprefix(REQUIRE),
                                             active=ok))
         else:

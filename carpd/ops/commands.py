@@ -7,6 +7,10 @@ not write (see carpd.io.control_server), turning operator commands into core eve
 telling the operator (journal and watch, through `tell`), and the replies carpctl renders.
 `demote` defaults to the largest demotion (254) and may expire `for` N seconds: the deadline
 is a monotonic instant in the core, which ends it on its own timer.
+Every reply of demote, promote and maintenance carries `persisted`: False when the state
+directory could not be written (read-only, full): the change applies in memory all the same,
+but holds only until the next restart; carpctl says so and exits 4. `maintenance` writes its
+flag on every request, so repeating the command after the directory is fixed persists it.
 Must not: read the clock (the driver's `now` is asked), keep timers or a copy of the flags.
 """
 
@@ -82,11 +86,11 @@ class Commands:
         until_at = None if duration is None else self._driver.now() + duration
         for name in names:
             self._driver.post(OperatorDemote(name=name, amount=amount, until_at=until_at))
-        self._flags.save_demotions()
+        persisted = self._flags.save_demotions()
         until = None if until_at is None else iso_time(self._driver.wall_of(until_at))
         self._tell(f"demoted {', '.join(names)} by {amount}"
                    f"{f' until {until}' if until else ''}")
-        return {"demoted": names, "by": amount, "until": until}
+        return {"demoted": names, "by": amount, "until": until, "persisted": persisted}
 
     def _promote(self, req: Request) -> dict[str, Any]:
         stats = self._driver.statistics()
@@ -94,21 +98,23 @@ class Commands:
         names = [n for n in self._targets(req) if n in demoted]
         for name in names:
             self._driver.post(OperatorPromote(name=name))
-        self._flags.save_demotions()
+        persisted = self._flags.save_demotions()
         self._tell(f"promoted {', '.join(names) or 'nothing (no operator demotion)'}")
-        return {"promoted": names}
+        return {"promoted": names, "persisted": persisted}
 
     def _maintenance(self, req: Request) -> dict[str, Any]:
         on = req.args.get("on")
         if not isinstance(on, bool):
             raise ProtocolError("maintenance needs on: true or false")
-        if on != self._maintenance_since()[0]:
+        changed = on != self._maintenance_since()[0]
+        if changed:
             self._driver.post(SetMaintenance(on=on))
-            self._flags.save_maintenance()
+        persisted = self._flags.save_maintenance()
+        if changed:
             self._tell(f"maintenance mode {'on' if on else 'off'}")
         now_on, since_at = self._maintenance_since()
         since = None if since_at is None else iso_time(self._driver.wall_of(since_at))
-        return {"maintenance": now_on, "since": since}
+        return {"maintenance": now_on, "since": since, "persisted": persisted}
 
     def _maintenance_since(self) -> tuple[bool, float | None]:
         stats = self._driver.statistics()
@@ -134,6 +140,8 @@ def _duration(args: dict[str, Any]) -> float | None:
 
 
 def _ago(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "an unknown time"
     s = max(0, int(seconds))
     if s < 120:
         return f"{s} s"

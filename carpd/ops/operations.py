@@ -5,8 +5,10 @@ Towards the driver it is a `carpd.driver.ports.OperatorSide`: told when the VIPs
 start (`before_start`: the persisted flags, ops/flags.py), when one started, was retuned or
 removed (its checks on the HealthPort, ops/checks.py), and shown every action the driver does
 not execute itself (`observe`): transitions, check results and anomalies go to the watch
-stream (ops/watch.py), the latter two also to the journal; an operator demotion that expired
-is persisted and announced. Towards the control server it answers requests (`control`,
+stream (ops/watch.py), the latter two also to the journal; a check that could not be run (an
+error result: carpd short of descriptors, memory or processes) is logged once when it starts
+failing to run and once when it runs again; an operator demotion that expired is persisted
+and announced. Towards the control server it answers requests (`control`,
 ops/commands.py) and hands out watch subscriptions (`subscribe`). It reaches the driver only
 through the `carpd.ops.host.Driver` interface: post an event, read snapshots, the clock.
 The election policy itself (hold-down, demotions and their expiry, maintenance) is in the
@@ -54,6 +56,7 @@ class Operations:
         self._checks = CheckRunners(ports.health, driver.post)
         self._flags = OperatorFlags(ports.flags, driver, ports.log)
         self._commands = Commands(driver, self._flags, self._tell)
+        self._erroring: set[tuple[str, str]] = set()  # (vip, check) that could not run
 
     # -- carpd.driver.ports.OperatorSide --------------------------------------------------------
 
@@ -95,7 +98,7 @@ class Operations:
     def subscribe(self, req: Request, peer: Peer) -> Queue:
         return self._watchers.subscribe()
 
-    def check_result(self, check_id: str, ok: bool, detail: str) -> None:
+    def check_result(self, check_id: str, ok: bool | None, detail: str) -> None:
         """A raw result as the HealthPort reports it (also for tests)."""
         self._checks.check_result(check_id, ok, detail)
 
@@ -103,6 +106,17 @@ class Operations:
 
     def _check_observed(self, a: CheckObserved) -> None:
         self._watchers.publish(check_event(a))
+        key = (a.name, a.check)
+        if a.ok is None and key not in self._erroring:
+            self._erroring.add(key)
+            self._log.record(msg.WARNING, f"vip {a.name}: check {a.check} could not be run, "
+                             f"counted as neither pass nor fail (it stays {a.state.value}): "
+                             f"{a.detail}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=a.name,
+                             CARP_CHECK=a.check)
+        elif a.ok is not None and key in self._erroring:
+            self._erroring.discard(key)
+            self._log.record(msg.NOTICE, f"vip {a.name}: check {a.check} runs again",
+                             MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=a.name, CARP_CHECK=a.check)
         if a.changed:
             prio = msg.WARNING if a.state is CheckState.FAILING else msg.NOTICE
             self._log.record(prio, f"vip {a.name}: check {a.check} is {a.state.value}: "

@@ -31,8 +31,13 @@ WallIso = Callable[[float], str]  # a monotonic instant -> ISO 8601 wall-clock t
 
 
 def iso_time(wall: float) -> str:
-    """Wall-clock seconds as the document writes them (UTC, milliseconds)."""
-    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+    """Wall-clock seconds as the document writes them (UTC, milliseconds). Total: an instant
+    no datetime can show (NaN, infinite, beyond year 9999) is written as "invalid time X",
+    so no value from a state file or a clock can make status, explain or metrics fail."""
+    try:
+        return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+    except (OverflowError, ValueError, OSError):
+        return f"invalid time {wall!r}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +61,7 @@ class CheckStatus:
     failures: int
     changes: int
     flapping: bool
+    errors: int = 0  # results that could not be made (no descriptors, memory, processes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,4 +201,5 @@ class _VipBuilder:
             name=c.name, type=c.type, target=c.target, fatal=c.fatal, weight=c.weight,
             state=c.state, detail=c.detail,
             since=None if c.since_at is None else self._iso(c.since_at),
-            results=c.results, failures=c.failures, changes=c.changes, flapping=c.flapping)
+            results=c.results, failures=c.failures, changes=c.changes, flapping=c.flapping,
+            errors=c.errors)

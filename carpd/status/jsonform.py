@@ -58,5 +58,5 @@ def _operator_json(d: OperatorDemotionStatus | None) -> dict[str, Any] | None:
 def _check_json(c: CheckStatus) -> dict[str, Any]:
     return {"name": c.name, "type": c.type, "target": c.target, "fatal": c.fatal,
             "weight": c.weight, "state": c.state.value, "detail": c.detail, "since": c.since,
-            "results": c.results, "failures": c.failures, "changes": c.changes,
-            "flapping": c.flapping}
+            "results": c.results, "failures": c.failures, "errors": c.errors,
+            "changes": c.changes, "flapping": c.flapping}

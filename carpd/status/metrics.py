@@ -107,6 +107,8 @@ def _checks(f: _Families, v: VipStatus) -> None:
         f.add("check_up", "gauge", "1 passing, 0 failing, -1 no result yet.",
               CHECK_UP.get(check.state, -1), **labels)
         f.add("check_results_total", "counter", "Check results, by outcome.",
-              check.results - check.failures, **labels, result="pass")
+              check.results - check.failures - check.errors, **labels, result="pass")
         f.add("check_results_total", "counter", "Check results, by outcome.",
               check.failures, **labels, result="fail")
+        f.add("check_results_total", "counter", "Check results, by outcome.",
+              check.errors, **labels, result="error")

@@ -268,12 +268,12 @@ class FakeHealth:
 
     def __init__(self) -> None:
         self.started: dict[str, object] = {}
-        self.callbacks: dict[str, Callable[[str, bool, str], None]] = {}
+        self.callbacks: dict[str, Callable[[str, bool | None, str], None]] = {}
         self.stopped: list[str] = []
         self.closed = False
 
     def start(self, check_id: str, params: object,
-              on_result: Callable[[str, bool, str], None]) -> None:
+              on_result: Callable[[str, bool | None, str], None]) -> None:
         self.started[check_id] = params
         self.callbacks[check_id] = on_result
 
@@ -284,7 +284,7 @@ class FakeHealth:
     async def close(self) -> None:
         self.closed = True
 
-    def report(self, check_id: str, ok: bool, detail: str = "") -> None:
+    def report(self, check_id: str, ok: bool | None, detail: str = "") -> None:
         self.callbacks[check_id](check_id, ok, detail)
 
 

@@ -139,9 +139,10 @@ def test_statefile_atomic_json_and_corrupt_files(tmp_path: Path) -> None:
     assert flags.load("maintenance") == {"on": True, "since": 1.5}
     assert sorted(os.listdir(tmp_path / "state")) == ["maintenance"]  # no temporary left
     (tmp_path / "state" / "demotions").write_text("{not json")
-    assert flags.load("demotions") is None and "cannot be read as JSON" in errors[0]
+    assert flags.load("demotions") is None and "not valid JSON" in errors[0]
     (tmp_path / "state" / "demotions").write_text("[1]")
     assert flags.load("demotions") is None and "not a JSON object" in errors[1]
+    assert not (tmp_path / "state" / "demotions").exists()  # both set aside
     Textfile(str(tmp_path / "prom" / "carpd.prom")).write("carpd_maintenance 1\n")
     assert (tmp_path / "prom" / "carpd.prom").read_text() == "carpd_maintenance 1\n"
     write_atomic(str(tmp_path / "x"), b"a", mode=0o600)
@@ -182,3 +183,16 @@ def _as_nobody(path: str, groups: str, may_write: bool) -> None:
         assert proc.returncode == 0, proc.stderr
     (peer,) = srv.peers
     assert (peer.uid, peer.gid, peer.may_write) == (65534, 65534, may_write)
+
+
+def test_carpctl_exits_4_when_the_flag_was_not_saved(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    class Unsaved(Server):
+        async def handler(self, req: Request, peer: Peer) -> dict[str, Any]:
+            return {"maintenance": True, "since": None, "persisted": False}
+
+    with Unsaved(str(tmp_path / "c.sock")) as srv:
+        assert carpctl.main(["--socket", srv.path, "maintenance", "on"]) == 4
+    out = capsys.readouterr()
+    assert out.out == "maintenance mode on\n"
+    assert "it holds only until carpd restarts" in out.err

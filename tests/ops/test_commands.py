@@ -81,7 +81,8 @@ def test_demote_for_expires_through_the_nodes_own_deadline() -> None:
     driver.post(TimerFired())  # MASTER
     driver.clock = 1003.5
     r = call(ops, "demote", name="web", **{"for": 30})
-    assert r == {"demoted": ["web"], "by": 254, "until": "2027-01-15T08:00:33.500+00:00"}
+    assert r == {"demoted": ["web"], "by": 254, "until": "2027-01-15T08:00:33.500+00:00",
+                 "persisted": True}
     assert ports.flags.documents["demotions"] == {  # type: ignore[attr-defined]
         "web": {"amount": 254, "until": 1_800_000_033.5}}
     assert driver.node.next_deadline() == 1003.5 + 1 + 254 / 256  # advertised at once
@@ -100,10 +101,10 @@ def test_maintenance_reply_and_status_line_facts() -> None:
     ops, ports = operations(driver)
     driver.clock = 1002.0
     assert call(ops, "maintenance", on=True) == {
-        "maintenance": True, "since": "2027-01-15T08:00:02.000+00:00"}
+        "maintenance": True, "since": "2027-01-15T08:00:02.000+00:00", "persisted": True}
     driver.clock = 1005.0  # again: nothing changes, the original instant stays
     assert call(ops, "maintenance", on=True) == {
-        "maintenance": True, "since": "2027-01-15T08:00:02.000+00:00"}
+        "maintenance": True, "since": "2027-01-15T08:00:02.000+00:00", "persisted": True}
     assert ports.flags.documents["maintenance"] == {  # type: ignore[attr-defined]
         "on": True, "since": 1_800_000_002.0}
     assert [m for m in ports.log.messages() if m.startswith("operator:")] == [  # type: ignore[attr-defined]

@@ -6,7 +6,10 @@ state directory that cannot be written is logged and the command still applies."
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
+
+import pytest
 
 from carpd.control.protocol import Request
 from carpd.driver.ports import MemoryFlags, Ports
@@ -77,7 +80,7 @@ def test_an_unwritable_state_directory_is_logged_and_the_demotion_applies() -> N
     async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1001.0)
         r = await d.handle_control(Request(cmd="demote", args={"name": "web", "by": 9}), ROOT)
-        assert r == {"demoted": ["web"], "by": 9, "until": None}
+        assert r == {"demoted": ["web"], "by": 9, "until": None, "persisted": False}
         assert state(d)["demotions"]["operator"] == 9
 
     assert run_at(scenario, ports, 0.0) == 0
@@ -85,3 +88,68 @@ def test_an_unwritable_state_directory_is_logged_and_the_demotion_applies() -> N
               if p == msg.ERR]
     assert errors == [("cannot persist operator flag demotions (it will not survive a restart):"
                        " [Errno 30] Read-only file system", msg.IO_FAILURE)]
+
+
+
+@pytest.mark.parametrize(("name", "document", "problem"), [
+    ("maintenance", {"on": True, "since": 1e300}, '"since" must be null or seconds since 1970 '
+     "up to year 9999, not 1e+300"),
+    ("maintenance", {"on": True, "since": math.nan}, "not nan"),
+    ("maintenance", {"on": True, "since": math.inf}, "not inf"),
+    ("maintenance", {"on": True, "since": 253402300800.0}, "not 253402300800.0"),  # year 10000
+    ("maintenance", {"on": "yes", "since": None}, "\"on\" must be true or false, not 'yes'"),
+    ("demotions", {"web": {"amount": True, "until": None}},
+     'web: "amount" must be an integer 1..254, not True'),
+    ("demotions", {"web": {"amount": 50, "until": "never"}},
+     "web: \"until\" must be null or seconds since 1970 up to year 9999, not 'never'"),
+    ("demotions", {"web": {"amount": 50, "until": -1e300}}, "not -1e+300"),
+    ("demotions", {"web": 5}, "web: must be an object with amount and until, not 5"),
+])
+def test_an_invalid_stored_flag_is_set_aside_and_the_daemon_runs_with_defaults(
+        name: str, document: dict[str, Any], problem: str) -> None:
+    flags = MemoryFlags()
+    flags.documents[name] = document
+    ports = ports_with(flags=flags)
+
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
+        await until(loop, 1004.0)
+        vip_state = state(d)
+        assert vip_state["operator_demotion"] is None and vip_state["state"] == "MASTER"
+        assert d.status_document()["maintenance"]["on"] is False
+        for cmd, args in (("status", {}), ("explain", {"name": "web"}), ("metrics", {})):
+            assert await d.handle_control(Request(cmd=cmd, args=args), ROOT)
+
+    assert run_at(scenario, ports, 0.0) == 0
+    (recorded,) = flags.set_aside_problems
+    assert recorded.startswith(f"{name}: ") and problem in recorded
+
+
+def test_a_valid_maintenance_flag_still_applies() -> None:
+    flags = MemoryFlags()
+    flags.documents["maintenance"] = {"on": True, "since": WALL - 60.0}
+
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
+        await until(loop, 1001.0)
+        assert d.status_document()["maintenance"]["on"] is True
+        assert state(d)["effective_advskew"] == 254
+
+    assert run_at(scenario, ports_with(flags=flags), 0.0) == 0
+    assert flags.set_aside_problems == []
+
+
+def test_commands_say_when_a_flag_holds_only_until_the_next_restart() -> None:
+    class Full(MemoryFlags):
+        def save(self, name: str, document: dict[str, Any]) -> None:
+            raise OSError(28, "No space left on device")
+
+    ports = ports_with(flags=Full())
+
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
+        await until(loop, 1001.0)
+        for cmd, args in (("maintenance", {"on": True}), ("demote", {"name": "web"}),
+                          ("promote", {"name": "web"}), ("maintenance", {"on": False})):
+            reply = await d.handle_control(Request(cmd=cmd, args=args), ROOT)
+            assert reply["persisted"] is False, cmd
+        assert state(d)["operator_demotion"] is None  # all applied in memory
+
+    assert run_at(scenario, ports, 0.0) == 0

@@ -72,7 +72,7 @@ def test_check_fall_demotes_and_rise_restores_with_exact_adverts() -> None:
         assert doc["checks"][0] | {"since": None} == {
             "name": "nginx", "type": "tcp", "target": "127.0.0.1:80", "fatal": False,
             "weight": 100, "state": "failing", "detail": "refused", "since": None,
-            "results": 3, "failures": 2, "changes": 1, "flapping": False}
+            "results": 3, "failures": 2, "errors": 0, "changes": 1, "flapping": False}
         await until(loop, 1006.0)
         health.report("web/nginx", True, "connected")
         assert state(d)["effective_advskew"] == 100  # rise 2: one pass is not enough
@@ -166,7 +166,8 @@ def test_demote_for_expires_on_the_loop_timer_and_is_persisted() -> None:
     async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1003.5)
         r = await d.handle_control(Request(cmd="demote", args={"name": "web", "for": 30.0}), ROOT)
-        assert r == {"demoted": ["web"], "by": 254, "until": "2027-01-15T08:00:33.500+00:00"}
+        assert r == {"demoted": ["web"], "by": 254, "until": "2027-01-15T08:00:33.500+00:00",
+                     "persisted": True}
         assert state(d)["operator_demotion"] == {"amount": 254,
                                                  "until": "2027-01-15T08:00:33.500+00:00"}
         assert flags.documents["demotions"] == {"web": {"amount": 254, "until": WALL + 33.5}}
@@ -192,7 +193,7 @@ def test_promote_clears_and_all_targets_every_vip() -> None:
         await d.handle_control(Request(cmd="demote", args={"all": True, "by": 50}), ROOT)
         assert [v["effective_advskew"] for v in d.status_document()["vips"]] == [50, 50]
         r = await d.handle_control(Request(cmd="promote", args={"name": "mail"}), ROOT)
-        assert r == {"promoted": ["mail"]}
+        assert r == {"promoted": ["mail"], "persisted": True}
         assert [v["effective_advskew"] for v in d.status_document()["vips"]] == [50, 0]
         with pytest.raises(ProtocolError, match="no VIP named 'nope'"):
             await d.handle_control(Request(cmd="promote", args={"name": "nope"}), ROOT)
@@ -225,7 +226,8 @@ def test_maintenance_persists_across_a_restart_and_shows_in_status() -> None:
     async def turn_on(d: Harness, loop: FakeClockLoop) -> None:
         await until(loop, 1003.5)
         r = await d.handle_control(Request(cmd="maintenance", args={"on": True}), ROOT)
-        assert r == {"maintenance": True, "since": "2027-01-15T08:00:03.500+00:00"}
+        assert r == {"maintenance": True, "since": "2027-01-15T08:00:03.500+00:00",
+                     "persisted": True}
         assert state(d)["effective_advskew"] == 254
         assert d.status_line() == "1 VIP: web MASTER; maintenance on"
 
@@ -371,3 +373,26 @@ def test_reload_recreating_a_vip_keeps_maintenance_operator_demotion_and_checks(
         assert state(d, "mail")["demotions"] == {"maintenance": 254}  # untouched by the reload
 
     assert run(scenario, ports, (vip(checks=(NGINX,)), mail)) == 0
+
+
+def test_a_check_that_cannot_be_run_never_demotes_and_is_logged_once() -> None:
+    health = FakeHealth()
+    ports = ports_with(health)
+    error = "carpd could not run the check: Too many open files (starting /bin/db-ok)"
+
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
+        health.report("web/nginx", True, "connected")
+        await until(loop, 1003.5)
+        for _ in range(5):
+            health.report("web/nginx", None, error)
+        doc = state(d)
+        assert doc["state"] == "MASTER" and doc["effective_advskew"] == 0
+        assert doc["checks"][0]["state"] == "passing" and doc["checks"][0]["errors"] == 5
+        health.report("web/nginx", True, "connected")
+
+    assert run(scenario, ports, (vip(checks=(NGINX,)),)) == 0
+    logs = ports.log.messages()  # type: ignore[attr-defined]
+    assert logs.count(f"vip web: check nginx could not be run, counted as neither pass nor "
+                      f"fail (it stays passing): {error}") == 1
+    assert "vip web: check nginx runs again" in logs
+    assert all(skew == 0 for _, skew in sent_skews(ports))

@@ -114,3 +114,11 @@ def test_json_writes_enums_as_their_values_in_the_documented_key_order() -> None
 
 def test_iso_time_is_utc_with_milliseconds() -> None:
     assert iso_time(1_800_000_000.25) == "2027-01-15T08:00:00.250+00:00"
+
+
+def test_iso_time_never_fails_on_an_instant_no_calendar_shows() -> None:
+    from carpd.status.document import iso_time
+
+    assert iso_time(0.0) == "1970-01-01T00:00:00.000+00:00"
+    for wall in (1e300, float("nan"), float("inf"), -1e300, 253402300800.0):
+        assert iso_time(wall) == f"invalid time {wall!r}"

@@ -10,6 +10,9 @@ only reports raw results (ok or not, with a detail); this module decides what th
   same name (the VIP goes FAULT); the tracker returns those as core events for the node;
 - FLAP_CHANGES state changes within FLAP_WINDOW seconds is flapping: one "check_flapping"
   Anomaly when it starts, re-armed once the changes in the window fall below the threshold.
+An error result (`ok` None: carpd could not make the check for lack of descriptors, memory
+or processes) is counted (`errors`) and reported but changes neither the state nor the
+streak: a daemon short of resources must not demote a healthy service.
 Every result also yields one `CheckObserved` action (the watch stream, the journal when the
 state changes). The verdict enum `CheckState` is defined beside CheckObserved in
 core/actions.py (which carries it) and exported from here. Time is the `now` argument; the
@@ -46,6 +49,7 @@ class CheckStatistics:
     since_at: float | None
     results: int
     failures: int
+    errors: int
     changes: int
     flapping: bool
 
@@ -62,6 +66,7 @@ class CheckTracker:
         self._streak = 0  # consecutive results that disagree with the state
         self._results = 0
         self._failures = 0
+        self._errors = 0
         self._changes = 0
         self._change_times: deque[float] = deque()
         self._flapping = False
@@ -70,11 +75,16 @@ class CheckTracker:
     def failing(self) -> bool:
         return self.state is CheckState.FAILING
 
-    def observe(self, ok: bool, detail: str, now: float
+    def observe(self, ok: bool | None, detail: str, now: float
                 ) -> tuple[list[SetDemotion | SetFault], list[Action]]:
         """One raw result: the events for the VIP (only when the state changed) and the
         actions to report (CheckObserved, and an Anomaly when flapping starts)."""
         self._results += 1
+        if ok is None:
+            self._errors += 1
+            self._detail = detail
+            return [], [CheckObserved(name=self.vip, check=self.params.name, ok=None,
+                                      state=self.state, changed=False, detail=detail)]
         self._failures += 0 if ok else 1
         self._detail = detail
         new = self._next_state(ok)
@@ -123,7 +133,7 @@ class CheckTracker:
         return CheckStatistics(
             vip=self.vip, name=p.name, type=p.type, target=p.target(), fatal=p.fatal,
             weight=p.weight, state=self.state, detail=self._detail, since_at=self._since_at,
-            results=self._results, failures=self._failures,
+            results=self._results, failures=self._failures, errors=self._errors,
             changes=self._changes, flapping=self._flapping)
 
     def _next_state(self, ok: bool) -> CheckState:

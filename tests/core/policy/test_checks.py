@@ -109,3 +109,21 @@ def test_targets_by_type() -> None:
     assert CheckParams(name="h", type="http", weight=5, url="http://127.0.0.1/",
                        expect_status=204).target() == "http://127.0.0.1/ (expect 204)"
     assert CheckParams(name="i", type="interface", weight=5, interface="eth1").target() == "eth1"
+
+
+def test_an_error_result_changes_neither_the_verdict_nor_the_streak() -> None:
+    """carpd could not make the check (EMFILE, ENOMEM, EAGAIN): that is no news about the
+    service, so a passing check is not demoted and a fall streak is not broken."""
+    t = CheckTracker("web", TCP)
+    assert feed(t, "PFF") == ["P", "P", "P"]  # 2 of fall 3
+    events, actions = t.observe(None, "carpd could not run the check: Too many open files", 3)
+    assert events == [] and t.state is CheckState.PASSING
+    assert actions == [CheckObserved(name="web", check="nginx", ok=None, state=t.state,
+                                     changed=False, detail="carpd could not run the check: "
+                                     "Too many open files")]
+    assert feed(t, "F", start=4) == ["F"]  # the third failure still completes the streak
+    s = t.statistics()
+    assert (s.results, s.failures, s.errors) == (5, 3, 1)
+    fresh = CheckTracker("web", FATAL)
+    assert fresh.observe(None, "no descriptors", 0.0)[0] == []
+    assert fresh.state is CheckState.UNKNOWN
