@@ -96,8 +96,7 @@ class NetlinkAddresses:
             self._ipr = IPRoute()
         return fn(self._ipr)
 
-    @staticmethod
-    def _index(interface: str) -> int:
+    def _index(self, interface: str) -> int:
         """One SIOCGIFINDEX ioctl (microseconds); pyroute2's link_lookup dumps every link
         through netlink and cost ~1.4 ms on each address operation of a takeover. The ioctl
         needs a new socket and Python reports every failure alike ("no interface with this
@@ -106,8 +105,8 @@ class NetlinkAddresses:
         try:
             return socket.if_nametoindex(interface)
         except OSError:
-            found = _translating(lambda i: i.link_lookup(ifname=interface),
-                                 f"cannot look up {interface}")(ipr)
+            found = self._with_ipr(_translating(lambda i: i.link_lookup(ifname=interface),
+                                                f"cannot look up {interface}"))
         if not found:
             raise OSError(errno.ENODEV, f"interface {interface} does not exist")
         return int(found[0])

@@ -20,6 +20,8 @@ from carpd.io import health, netlink
 
 loop = asyncio.new_event_loop()
 ipr = IPRoute()
+addrs = netlink.NetlinkAddresses()
+addrs._ipr = ipr  # the worker's IPRoute, opened before the descriptors ran out
 resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
 taken = []
 try:
@@ -30,7 +32,7 @@ except OSError as exc:
 
 def lookup(name):
     try:
-        return netlink.NetlinkAddresses._index(ipr, name)
+        return addrs._index(name)
     except OSError as exc:
         return [exc.errno, str(exc)]
 
