@@ -145,3 +145,14 @@ def test_unknown_key_with_a_newline_is_located(workdir: Path) -> None:
 def test_file_name_with_a_newline_is_escaped(workdir: Path) -> None:
     name = write(workdir, BASE.replace("vhid = 1", "vhid = 0"), name="bad\nname.toml")
     assert refusal(name).startswith("bad\\nname.toml:6: vip.web.vhid: ")
+
+
+@pytest.mark.parametrize("target", ["fifo", "/dev/zero"])
+def test_password_file_must_be_a_regular_file(workdir: Path, target: str) -> None:
+    """A FIFO as password_file used to block --check (and a reload's thread) forever."""
+    if target == "fifo":
+        os.mkfifo(workdir / "fifo")
+        target = str(workdir / "fifo")
+    path = write(workdir, BASE.replace("{dir}/carp.key", target))
+    assert refusal(path) == (f"carpd.toml:3: defaults.password_file: cannot read {target}: "
+                             "not a regular file")
