@@ -71,7 +71,8 @@ def _script_logger(log: EventLog) -> ResultCallback:
 class _Reloader:
     """SIGHUP: re-read the configuration file and hand it to `Daemon.reload`, one reload at
     a time (a SIGHUP during a reload runs one more afterwards). An invalid file is refused
-    by the daemon with a journald record; the running configuration stays."""
+    by the daemon with a journald record; the running configuration stays. Nothing a reload
+    raises ends the loop or leaves systemd without READY=1."""
 
     def __init__(self, daemon: Daemon, config: Config, log: EventLog) -> None:
         self._daemon, self._initial, self._log = daemon, config, log
@@ -89,15 +90,30 @@ class _Reloader:
             self._again = True
             while self._again:
                 self._again = False
-                await self._daemon.reload(self._load)
+                await self._reload_once()
         finally:
             self._task = None
+
+    async def _reload_once(self) -> None:
+        """One reload; a failure in it never ends the loop (a queued SIGHUP still runs) and
+        never leaves systemd waiting for READY=1."""
+        try:
+            await self._daemon.reload(self._load)
+        except Exception as exc:  # a bug must not wedge reload handling
+            self._log.record(msg.ERR, f"reload failed, still running the previous "
+                             f"configuration: {type(exc).__name__}: {exc}",
+                             MESSAGE_ID=msg.DAEMON_LIFECYCLE)
+            self._daemon.ports.notifier.notify(READY="1", STATUS=self._daemon.status_line())
 
     async def _load(self) -> tuple[VipParams, ...]:
         try:
             config = await asyncio.to_thread(load_config, self._initial.path)
         except ConfigError as err:
             raise ReloadRefused(str(err)) from None
+        except Exception as exc:  # load_config raises ConfigError only; a
+            # slip there (or a MemoryError) refuses the reload like a bad file
+            raise ReloadRefused(f"{self._initial.path}: cannot load the file: "
+                                f"{type(exc).__name__}") from None
         for warning in config.warnings:
             self._log.record(msg.WARNING, warning)
         for key in ("control_socket", "state_directory"):

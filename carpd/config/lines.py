@@ -23,15 +23,35 @@ _DOTTED = rf"{_PART}(?:\s*\.\s*{_PART})*"
 _HEADER_RE = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]")
 _KEY_RE = re.compile(rf"^\s*({_DOTTED})\s*=")
 _PART_RE = re.compile(_PART)
+_ESCAPE_RE = re.compile(r"\\([btnfr\"\\]|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})")
+_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
 KeyPath = tuple[str, ...]
 
 
 def split_key(dotted: str) -> KeyPath:
     """'vip . "web".vhid' -> ("vip", "web", "vhid"); "check[2].port" -> ("check", "2", "port").
-    Quotes are removed, escapes inside them are kept as written."""
-    parts = (m.group(0) for m in _PART_RE.finditer(dotted))
-    return tuple(p[1:-1] if p[0] in "\"'" else p for p in parts)
+    Quotes are removed; the escapes of a "basic" part are decoded as tomllib decodes them
+    (so `[vip."a\\nb"]` is the name tomllib gives), an invalid one is kept as written."""
+    return tuple(_unquote(m.group(0)) for m in _PART_RE.finditer(dotted))
+
+
+def _unquote(part: str) -> str:
+    if part[0] == "'":
+        return part[1:-1]
+    if part[0] != '"':
+        return part
+    return _ESCAPE_RE.sub(_unescape, part[1:-1])
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if code in _ESCAPES:
+        return _ESCAPES[code]
+    try:
+        return chr(int(code[1:], 16))
+    except ValueError:  # beyond U+10FFFF: tomllib refuses the file anyway
+        return match.group(0)
 
 
 class LineIndex:

@@ -10,7 +10,8 @@ advskew > 0; a scope written on a link-local peer or source6 names the VIP's int
 remaining fields with their defaults, and last rules.py's rules of the VIP's keys together
 (peers, sources, accept_ttl, l2_broadcast) and between VIPs (vhid unique per interface,
 addresses unique, no VIP another VIP's peer). What the keys are, their validators and
-defaults is schema.py's table; reading the password is secrets.py's; lines come from
+defaults is schema.py's table; reading the password is secrets.py's; reading and parsing the
+file (regular file, size and nesting bounds, tomllib) is reading.py's; lines come from
 lines.py's scan of the text, since tomllib gives no positions for keys.
 Invariants:
 - `load_config` either returns a fully checked `Config` or raises `ConfigError` for the first
@@ -19,6 +20,9 @@ Invariants:
 - An error about an inherited value points at its line in [defaults] and says which VIP
   inherited it; a missing key points at the VIP's table header.
 - The password never appears in an error, a warning or a repr (it lives in a `Secret`).
+- An error or a warning is one line: control characters and line breaks in the file name, a
+  key or the reason are escaped (`_one_line`); names as written by anyone (a VIP's, an
+  unknown key's) are located by their key path, never by re-splitting a dotted string.
 - Warnings are located like errors, each one given once, in the order they are found.
 - `Config.keys` remembers where each VIP's keys are written, so checks made after loading
   (hostcheck.py's, against the host's interfaces) are located the same way.
@@ -30,14 +34,14 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
-import sys
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from carpd.config.checks import BadCheckError
-from carpd.config.lines import LineIndex
+from carpd.config.lines import LineIndex, split_key
+from carpd.config.reading import FileRefused, read_document
 from carpd.config.rules import RuleError, check_between, check_scope, check_vip
 from carpd.config.schema import (
     CARPD_KEYS,
@@ -57,11 +61,6 @@ from carpd.config.schema import (
 from carpd.config.secrets import INLINE_WARNING, Password, PasswordKind, read_password
 from carpd.config.values import BadValueError, type_name, vip_name
 from carpd.core.params import Secret, VipParams
-
-if sys.version_info >= (3, 11):  # noqa: UP036 (tomli fallback kept for 3.10 backports)
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["DEFAULT_CONTROL_SOCKET", "DEFAULT_MASTER_UNITS", "DEFAULT_STATE_DIRECTORY", "Config",
            "ConfigError", "load_config"]
@@ -85,8 +84,18 @@ class ConfigError(Exception):
 
 
 def _located(file: str, line: int | None, key: str, text: str) -> str:
+    """One line, whatever the file name, key or text hold (control characters escaped)."""
+    file, key, text = _one_line(file), _one_line(key), _one_line(text)
     where = file if line is None else f"{file}:{line}"
     return f"{where}: {key}: {text}" if key else f"{where}: {text}"
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters and line separators escaped as Python writes them."""
+    if text.isprintable():
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +179,10 @@ class _Loader:
     def error(self, key: str, reason: str) -> ConfigError:
         return ConfigError(self.path, self.lines.line_of(key), key, reason)
 
+    def error_at(self, path: tuple[str, ...], reason: str) -> ConfigError:
+        """`error` for a key path that holds names as written by anyone (a dot, a newline)."""
+        return ConfigError(self.path, self.lines.line(path), ".".join(path), reason)
+
     def fail(self, setting: _Setting, reason: str) -> ConfigError:
         return ConfigError(self.path, setting.line, setting.key, reason)
 
@@ -202,7 +215,7 @@ class _Loader:
             if key not in TOP_TABLES and key in VIP_KEYS:
                 raise self.error(key, "per-VIP keys belong in [defaults] or [vip.NAME]")
             if key not in TOP_TABLES:
-                raise self.error(key, _unknown(key, TOP_TABLES, "table"))
+                raise self.error_at((key,), _unknown(key, TOP_TABLES, "table"))
             if not isinstance(value, dict):
                 raise self.error(key, f"must be a table [{key}], not {type_name(value)}")
 
@@ -221,7 +234,8 @@ class _Loader:
                 keys: Mapping[str, KeySpec]) -> _Setting:
         dotted = f"{where}.{key}"
         if key not in keys:
-            raise self.error(dotted, _misplaced(where, key, value, tuple(keys)))
+            raise self.error_at((*split_key(where), key),
+                                _misplaced(where, key, value, tuple(keys)))
         try:
             checked = keys[key].validate(value)
         except BadValueError as err:
@@ -248,7 +262,7 @@ class _Loader:
         try:
             vip_name(name)
         except BadValueError as err:
-            raise self.error(where, err.reason) from None
+            raise self.error_at(("vip", name), err.reason) from None
         if not isinstance(table, dict):
             raise self.error(where, f"must be a table [vip.{name}], not {type_name(table)}")
         own = self.table(table, where, VIP_KEYS)
@@ -359,40 +373,14 @@ def _misplaced(where: str, key: str, value: object, known: tuple[str, ...]) -> s
     return _unknown(key, known)
 
 
-def _syntax_error(path: str, text: str, err: tomllib.TOMLDecodeError) -> ConfigError:
-    message = str(err)
-    match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
-    if match:
-        line: int | None = int(match.group(1))
-        message = f"{message[: match.start()]} (column {match.group(2)})"
-    else:
-        message = re.sub(r"\s*\(at end of document\)$", " at the end of the file", message)
-        line = max(1, len(text.splitlines()))
-    return ConfigError(path, line, "", f"TOML syntax error: {message}")
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as err:
-        raise ConfigError(path, None, "", f"cannot read the file: {err.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise ConfigError(path, line, "", "not valid UTF-8") from None
-
-
 def load_config(path: str | os.PathLike[str], *,
                 environ: Mapping[str, str] | None = None) -> Config:
     """Read and check the TOML file at `path`. `environ` (default os.environ) supplies
     CREDENTIALS_DIRECTORY for password_credential. Raises ConfigError."""
     name = os.fspath(path)
-    text = _read_text(name)
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise _syntax_error(name, text, err) from None
+        text, document = read_document(name)
+    except FileRefused as err:
+        raise ConfigError(name, err.line, "", err.reason) from None
     loader = _Loader(name, text, os.environ if environ is None else environ)
     return loader.load(document)

@@ -4,9 +4,11 @@ Owns: the three password keys (`PasswordKind`: `password_file`, `password_creden
 from `$CREDENTIALS_DIRECTORY`, inline `password`), their value validators, `read_password`
 (the bytes -> a `Secret`, the origin shown by `--check` and status, and the warnings) and the
 wording of every password error and warning. A file or credential is read once, at most 4096
-bytes; exactly one trailing line ending (`\\n` or `\\r\\n`) is removed and nothing else, the
-rest must be one non-empty line. A password file readable by group or others is a warning
-(a credential's mode is systemd's business), and so is an inline password.
+bytes, and only if it is a regular file (opened non-blocking, so a FIFO cannot hang `--check`
+or a reload, and a device is refused); exactly one trailing line ending (`\\n` or `\\r\\n`)
+is removed and nothing else, the rest must be one non-empty line. A password file readable
+by group or others is a warning (a credential's mode is systemd's business), and so is an
+inline password.
 Invariants: the password never appears in an error, a warning or a repr: messages name the
 path, the credential name or the byte count, the bytes live only in a `Secret`. A password
 is at most 19 bytes (`MAX_PASSWORD_BYTES`, ucarp's limit) and holds no NUL.
@@ -88,12 +90,18 @@ def _credential_path(name: str, environ: Mapping[str, str]) -> str:
 def _read(path: str) -> tuple[bytes, int]:
     """The first MAX_READ_BYTES of the file and its st_mode."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_READ_BYTES)
+        with open(path, "rb", opener=_open_nonblocking) as handle:
             mode = os.fstat(handle.fileno()).st_mode
+            if not stat.S_ISREG(mode):  # a FIFO would block the reader, a device never end
+                raise BadValueError(f"cannot read {path}: not a regular file")
+            data = handle.read(MAX_READ_BYTES)
     except OSError as err:
         raise BadValueError(f"cannot read {path}: {err.strerror}") from None
     return data, mode
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NONBLOCK)
 
 
 def _mode_warnings(path: str, mode: int) -> tuple[str, ...]:

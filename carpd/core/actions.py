@@ -140,6 +140,32 @@ class Anomaly:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LogsSuppressed:
+    """The node's log limit (core/loglimit.py) held back `count` log lines of `kind` (an
+    AnomalyKind or a DropReason) from `sources` distinct senders in the `interval` seconds
+    that just ended (`sources_at_least`: more senders than it tracks, `sources` is a lower
+    bound). The node's counters count every one of them."""
+
+    kind: AnomalyKind | DropReason
+    count: int
+    sources: int
+    interval: float
+    sources_at_least: bool = False
+
+    @property
+    def text(self) -> str:
+        """"12 more foreign adverts from 12 sources suppressed in the last 60 s"."""
+        noun = (_ANOMALY_NOUNS[self.kind] if isinstance(self.kind, AnomalyKind)
+                else f"{self.kind.value} drops")
+        if self.count == 1:
+            noun = noun[:-1]
+        at_least = "at least " if self.sources_at_least else ""
+        return (f"{self.count} more {noun} from {at_least}{self.sources} "
+                f"source{'' if self.sources == 1 else 's'} suppressed in the last "
+                f"{self.interval:g} s (all are counted: carpctl status)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CheckObserved:
     """A health check result went through the tracker: `state` is the verdict after it;
     `changed` is True when this result changed it; `ok` None is an error result (the check
@@ -203,8 +229,12 @@ class AnomalyKind(enum.StrEnum):
     CHECK_FLAPPING = "check_flapping"
 
 
+_ANOMALY_NOUNS = {AnomalyKind.DUAL_MASTER: "dual master warnings",
+                  AnomalyKind.FOREIGN_ADVERT: "foreign adverts",
+                  AnomalyKind.CHECK_FLAPPING: "check flapping warnings"}
+
 Action = (
     SendAdvert | AddAddresses | RemoveAddresses | Announce | StartUnits | StopUnits | RunScript
-    | StateChanged | PacketDropped | Anomaly | CheckObserved
+    | StateChanged | PacketDropped | Anomaly | LogsSuppressed | CheckObserved
     | PolicyAction
 )

@@ -30,7 +30,11 @@ rides on the same `handle`: its machine events are fanned out like any other, be
 carrier change or timer tick that caused them, and its deadline is part of `next_deadline()`.
 Anomalies (dual master, foreign advert, check flapping) are counted per VIP and kind; each
 (kind, VIP, peer) is logged at most once per `drop_log_interval` seconds. A bad HMAC on one of
-our VHIDs is both a drop and a "foreign_advert" anomaly naming the sender.
+our VHIDs is both a drop and a "foreign_advert" anomaly naming the sender. Both limits are
+core/loglimit.py's, which also caps each drop reason and anomaly kind across all senders per
+interval and returns a LogsSuppressed summary of what that cap held back when the interval
+ends (first in the actions of the event that reaches that instant; its end is part of
+`next_deadline()`), so spoofed senders cannot flood the log or grow the table.
 Must not: read the clock, draw randomness, or touch sockets.
 """
 
@@ -65,6 +69,7 @@ from carpd.core.events import (
     Start,
     TimerFired,
 )
+from carpd.core.loglimit import LogLimit
 from carpd.core.machine import SYNC_GROUP, VhidMachine
 from carpd.core.params import VipParams
 from carpd.core.policy.checks import CheckStatistics, CheckTracker
@@ -100,7 +105,7 @@ class Node:
         self._by_vhid: dict[tuple[str, int], str] = {}  # (interface, vhid) -> VIP, for drops
         self._iface_drops: dict[str, Counter[str]] = {}
         self._vip_drops: dict[str, Counter[str]] = {}
-        self._log_limit = _LogLimit(drop_log_interval)
+        self._log_limit = LogLimit(drop_log_interval)
         self._checks: dict[tuple[str, str], CheckTracker] = {}
         self._anomalies: dict[str, Counter[AnomalyKind]] = {}
         self._policy = ElectionPolicy()
@@ -181,6 +186,7 @@ class Node:
 
     def handle(self, event: Event, now: float) -> list[Action]:
         self._touched, self._policy_moved = [], False
+        summaries: list[Action] = list(self._log_limit.due(now))
         actions = self._dispatch(event, now)
         if isinstance(event, PacketReceived | TimerFired | SendResult | AddressOpFailed
                       | DatagramMalformed | PolicyEvent) and not self._policy_moved:
@@ -190,7 +196,7 @@ class Node:
             touched = list(self._machines.values())
         for m in touched:
             self._deadlines.update(m.params.name, m.next_deadline())
-        return self._rate_limit(actions, now)
+        return summaries + self._rate_limit(actions, now)
 
     def _dispatch(self, event: Event, now: float) -> list[Action]:
         match event:
@@ -224,7 +230,8 @@ class Node:
                 return self._apply(self._policy.handle(event, now), now)
 
     def next_deadline(self) -> float | None:
-        due = (self._deadlines.earliest(), self._policy.next_deadline())
+        due = (self._deadlines.earliest(), self._policy.next_deadline(),
+               self._log_limit.next_deadline())
         return min((d for d in due if d is not None), default=None)
 
     def statistics(self) -> NodeStatistics:
@@ -300,7 +307,8 @@ class Node:
             if not isinstance(a, Anomaly) or a.name not in self._anomalies:
                 continue
             self._anomalies[a.name][a.kind] += 1
-            if a.log and not self._log_limit.allow(("anomaly", a.kind, a.name, str(a.peer)), now):
+            key = ("anomaly", a.kind, a.name, a.peer)
+            if a.log and not self._log_limit.allow(key, a.kind, a.peer, now):
                 actions[i] = dataclasses.replace(a, log=False)
         return actions
 
@@ -368,24 +376,10 @@ class Node:
         if name is not None:
             self._vip_drops[name][drop.reason] += 1
         log = (drop.reason not in QUIET_DROPS
-               and self._log_limit.allow(("drop", interface, drop.reason), now))
+               and self._log_limit.allow(("drop", interface, drop.reason), drop.reason,
+                                         drop.source, now))
         return PacketDropped(interface=interface, reason=drop.reason, detail=drop.detail,
                              source=drop.source, vhid=drop.vhid, log=log)
-
-
-class _LogLimit:
-    """At most one log line per key per `interval` seconds (the counters count them all)."""
-
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self._last: dict[tuple[str, ...], float] = {}
-
-    def allow(self, key: tuple[str, ...], now: float) -> bool:
-        last = self._last.get(key)
-        if last is not None and now - last < self._interval:
-            return False
-        self._last[key] = now
-        return True
 
 
 def _sync_weight(m: VhidMachine) -> int:

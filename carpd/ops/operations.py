@@ -5,10 +5,11 @@ Towards the driver it is a `carpd.driver.ports.OperatorSide`: told when the VIPs
 start (`before_start`: the persisted flags, ops/flags.py), when one started, was retuned or
 removed (its checks on the HealthPort, ops/checks.py), and shown every action the driver does
 not execute itself (`observe`): transitions, check results and anomalies go to the watch
-stream (ops/watch.py), the latter two also to the journal; a check that could not be run (an
-error result: carpd short of descriptors, memory or processes) is logged once when it starts
-failing to run and once when it runs again; an operator demotion that expired is persisted
-and announced. Towards the control server it answers requests (`control`,
+stream (ops/watch.py), the latter two also to the journal, as is the log limit's summary of
+what it held back (LogsSuppressed); a check that could not be run (an error result: carpd
+short of descriptors, memory or processes) is logged once when it starts failing to run and
+once when it runs again; an operator demotion that expired is persisted and announced.
+Towards the control server it answers requests (`control`,
 ops/commands.py) and hands out watch subscriptions (`subscribe`). It reaches the driver only
 through the `carpd.ops.host.Driver` interface: post an event, read snapshots, the clock.
 The election policy itself (hold-down, demotions and their expiry, maintenance) is in the
@@ -25,9 +26,11 @@ from carpd.control.protocol import Peer, Request
 from carpd.core.actions import (
     Action,
     Anomaly,
+    AnomalyKind,
     CheckObserved,
     CheckState,
     DemotionExpired,
+    LogsSuppressed,
     StateChanged,
 )
 from carpd.core.params import VipParams
@@ -81,6 +84,8 @@ class Operations:
                 self._check_observed(action)
             case Anomaly():
                 self._anomaly(action)
+            case LogsSuppressed():
+                self._suppressed(action)
             case DemotionExpired(name=name):
                 self._flags.save_demotions()
                 self._tell(f"operator demotion of {name} expired")
@@ -129,6 +134,13 @@ class Operations:
             self._log.record(msg.WARNING, f"vip {a.name}: {a.kind.value.replace('_', ' ')}: "
                              f"{a.detail}", MESSAGE_ID=msg.ANOMALY, CARP_NAME=a.name,
                              CARP_ANOMALY=a.kind.value, CARP_PEER=a.peer)
+
+    def _suppressed(self, a: LogsSuppressed) -> None:
+        """The summary of what the core's log limit held back (core/loglimit.py)."""
+        fields = ({"MESSAGE_ID": msg.ANOMALY, "CARP_ANOMALY": a.kind.value}
+                  if isinstance(a.kind, AnomalyKind)
+                  else {"MESSAGE_ID": msg.PACKET_DROPPED, "CARP_DROP_REASON": a.kind.value})
+        self._log.record(msg.WARNING, a.text, **fields)
 
     def _tell(self, text: str) -> None:
         """An operator action: the journal and the watch stream."""

@@ -11,7 +11,9 @@ from carpd.config.lines import LineIndex, split_key
     ("vip.web.vhid", ("vip", "web", "vhid")),
     ('vip . "web" . vhid', ("vip", "web", "vhid")),
     ("vip.'we.b'", ("vip", "we.b")),
-    ('"a\\"b".c', ('a\\"b', "c")),
+    ('"a\\"b".c', ('a"b', "c")),  # escapes decoded as tomllib does
+    ('"a\\nb".\'c\\n\'', ("a\nb", "c\\n")),  # literal strings have none
+    ('"\\u00e9\\U0001F600\\q"', ("\u00e9\U0001F600\\q",)),  # an invalid one stays
     ("vip.web.check[2].port", ("vip", "web", "check", "2", "port")),
     ("", ()),
 ])

@@ -530,13 +530,13 @@ def test_cli_permission_denied(workdir: Path, capsys: pytest.CaptureFixture[str]
 def test_cli_permission_denied_any_user(workdir: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     """The same without relying on file modes (tests may run as root)."""
-    import carpd.config.loader
+    import carpd.config.reading
 
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
     path = write(workdir, BASE)
-    monkeypatch.setattr(carpd.config.loader, "open", denied, raising=False)
+    monkeypatch.setattr(carpd.config.reading, "open", denied, raising=False)
     assert main(["--check", "--config", path]) == 2
     out, err = capsys.readouterr()
     assert (out, err) == ("", "carpd: error: carpd.toml: cannot read the file: "
