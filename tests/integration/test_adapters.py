@@ -828,10 +828,18 @@ class Log:
     def record(self, priority, message, **fields):
         self.lines.append(message)
 
+from carpd.io.netlink import NetlinkAddresses
+
 I = ipaddress.ip_interface
-for a in ("172.16.90.200/24", "fd00:90::200/64", "fd00:90::77/64", "fd00:90::201/64"):
-    subprocess.run(["ip", "addr", "add", a, "dev", "eth0", "nodad"] if ":" in a else
-                   ["ip", "addr", "add", a, "dev", "eth0"], check=True)
+async def add_ours():  # as the daemon adds them: with carpd's mark
+    nl = NetlinkAddresses()
+    await nl.add("eth0", (I("172.16.90.200/24"), I("fd00:90::200/64")), "eth0:web")
+    await nl.close()
+asyncio.run(add_ours())
+# an operator's addresses (no mark): one not configured, one configured with another
+# prefix, one configured exactly: carpd must leave all three alone
+for a in ("fd00:90::77/64", "fd00:90::201/64", "fd00:90::202/64"):
+    subprocess.run(["ip", "addr", "add", a, "dev", "eth0", "nodad"], check=True)
 log = Log()
 target = Target("web", "eth0", (I("172.16.90.200/24"), I("fd00:90::200/64"),
                                 I("fd00:90::201/128"), I("fd00:90::202/64")), ())
@@ -849,7 +857,8 @@ def test_cleanup_removes_leftover_vips_of_both_families(lab6: Lab) -> None:
     out = lab6.python("a", _CLEANUP)
     assert isinstance(out, dict)
     assert (out["removed"], out["again"]) == (2, 0)
-    # Not configured (::77), or configured with another prefix (::201): not carpd's.
+    # Not carpd's (no mark): not configured (::77), configured with another prefix (::201),
+    # configured exactly (::202): all stay.
     assert out["left"] == ["172.16.90.101/24", "fd00:90::101/64", "fd00:90::201/64",
-                           "fd00:90::77/64"]
+                           "fd00:90::202/64", "fd00:90::77/64"]
     assert any("fd00:90::200/64" in line for line in out["log"])
