@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import subprocess
-import tomllib
 from dataclasses import dataclass
 
 from carpd.config.loader import DEFAULT_MASTER_UNITS, ConfigError, load_config
+from carpd.config.reading import FileRefused, read_document
 from carpd.core.addresses import AddressWithPrefix
 from carpd.core.ownership import foreign_copy_text, survey
 from carpd.core.params import address_label
@@ -57,9 +57,9 @@ def targets(path: str) -> list[Target]:
 
 
 def _raw_targets(path: str) -> list[Target]:
-    """Raises OSError or TOMLDecodeError when the file cannot be read at all."""
-    with open(path, "rb") as handle:
-        doc = tomllib.load(handle)
+    """Raises OSError or FileRefused when the file cannot be read at all (the loader's
+    bounds: a regular file, size, nesting; never a FIFO that blocks ExecStopPost=)."""
+    _text, doc = read_document(path)
     defaults = doc.get("defaults", {})
     found = []
     for name, table in (doc.get("vip") or {}).items():
@@ -127,8 +127,9 @@ def cleanup(path: str) -> int:
     log = make_event_log()
     try:
         found = targets(path)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        log.record(msg.ERR, f"cleanup: cannot read the VIPs of {path} ({exc}); nothing "
+    except (OSError, FileRefused) as exc:
+        why = exc.reason if isinstance(exc, FileRefused) else str(exc)
+        log.record(msg.ERR, f"cleanup: cannot read the VIPs of {path} ({why}); nothing "
                    "removed: check the interfaces by hand", MESSAGE_ID=msg.IO_FAILURE)
         return 1
     if not found:

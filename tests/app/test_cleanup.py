@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import tomllib
+import os
 from pathlib import Path
 
 import pytest
 
 from carpd.app.cleanup import targets
+from carpd.config.reading import FileRefused
 
 CONF = """\
 [defaults]
@@ -49,12 +50,16 @@ def test_targets_with_and_without_a_readable_password(tmp_path: Path, key_exists
 
 
 def test_unreadable_file_is_an_error_not_an_empty_list(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileRefused, match="No such file"):
         targets(str(tmp_path / "missing.toml"))
     bad = tmp_path / "bad.toml"
     bad.write_text("[vip.web\n")
-    with pytest.raises(tomllib.TOMLDecodeError):
+    with pytest.raises(FileRefused):
         targets(str(bad))
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(FileRefused, match="FIFO"):  # never blocks ExecStopPost=
+        targets(str(fifo))
 
 
 def test_a_file_without_vips_has_nothing_to_clean(tmp_path: Path) -> None:
