@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 import signal
 import sys
@@ -185,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
                             "faults": faults, "impls": fail_impls, "counts": counts,
                             "scale_impls": scale_impls, "variants": variant_names,
                             "skipped": skipped,
-                            "holddown_workaround": impls.HOLDDOWN_WORKAROUND}
+                            "holddown_workaround": impls.HOLDDOWN_WORKAROUND,
+                            "loadavg_start": list(os.getloadavg())}
     trials: list[failover.Trial] = []
     rows: list[scale.ScaleRow] = []
     t0 = time.monotonic()
@@ -205,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
             signal.alarm(0)
             _keep_files(work, outdir, args.keep_raw)
     meta["duration_s"] = round(time.monotonic() - t0, 1)
+    meta["loadavg_end"] = list(os.getloadavg())
     report.save_results(outdir, trials, rows, meta)  # the raw numbers first, whatever follows
     pngs: list[Path] = []
     if plots:

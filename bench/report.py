@@ -200,9 +200,11 @@ def advert_paths(trials: Sequence[Trial]) -> str:
 
 def variants_md(trials: Sequence[Trial], meta: dict[str, Any]) -> str:
     n = meta.get("trials", 0)
-    notes = [f"Run {meta.get('started', '?')} (`{meta.get('command', '?')}`): every row "
-             f"below was measured in this one run, {n} trial(s) per variant, implementation "
-             "and fault, one implementation at a time on the same lab."]
+    where = f" on {machine_md(meta['machine'])}" if meta.get("machine") else ""
+    notes = [f"Run {meta.get('started', '?')} (`{meta.get('command', '?')}`){where}: every "
+             f"row below was measured in this one run, {n} trial(s) per variant, "
+             "implementation and fault, one implementation at a time on the same lab."
+             + load_md(meta)]
     if any(t.impl == "carpd" and t.variant in ("ipv6", "unicast6") for t in trials) and \
             meta.get("holddown_workaround", True):
         notes.append("carpd's IPv6-only VIPs ran with an explicit IPv4 `source` in their "
@@ -626,7 +628,8 @@ def machine_md(m: dict[str, str]) -> str:
 
 def failover_md(trials: Sequence[Trial], n: int, meta: dict[str, Any] | None = None) -> str:
     src = "" if meta is None else (f"From run {meta.get('started', '?')} "
-                                   f"(`{meta.get('command', '?')}`).\n\n")
+                                   f"(`{meta.get('command', '?')}`) on "
+                                   f"{machine_md(meta['machine'])}.\n\n")
     return src + "\n\n".join([
         f"### Failover, IPv4 multicast ({n} trial(s) per implementation and fault)",
         failover_table(trials),
@@ -636,10 +639,22 @@ def failover_md(trials: Sequence[Trial], n: int, meta: dict[str, Any] | None = N
         bound_table(trials)])
 
 
+def load_md(meta: dict[str, Any]) -> str:
+    """The machine's load averages at the start and end of the run (other work on the
+    machine shows up as noise in every figure)."""
+    a, b = meta.get("loadavg_start"), meta.get("loadavg_end")
+    if not a:
+        return ""
+    text = f" Load average (1/5/15 min) at the start {a[0]:.2f}/{a[1]:.2f}/{a[2]:.2f}"
+    if b:
+        text += f", at the end {b[0]:.2f}/{b[1]:.2f}/{b[2]:.2f}"
+    return text + f" (on {meta['machine'].get('nproc', '?')} cores)."
+
+
 def write_report(outdir: Path, kind: str, trials: Sequence[Trial],  # noqa: PLR0917
                  rows: Sequence[ScaleRow], meta: dict[str, Any], plots: list[Path]) -> Path:
     parts = [f"# carpd benchmark: {kind}", "", f"Run {meta['started']} with `{meta['command']}`.",
-             "", f"Machine: {machine_md(meta['machine'])}.", ""]
+             "", f"Machine: {machine_md(meta['machine'])}.{load_md(meta)}", ""]
     if ipv4(trials):
         parts += [failover_md(trials, meta.get("trials", 0)), ""]
     if has_variants(trials):
