@@ -24,6 +24,9 @@ class Advert:
     vhid: int
     b2: int
     b5: int
+    mac: str = ""  # Ethernet source (which server sent it, in either family)
+    dst: str = ""  # destination address: the group, or a unicast peer
+    ttl: int = 0   # TTL / hop limit as sent
 
 
 @dataclass
@@ -74,7 +77,7 @@ class ProbeLog:
             self.garp.append((float(p[1]), p[2]))
         elif kind == "V":
             self.adverts.append(Advert(float(p[1]), p[2], int(p[3]), int(p[4]), int(p[5]),
-                                       int(p[6])))
+                                       int(p[6]), *p[7:9], *(int(x) for x in p[9:10])))
         elif kind == "H":
             self.period = float(p[4])
         elif kind == "E":
@@ -90,8 +93,9 @@ class ProbeLog:
         return None
 
     def last_advert_from(self, src: str, before: float) -> Advert | None:
+        """The last advert before `before` whose source address or MAC is `src`."""
         for adv in reversed(self.adverts):
-            if adv.t < before and adv.src == src:
+            if adv.t < before and src in (adv.src, adv.mac):
                 return adv
         return None
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import procstat
+from bench.variants import HOST6, VARIANTS, Variant, peer_of, vrrp_version
 from tests.integration.netns import REPO, Lab
 
 PASSWORD = "bench-pass-6a1"  # noqa: S105 - a lab-only key, in a 0600 file
@@ -48,11 +49,32 @@ class VipSpec:
         return self.cidr.split("/")[1]
 
 
-def master_down_interval(impl: str, role: str = "backup") -> float:
+ADVERT_INTERVAL = 1  # advbase / advert_int (s)
+
+
+def master_down_interval(impl: str, role: str = "backup", variant: Variant | None = None
+                         ) -> float:
     """The protocol bound for the backup taking over from a silent master (seconds)."""
-    if impl == "keepalived":  # VRRPv2: 3 x advert_int + skew time (256 - priority) / 256
-        return 3 * 1 + (256 - PRIORITY[role]) / 256
-    return 3 * 1 + SKEW[role] / 256  # CARP as ucarp: advbase x deadratio + advskew / 256
+    v = variant or VARIANTS["ipv4"]
+    if impl == "keepalived":
+        if vrrp_version(impl, v) == 3:
+            # VRRPv3 (RFC 5798 6.1): 3 x Master_Adver_Interval + Skew_Time, Skew_Time =
+            # (256 - priority) x Master_Adver_Interval / 256
+            return 3 * ADVERT_INTERVAL + (256 - PRIORITY[role]) * ADVERT_INTERVAL / 256
+        # VRRPv2 (RFC 3768 6.1): 3 x advert_int + (256 - priority) / 256
+        return 3 * ADVERT_INTERVAL + (256 - PRIORITY[role]) / 256
+    # CARP as ucarp and carpd: advbase x deadratio (3) + advskew / 256
+    return 3 * ADVERT_INTERVAL + SKEW[role] / 256
+
+
+def bound_rule(impl: str, variant: Variant | None = None, role: str = "backup") -> str:
+    """The master-down rule behind `master_down_interval`, in words, with the numbers."""
+    v = variant or VARIANTS["ipv4"]
+    if impl == "keepalived":
+        if vrrp_version(impl, v) == 3:
+            return f"VRRPv3: 3 x 1 s + (256 - {PRIORITY[role]}) x 1 s/256"
+        return f"VRRPv2: 3 x 1 s + (256 - {PRIORITY[role]})/256 s"
+    return f"CARP: 3 x 1 s + {SKEW[role]}/256 s"
 
 
 def available(impl: str) -> str | None:
@@ -75,6 +97,20 @@ class Server:
     role: str
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     starts: int = 0
+    variant: Variant = VARIANTS["ipv4"]
+
+    def own_address(self) -> str:
+        """This server's address in the variant's family (without prefix length)."""
+        if self.variant.family == 6:
+            return HOST6[self.host].split("/")[0]
+        return self.lab.hosts[self.host].ip
+
+    def peer_address(self) -> str:
+        """The other server's address in the variant's family (its unicast peer)."""
+        other = peer_of(self.host)
+        if self.variant.family == 6:
+            return HOST6[other].split("/")[0]
+        return self.lab.hosts[other].ip
 
     @property
     def base(self) -> Path:
@@ -158,7 +194,21 @@ class Server:
             self.procs = []
 
 
+# carpd bug (found by this benchmark): the boot hold-down of a VIP waits for its IPv4
+# `source` to appear on the interface, also when the VIP has no IPv4 address, where that
+# source stays unresolved (None) and so never appears: an IPv6-only VIP stays held for ever
+# (advertises advskew + 240, capped at 254, and never preempts). Workaround used here, and
+# stated in the report: give IPv6-only VIPs an explicit IPv4 `source` (the server's own
+# address, which carpd accepts and does not otherwise use for them), so the hold-down ends
+# as it does for IPv4 VIPs. Set CARPD_BENCH_NO_HOLDDOWN_WORKAROUND=1 to measure without it.
+HOLDDOWN_WORKAROUND = os.environ.get("CARPD_BENCH_NO_HOLDDOWN_WORKAROUND", "") != "1"
+
+
 class CarpdServer(Server):
+    def workaround(self) -> bool:
+        """True when this server's config carries the hold-down workaround."""
+        return HOLDDOWN_WORKAROUND and self.variant.family == 6
+
     def config_text(self) -> str:
         skew = SKEW[self.role]
         lines = ["[carpd]", f'control_socket = "{self.base / "control.sock"}"',
@@ -166,7 +216,16 @@ class CarpdServer(Server):
                  "[defaults]", 'interface = "eth0"', f'password_file = "{self.base / "key"}"',
                  "advbase = 1", f"advskew = {skew}", "preempt = true", "master_units = []"]
         for v in self.vips:
-            lines += ["", f"[vip.v{v.vhid}]", f"vhid = {v.vhid}", f'address = "{v.cidr}"']
+            lines += ["", f"[vip.v{v.vhid}]", f"vhid = {v.vhid}"]
+            if self.variant.family == 6:
+                lines.append(f'addresses = ["{v.cidr}"]')
+            else:
+                lines.append(f'address = "{v.cidr}"')
+            if self.variant.unicast:
+                lines.append(f'peers = ["{self.peer_address()}"]')
+            if self.workaround():
+                lines.append(f'source = "{self.lab.hosts[self.host].ip}"  '
+                             "# bench workaround: hold-down of IPv6-only VIPs")
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
@@ -213,11 +272,17 @@ class KeepalivedServer(Server):
         prio = PRIORITY[self.role]
         out = ["global_defs {", f"    router_id bench_{self.host}",
                "    script_user root", "    enable_script_security", "}", ""]
+        version = vrrp_version("keepalived", self.variant)
         for v in self.vips:
             out += [f"vrrp_instance VI_{v.vhid} {{", "    state BACKUP", "    interface eth0",
                     f"    virtual_router_id {v.vhid}", f"    priority {prio}",
-                    "    advert_int 1", "    virtual_ipaddress {",
-                    f"        {v.cidr} dev eth0", "    }", "}", ""]
+                    "    advert_int 1"]
+            if version == 3:  # keepalived 2.2.7 speaks IPv6 only in VRRPv3
+                out.append("    version 3")
+            if self.variant.unicast:
+                out += [f"    unicast_src_ip {self.own_address()}", "    unicast_peer {",
+                        f"        {self.peer_address()}", "    }"]
+            out += ["    virtual_ipaddress {", f"        {v.cidr} dev eth0", "    }", "}", ""]
         return "\n".join(out)
 
     def start(self) -> None:
@@ -244,6 +309,9 @@ class KeepalivedServer(Server):
 
 
 def make_server(impl: str, lab: Lab, host: str, workdir: Path,  # noqa: PLR0917
-                vips: list[VipSpec], role: str) -> Server:
+                vips: list[VipSpec], role: str, variant: Variant | None = None) -> Server:
     cls = {"carpd": CarpdServer, "ucarp": UcarpServer, "keepalived": KeepalivedServer}[impl]
-    return cls(impl=impl, lab=lab, host=host, workdir=workdir, vips=vips, role=role)
+    v = variant or VARIANTS["ipv4"]
+    if impl == "ucarp" and (v.family != 4 or v.unicast):
+        raise ValueError(f"ucarp cannot run the {v.name} variant")
+    return cls(impl=impl, lab=lab, host=host, workdir=workdir, vips=vips, role=role, variant=v)

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.failover import FAULT_TITLE, FAULTS, Trial
-from bench.impls import IMPLS, master_down_interval
+from bench.impls import IMPLS, bound_rule, master_down_interval
 from bench.scale import ScaleRow
+from bench.variants import ORDER, VARIANTS
 
 TARGET_OVER_BOUND_S = 0.020
 TARGET_GRACEFUL_S = 0.050
@@ -86,11 +87,142 @@ def _max(vals: Sequence[float | None]) -> float | None:
     return max(v) if v else None
 
 
+def ipv4(trials: Sequence[Trial]) -> list[Trial]:
+    """The trials of the original IPv4 multicast scenario (the issue-6 tables and targets)."""
+    return [t for t in trials if getattr(t, "variant", "ipv4") == "ipv4"]
+
+
+def full_ipv4(trials: Sequence[Trial]) -> bool:
+    """The run's IPv4 trials cover every implementation and every fault (what the issue-6
+    failover block and its targets show)."""
+    have = {(t.fault, t.impl) for t in ipv4(trials)}
+    return all((f, i) in have for f in FAULTS for i in IMPLS)
+
+
 def group(trials: Sequence[Trial]) -> dict[tuple[str, str], list[Trial]]:
+    """IPv4 trials by (fault, impl)."""
     out: dict[tuple[str, str], list[Trial]] = {}
-    for t in trials:
+    for t in ipv4(trials):
         out.setdefault((t.fault, t.impl), []).append(t)
     return out
+
+
+def group_variants(trials: Sequence[Trial]) -> dict[tuple[str, str, str], list[Trial]]:
+    """All trials by (variant, fault, impl)."""
+    out: dict[tuple[str, str, str], list[Trial]] = {}
+    for t in trials:
+        out.setdefault((t.variant, t.fault, t.impl), []).append(t)
+    return out
+
+
+def has_variants(trials: Sequence[Trial]) -> bool:
+    return any(t.variant != "ipv4" for t in trials)
+
+
+def _after_advert(t: Trial) -> float | None:
+    """Master's last advert seen -> the backup's first answer (what the bound limits)."""
+    return None if t.takeover_s is None or t.phase_s is None else t.takeover_s + t.phase_s
+
+
+def variants_table(trials: Sequence[Trial]) -> str:
+    g = group_variants(trials)
+    lines = [
+        "All times in ms, min / median / max over the trials. *bound*: the backup's "
+        "master-down interval by its protocol's rule. *after last advert*: master's last "
+        "advert seen → first answer from the backup (NA for IPv6, ARP for IPv4); *÷ bound*: "
+        "that median divided by the bound (1.000 = exactly at the bound; far below 1 for a "
+        "graceful stop, where the leaving master tells the backup). *over bound*: the same "
+        "minus the bound. *backup's first advert* / *VIP answers after it*: medians, as in the "
+        "IPv4 bound table above. *hand-back*: fault undone → the client sees only the "
+        "preferred server again; *both*: time both servers answered during the hand-back.",
+        "",
+        "| variant | fault | impl | ok | takeover | bound (ms) | rule | after last advert "
+        "(median) | ÷ bound | over bound | backup's first advert vs bound | VIP answers "
+        "after it | hand-back | hand-back both: median / max |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for vname in ORDER:
+        v = VARIANTS[vname]
+        for fault in FAULTS:
+            for impl in IMPLS:
+                ts = g.get((vname, fault, impl))
+                if not ts:
+                    continue
+                bound = master_down_interval(impl, "backup", v)
+                after = _median([_after_advert(t) for t in ts])
+                ratio = "–" if after is None else f"{after / bound:.3f}"
+                lines.append(
+                    f"| {vname} | {FAULT_TITLE[fault]} | {impl} | {sum(t.ok for t in ts)}/"
+                    f"{len(ts)} | {_triple([t.takeover_s for t in ts])} | {bound * 1000:.1f} "
+                    f"| {bound_rule(impl, v)} | {_ms(after)} | {ratio} "
+                    f"| {_triple([t.over_bound_s for t in ts])} "
+                    f"| {_ms(_median([t.backup_advert_s for t in ts]), 1)} "
+                    f"| {_ms(_median([t.vip_after_advert_s for t in ts]), 1)} "
+                    f"| {_triple([t.handback_s for t in ts])} "
+                    f"| {_ms(_median([t.handback_dual_s for t in ts]))} / "
+                    f"{_ms(_max([t.handback_dual_s for t in ts]))} |")
+    return "\n".join(lines)
+
+
+def variants_ratio_table(trials: Sequence[Trial]) -> str:
+    """carpd's median takeover and hand-back over keepalived's, per variant and fault."""
+    g = group_variants(trials)
+    rows = []
+    for vname in ORDER:
+        for fault in FAULTS:
+            c, k = g.get((vname, fault, "carpd")), g.get((vname, fault, "keepalived"))
+            if not c or not k:
+                continue
+            cells = []
+            for attr in ("takeover_s", "handback_s"):
+                a = _median([getattr(t, attr) for t in c])
+                b = _median([getattr(t, attr) for t in k])
+                cells.append("–" if a is None or not b else f"{a / b:.3f}")
+            oc = _median([t.over_bound_s for t in c])
+            ok_ = _median([t.over_bound_s for t in k])
+            cells.append(f"{_ms(oc)} / {_ms(ok_)}")
+            rows.append(f"| {vname} | {FAULT_TITLE[fault]} | " + " | ".join(cells) + " |")
+    if not rows:
+        return "(ratios need carpd and keepalived in the same run)"
+    return "\n".join(["| variant | fault | carpd / keepalived: takeover | carpd / keepalived: "
+                      "hand-back | over bound, median: carpd / keepalived (ms) |",
+                      "|---|---|---|---|---|", *rows])
+
+
+def advert_paths(trials: Sequence[Trial]) -> str:
+    seen: dict[tuple[str, str], str] = {}
+    for t in trials:
+        if t.advert_path and (t.variant, t.impl) not in seen:
+            seen[(t.variant, t.impl)] = t.advert_path
+    return "\n".join(f"- {v} / {i}: {p}" for (v, i), p in
+                     sorted(seen.items(), key=lambda kv: (ORDER.index(kv[0][0]), kv[0][1])))
+
+
+def variants_md(trials: Sequence[Trial], meta: dict[str, Any]) -> str:
+    n = meta.get("trials", 0)
+    where = f" on {machine_md(meta['machine'])}" if meta.get("machine") else ""
+    notes = [f"Run {meta.get('started', '?')} (`{meta.get('command', '?')}`){where}: every "
+             f"row below was measured in this one run, {n} trial(s) per variant, "
+             "implementation and fault, one implementation at a time on the same lab."
+             + load_md(meta)]
+    if any(t.impl == "carpd" and t.variant in ("ipv6", "unicast6") for t in trials) and \
+            meta.get("holddown_workaround", True):
+        notes.append("carpd's IPv6-only VIPs ran with an explicit IPv4 `source` in their "
+                     "configuration, a workaround for a carpd bug: the boot hold-down waits "
+                     "for the VIP's IPv4 source, which an IPv6-only VIP never resolves, so it "
+                     "would advertise advskew + 240 and never preempt. The IPv4 source is "
+                     "otherwise unused by such a VIP.")
+    parts = [" ".join(notes), variants_table(trials),
+             "#### carpd relative to keepalived, per variant (below 1: carpd is faster)",
+             variants_ratio_table(trials)]
+    paths = advert_paths(trials)
+    if paths:
+        parts += ["Adverts of the preferred server as the bench saw them (unicast: on the "
+                  "switch ports; multicast: at the client):", paths]
+    skipped = meta.get("skipped") or []
+    if skipped:
+        parts += ["Not measured: " + "; ".join(skipped) + "."]
+    return "\n\n".join(parts)
 
 
 def failover_table(trials: Sequence[Trial]) -> str:
@@ -288,12 +420,24 @@ def _lanes(ax: Any, tr: Trial, x0: float, x1: float, shift: float) -> None:
 
 
 def plot_timelines(trials: Sequence[Trial], outdir: Path) -> list[Path]:
+    paths = []
+    for vname in ORDER:
+        ts = [t for t in trials if t.variant == vname]
+        if ts:
+            paths += _plot_timelines(ts, outdir, vname)
+    return paths
+
+
+def _plot_timelines(trials: Sequence[Trial], outdir: Path, vname: str) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    g = group(trials)
+    v = VARIANTS[vname]
+    g: dict[tuple[str, str], list[Trial]] = {}
+    for t in trials:
+        g.setdefault((t.fault, t.impl), []).append(t)
     paths = []
     for fault in FAULTS:
         impls = [i for i in IMPLS if (fault, i) in g]
@@ -314,7 +458,7 @@ def plot_timelines(trials: Sequence[Trial], outdir: Path) -> list[Path]:
             _lanes(ax_f, tr, x0, x1, 0.0)
             ax_f.axvline(take, color="#ff7f0e", ls="--", lw=1)
             bound_at = (None if tr.phase_s is None
-                        else master_down_interval(impl) - tr.phase_s)
+                        else master_down_interval(impl, "backup", v) - tr.phase_s)
             shown = bound_at is not None and x0 < bound_at < x1
             if shown:
                 ax_f.axvline(bound_at, color="gray", ls=":", lw=1.5)
@@ -327,10 +471,12 @@ def plot_timelines(trials: Sequence[Trial], outdir: Path) -> list[Path]:
             ax_h.set_title(f"{impl}: fault undone at 0 → only a answers after "
                            f"{'–' if hb is None else f'{hb * 1000:.0f} ms'}", fontsize=10)
             ax_h.set_xlabel("seconds since the fault was undone")
-        fig.suptitle(f"Failover as the client saw it: {FAULT_TITLE[fault]} "
-                     "(median trial; ARP probe every 5 ms; purple = both answer)", fontsize=12)
+        probe = "NS probe" if v.family == 6 else "ARP probe"
+        fig.suptitle(f"Failover as the client saw it: {FAULT_TITLE[fault]}, {v.title} "
+                     f"(median trial; {probe} every 5 ms; purple = both answer)", fontsize=12)
         fig.tight_layout()
-        path = outdir / f"timeline-{fault}.png"
+        name = f"timeline-{fault}.png" if vname == "ipv4" else f"timeline-{vname}-{fault}.png"
+        path = outdir / name
         fig.savefig(path, dpi=90)
         plt.close(fig)
         paths.append(path)
@@ -378,6 +524,46 @@ def plot_summary(trials: Sequence[Trial], outdir: Path) -> Path | None:
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path = outdir / "failover-summary.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_variants(trials: Sequence[Trial], outdir: Path) -> Path | None:
+    """Takeover (master's last advert → backup's answer) over the bound, per variant and
+    fault, one bar per implementation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = group_variants(trials)
+    cols = [(v, f) for v in ORDER for f in FAULTS if any((v, f, i) in g for i in IMPLS)]
+    impls = [i for i in IMPLS if any((v, f, i) in g for v, f in cols)]
+    if not cols or not has_variants(trials):
+        return None
+    fig, ax = plt.subplots(figsize=(max(8, 1.4 * len(cols) + 2), 5))
+    width = 0.8 / len(impls)
+    for k, impl in enumerate(impls):
+        xs, ys = [], []
+        for j, (vname, fault) in enumerate(cols):
+            after = _median([_after_advert(t) for t in g.get((vname, fault, impl), [])])
+            if after is None:
+                continue
+            xs.append(j + (k - (len(impls) - 1) / 2) * width)
+            ys.append(after / master_down_interval(impl, "backup", VARIANTS[vname]))
+        ax.bar(xs, ys, width, label=impl, color=COLORS[impl])
+        for x, y in zip(xs, ys, strict=True):
+            ax.text(x, y + 0.01, f"{y:.3f}", ha="center", va="bottom", fontsize=7)
+    ax.axhline(1.0, color="gray", ls=":", lw=1, label="protocol bound")
+    ax.set_xticks(range(len(cols)))
+    ax.set_xticklabels([f"{v}\n{FAULT_TITLE[f]}" for v, f in cols], fontsize=8)
+    ax.set_ylabel("(master's last advert → backup answers) ÷ bound")
+    ax.set_title("Takeover relative to each protocol's master-down interval (medians)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = outdir / "failover-variants.png"
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
@@ -440,9 +626,12 @@ def machine_md(m: dict[str, str]) -> str:
             f"{m.get('carpd', '?')}")
 
 
-def failover_md(trials: Sequence[Trial], n: int) -> str:
-    return "\n\n".join([
-        f"### Failover ({n} trial(s) per implementation and fault)",
+def failover_md(trials: Sequence[Trial], n: int, meta: dict[str, Any] | None = None) -> str:
+    src = "" if meta is None else (f"From run {meta.get('started', '?')} "
+                                   f"(`{meta.get('command', '?')}`) on "
+                                   f"{machine_md(meta['machine'])}.\n\n")
+    return src + "\n\n".join([
+        f"### Failover, IPv4 multicast ({n} trial(s) per implementation and fault)",
         failover_table(trials),
         "#### carpd's median relative to each peer's (below 1: carpd is faster)",
         ratio_table(trials),
@@ -450,17 +639,34 @@ def failover_md(trials: Sequence[Trial], n: int) -> str:
         bound_table(trials)])
 
 
+def load_md(meta: dict[str, Any]) -> str:
+    """The machine's load averages at the start and end of the run (other work on the
+    machine shows up as noise in every figure)."""
+    a, b = meta.get("loadavg_start"), meta.get("loadavg_end")
+    if not a:
+        return ""
+    text = f" Load average (1/5/15 min) at the start {a[0]:.2f}/{a[1]:.2f}/{a[2]:.2f}"
+    if b:
+        text += f", at the end {b[0]:.2f}/{b[1]:.2f}/{b[2]:.2f}"
+    return text + f" (on {meta['machine'].get('nproc', '?')} cores)."
+
+
 def write_report(outdir: Path, kind: str, trials: Sequence[Trial],  # noqa: PLR0917
                  rows: Sequence[ScaleRow], meta: dict[str, Any], plots: list[Path]) -> Path:
     parts = [f"# carpd benchmark: {kind}", "", f"Run {meta['started']} with `{meta['command']}`.",
-             "", f"Machine: {machine_md(meta['machine'])}.", ""]
-    if trials:
+             "", f"Machine: {machine_md(meta['machine'])}.{load_md(meta)}", ""]
+    if ipv4(trials):
         parts += [failover_md(trials, meta.get("trials", 0)), ""]
+    if has_variants(trials):
+        parts += ["### Failover by scenario: IPv4, IPv6, unicast", "",
+                  variants_md(trials, meta), ""]
     if rows:
         parts += ["### Scale", "", scale_table(rows), ""]
-    if trials or rows:
-        parts += ["### carpd against the targets", "", targets(trials, rows), ""]
-    notes = [f"- {t.impl} {t.fault} #{t.n + 1}: {'; '.join(t.notes)}" for t in trials if t.notes]
+    if ipv4(trials) or rows:
+        parts += ["### carpd against the targets (IPv4 multicast)", "", targets(trials, rows),
+                  ""]
+    notes = [f"- {t.variant} {t.impl} {t.fault} #{t.n + 1}: {'; '.join(t.notes)}"
+             for t in trials if t.notes]
     notes += [f"- scale {r.impl} {r.count}: {'; '.join(r.notes)}" for r in rows if r.notes]
     if notes:
         parts += ["### Notes from the run", "", *notes, ""]

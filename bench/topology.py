@@ -1,6 +1,11 @@
 """The bench lab: a switch namespace with a bridge, servers a and b, and a client.
 
-Built on tests/integration/netns.py (Lab). Names carry the tag "bench" and the bench's PID;
+Built on tests/integration/netns.py (Lab). With `ipv6=True` every host also gets its IPv6
+address (bench/variants.py HOST6, added with nodad), and inside each host namespace (never
+the machine's own) eth0 gets `accept_dad=0` and `keep_addr_on_down=1`, so a pulled cable
+neither drops the static address nor leaves a tentative link-local behind; before the first
+IPv6 trial `ensure_ipv6` waits until no address is tentative and checks that protocol 112
+to ff02::12 with hop limit 255 crosses the bridge. Names carry the tag "bench" and the bench's PID;
 processes left running in namespaces of an earlier bench run whose owner is gone are stopped
 by PID (from `ip netns pids`) before those namespaces are removed.
 """
@@ -14,12 +19,13 @@ import signal
 import subprocess
 import time
 
+from bench.variants import HOST6
 from tests.integration.netns import FAMILY, Lab, _owner_alive, list_namespaces
 
 TAG = "bench"
 SERVERS = {"a": ("172.16.90.101/24", 0x01), "b": ("172.16.90.102/24", 0x02)}
 CLIENT = ("client", "172.16.90.10/24", 0x10)
-FAILOVER_VIP = "172.16.90.31/24"
+FAILOVER_VIP = "172.16.90.31/24"  # = variants.VIP4
 
 
 def scale_vip_cidr(i: int) -> str:
@@ -45,7 +51,7 @@ def cleanup_stale() -> list[str]:
     return removed
 
 
-def build(lab: Lab) -> None:
+def build(lab: Lab, ipv6: bool = False) -> None:
     for name, (cidr, mac) in SERVERS.items():
         lab.add_host(name, cidr, mac)
     lab.add_host(*CLIENT)
@@ -53,14 +59,90 @@ def build(lab: Lab) -> None:
     if not lab.multicast_crosses("a", "b") or not lab.multicast_crosses("b", "a"):
         raise RuntimeError("protocol-112 multicast to 224.0.0.18 (TTL 255) does not cross "
                            "the lab bridge; results would be meaningless")
+    if ipv6:
+        add_ipv6(lab)
+
+
+_IPV6_READY: set[str] = set()
+
+
+def add_ipv6(lab: Lab) -> None:
+    """The hosts' IPv6 addresses and sysctls; `ensure_ipv6` waits for them to be usable
+    (the link-locals' DAD runs meanwhile, e.g. during the IPv4 trials)."""
+    for host in ("a", "b", "client"):
+        lab.sysctl(host, "net.ipv6.conf.eth0.accept_dad", "0")
+        lab.sysctl(host, "net.ipv6.conf.eth0.keep_addr_on_down", "1")
+        lab.run(host, "ip", "-6", "addr", "add", HOST6[host], "dev", "eth0", "nodad")
+
+
+def ensure_ipv6(lab: Lab, timeout: float = 10.0) -> None:
+    """Before the first IPv6 trial: no address tentative, and protocol 112 to ff02::12 with
+    hop limit 255 crosses the bridge both ways (once per lab)."""
+    if lab.prefix in _IPV6_READY:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [h for h in ("a", "b", "client")
+                   if lab.run(h, "ip", "-6", "addr", "show", "dev", "eth0", "tentative").stdout
+                   .strip()]
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"IPv6 addresses still tentative on {pending} after {timeout} s")
+        time.sleep(0.1)
+    for sender, receiver in (("a", "b"), ("b", "a")):
+        if not multicast6_crosses(lab, sender, receiver):
+            raise RuntimeError("protocol-112 multicast to ff02::12 (hop limit 255) does not "
+                               "cross the lab bridge; IPv6 results would be meaningless")
+    _IPV6_READY.add(lab.prefix)
+
+
+_MCAST6_RECV = r"""
+import json, socket, struct
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+idx = socket.if_nametoindex("eth0")
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+             socket.inet_pton(socket.AF_INET6, "ff02::12") + struct.pack("=I", idx))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+s.settimeout(3.0)
+print("ready", flush=True)
+try:
+    data, anc, _f, addr = s.recvmsg(2048, socket.CMSG_SPACE(4))
+    hl = [struct.unpack("=i", d[:4])[0] for lv, k, d in anc if k == socket.IPV6_HOPLIMIT]
+    print(json.dumps({"hlim": hl[0] if hl else None, "src": addr[0]}))
+except socket.timeout:
+    print(json.dumps(None))
+"""
+
+_MCAST6_SEND = r"""
+import json, socket, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112)
+idx = socket.if_nametoindex("eth0")
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+for _ in range(20):
+    s.sendto(b"\x21" + b"\0" * 35, ("ff02::12", 0, 0, idx))
+    time.sleep(0.05)
+print(json.dumps(True))
+"""
+
+
+def multicast6_crosses(lab: Lab, sender: str, receiver: str) -> bool:
+    rx = lab.python_bg(receiver, _MCAST6_RECV)
+    assert rx.stdout is not None
+    rx.stdout.readline()
+    lab.python(sender, _MCAST6_SEND)
+    got = lab.collect(rx, timeout=10)
+    return isinstance(got, dict) and got.get("hlim") == 255
 
 
 def vip_holders(lab: Lab, host: str, ips: set[str]) -> set[str]:
-    """Which of `ips` are configured on `host`'s eth0."""
+    """Which of `ips` (IPv4 or IPv6) are configured on `host`'s eth0."""
     out = subprocess.run(["ip", "-n", lab.ns(host), "-j", "addr", "show", "dev", "eth0"],
                          capture_output=True, text=True, timeout=10, check=True).stdout
     present = {a["local"] for link in json.loads(out) for a in link.get("addr_info", [])
-               if a.get("family") == "inet"}
+               if a.get("family") in ("inet", "inet6")}
     return present & ips
 
 
