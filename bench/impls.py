@@ -194,21 +194,9 @@ class Server:
             self.procs = []
 
 
-# carpd bug (found by this benchmark): the boot hold-down of a VIP waits for its IPv4
-# `source` to appear on the interface, also when the VIP has no IPv4 address, where that
-# source stays unresolved (None) and so never appears: an IPv6-only VIP stays held for ever
-# (advertises advskew + 240, capped at 254, and never preempts). Workaround used here, and
-# stated in the report: give IPv6-only VIPs an explicit IPv4 `source` (the server's own
-# address, which carpd accepts and does not otherwise use for them), so the hold-down ends
-# as it does for IPv4 VIPs. Set CARPD_BENCH_NO_HOLDDOWN_WORKAROUND=1 to measure without it.
-HOLDDOWN_WORKAROUND = os.environ.get("CARPD_BENCH_NO_HOLDDOWN_WORKAROUND", "") != "1"
 
 
 class CarpdServer(Server):
-    def workaround(self) -> bool:
-        """True when this server's config carries the hold-down workaround."""
-        return HOLDDOWN_WORKAROUND and self.variant.family == 6
-
     def config_text(self) -> str:
         skew = SKEW[self.role]
         lines = ["[carpd]", f'control_socket = "{self.base / "control.sock"}"',
@@ -223,9 +211,6 @@ class CarpdServer(Server):
                 lines.append(f'address = "{v.cidr}"')
             if self.variant.unicast:
                 lines.append(f'peers = ["{self.peer_address()}"]')
-            if self.workaround():
-                lines.append(f'source = "{self.lab.hosts[self.host].ip}"  '
-                             "# bench workaround: hold-down of IPv6-only VIPs")
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
