@@ -6,8 +6,10 @@ when there is one). One pass over the parsed document, in file order: the top-le
 then every key of `[carpd]` and `[defaults]` on its own, then each `[vip.NAME]`: its keys on
 their own, the merge with `[defaults]` (a key of an exclusive group replaces the whole
 inherited group), the required keys, the password, the rules between keys (advbase 0 needs
-advskew > 0), the remaining fields with their defaults, and last the rules between VIPs
-(vhid unique per interface, addresses unique). What the keys are, their validators and
+advskew > 0; a scope written on a link-local peer or source6 names the VIP's interface), the
+remaining fields with their defaults, and last rules.py's rules of the VIP's keys together
+(peers, sources, accept_ttl, l2_broadcast) and between VIPs (vhid unique per interface,
+addresses unique, no VIP another VIP's peer). What the keys are, their validators and
 defaults is schema.py's table; reading the password is secrets.py's; lines come from
 lines.py's scan of the text, since tomllib gives no positions for keys.
 Invariants:
@@ -18,6 +20,8 @@ Invariants:
   inherited it; a missing key points at the VIP's table header.
 - The password never appears in an error, a warning or a repr (it lives in a `Secret`).
 - Warnings are located like errors, each one given once, in the order they are found.
+- `Config.keys` remembers where each VIP's keys are written, so checks made after loading
+  (hostcheck.py's, against the host's interfaces) are located the same way.
 Must not: touch the network, resolve `source = "auto"` (the daemon does, at run time) or start
 anything.
 """
@@ -34,6 +38,7 @@ from typing import Any
 
 from carpd.config.checks import BadCheckError
 from carpd.config.lines import LineIndex
+from carpd.config.rules import RuleError, check_between, check_scope, check_vip
 from carpd.config.schema import (
     CARPD_KEYS,
     DEFAULT_CONTROL_SOCKET,
@@ -62,6 +67,7 @@ __all__ = ["DEFAULT_CONTROL_SOCKET", "DEFAULT_MASTER_UNITS", "DEFAULT_STATE_DIRE
            "ConfigError", "load_config"]
 
 _Table = dict[str, Any]
+SCOPED_KEYS = ("source6", "peers")  # link-local values may name a scope: the interface
 
 
 class ConfigError(Exception):
@@ -84,9 +90,19 @@ def _located(file: str, line: int | None, key: str, text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyAt:
+    """Where a VIP's key is written: its line and dotted path ("defaults.peers" when the VIP
+    inherits it)."""
+
+    line: int | None
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole file, checked. `vips` are in file order; `password_sources` maps a VIP name to
-    "file PATH", "credential NAME" or "inline" (never the password itself)."""
+    "file PATH", "credential NAME" or "inline" (never the password itself); `keys` maps
+    (VIP name, key) to where each key the VIP has is written (`locate` uses it)."""
 
     path: str
     control_socket: str = DEFAULT_CONTROL_SOCKET
@@ -95,6 +111,15 @@ class Config:
     warnings: tuple[str, ...] = ()
     password_sources: dict[str, str] = field(default_factory=dict)
     metrics_textfile: str | None = None
+    keys: dict[tuple[str, str], KeyAt] = field(default_factory=dict)
+
+    def locate(self, vip: str, key: str, text: str) -> str:
+        """`text` about VIP `vip`'s `key`, located like the loader's errors and warnings:
+        `FILE:LINE: KEY.PATH: TEXT`, "(inherited by vip.NAME)" when [defaults] has it."""
+        at = self.keys.get((vip, key), KeyAt(None, f"vip.{vip}.{key}"))
+        if not at.key.startswith(f"vip.{vip}."):
+            text = f"{text} (inherited by vip.{vip})"
+        return _located(self.path, at.line, at.key, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +163,7 @@ class _Loader:
         self.warnings: list[str] = []
         self._passwords: dict[str, Password] = {}  # setting key -> the password it read
         self._sources: dict[str, str] = {}  # vip name -> origin of its password
+        self._keys: dict[tuple[str, str], KeyAt] = {}  # (vip, key) -> where it is written
 
     # -- locations ---------------------------------------------------------------------------
 
@@ -169,7 +195,7 @@ class _Loader:
         daemon: dict[str, Any] = {spec.field: carpd[key].value if key in carpd else spec.default
                                   for key, spec in CARPD_KEYS.items()}
         return Config(path=self.path, vips=vips, warnings=tuple(self.warnings),
-                      password_sources=dict(self._sources), **daemon)
+                      password_sources=dict(self._sources), keys=dict(self._keys), **daemon)
 
     def check_top(self, document: _Table) -> None:
         for key, value in document.items():
@@ -229,22 +255,20 @@ class _Loader:
         self.warn_inline(own)
         merged = _merge(defaults, own)
         fields: dict[str, Any] = {"name": name}
-        chosen = self.fill_required(name, merged, fields)
+        self.fill_required(name, merged, fields)
         self.check_advbase(name, merged)
+        self.check_scopes(name, merged)
         self.fill_optional(name, merged, fields)
         vip = VipParams(**fields)
-        self.cross_check(name, vip, chosen, earlier)
+        self.check_rules(name, vip, merged, earlier)
+        self.record_keys(name, merged)
         return vip
 
-    def fill_required(self, name: str, s: _Settings, fields: dict[str, Any]) -> _Settings:
-        """Fill the required fields in table order; returns field -> the setting it took."""
-        chosen: _Settings = {}
+    def fill_required(self, name: str, s: _Settings, fields: dict[str, Any]) -> None:
+        """Fill the required fields in table order."""
         for group in VIP_REQUIRED:
             setting = self.require(name, s, group)
-            field_name = VIP_KEYS[setting.name].field
-            chosen[field_name] = setting
-            fields[field_name] = self.value(name, setting)
-        return chosen
+            fields[VIP_KEYS[setting.name].field] = self.value(name, setting)
 
     def fill_optional(self, name: str, s: _Settings, fields: dict[str, Any]) -> None:
         for group in VIP_OPTIONAL:
@@ -278,17 +302,32 @@ class _Loader:
         self.warn(advbase, "advbase 0: the master-down interval is only advskew/256 s, "
                   "a single late advert causes a takeover")
 
-    def cross_check(self, name: str, vip: VipParams, chosen: _Settings,
+    def check_rules(self, name: str, vip: VipParams, s: _Settings,
                     earlier: list[VipParams]) -> None:
-        """vhid unique per interface, addresses unique across VIPs; named at the later VIP."""
-        for other in earlier:
-            if other.vhid == vip.vhid and other.interface == vip.interface:
-                raise self.fail_for(name, chosen["vhid"], f"{vip.vhid} is already used by "
-                                    f"vip.{other.name} on {vip.interface}")
-            for ip in vip.hosts:
-                if ip in other.hosts:
-                    raise self.fail_for(name, chosen["addresses"],
-                                        f"{ip} is already used by vip.{other.name}")
+        """rules.py's rules of one VIP, then between VIPs (named at the later VIP)."""
+        try:
+            check_vip(vip)
+            check_between(vip, earlier)
+        except RuleError as err:
+            raise self.fail_for(name, self.setting_of(err.field, s), err.reason) from None
+
+    def check_scopes(self, name: str, s: _Settings) -> None:
+        interface = self.setting_of("interface", s).value
+        for key in SCOPED_KEYS:
+            if key in s:
+                try:
+                    check_scope(key, s[key].value, interface)
+                except RuleError as err:
+                    raise self.fail_for(name, s[key], err.reason) from None
+
+    def setting_of(self, field_name: str, s: _Settings) -> _Setting:
+        """The setting that filled `field_name` (a rule only blames a field that is set)."""
+        return next(s[k] for k, spec in VIP_KEYS.items() if spec.field == field_name and k in s)
+
+    def record_keys(self, name: str, s: _Settings) -> None:
+        """Where each of the VIP's keys is written, for checks after loading (hostcheck)."""
+        for key, setting in s.items():
+            self._keys[(name, key)] = KeyAt(setting.line, setting.key)
 
     # -- passwords ---------------------------------------------------------------------------
 

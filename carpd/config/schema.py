@@ -11,7 +11,10 @@ exclusive group (`address`/`addresses`, and the three password keys): a table se
 one of them, and setting one in a VIP replaces the whole group inherited from [defaults].
 Ranges follow ucarp: vhid 1..255, advbase 0..255 (0 only with advskew > 0, a rule between
 keys that the loader checks), advskew 0..254 (255 with advbase 255 is CARP's bow-out
-sentinel), deadratio >= 1; the password's 19-byte limit is secrets.py's.
+sentinel), deadratio >= 1; the password's 19-byte limit is secrets.py's. The IPv6 and
+unicast keys (source6, peers, peer_ttl, accept_*, na_*, deprecate_ipv6_vip) follow the
+design's recommended carpd keys; na_count/na_interval mirror garp_count/garp_interval. The
+rules between them (a peer's family needs a VIP of that family, ...) are rules.py's.
 Invariants: the loader fills the required fields first, in table order (interface, vhid,
 addresses, password: the order missing keys are reported in), then the others; every
 `VipParams` field but `name` is filled by exactly one group; a key's default is the
@@ -38,19 +41,24 @@ from carpd.config.checks import parse_checks
 from carpd.config.secrets import credential_name, inline_password
 from carpd.config.values import (
     absolute_path,
+    accept_source,
     address,
     addresses,
+    announce_interval,
     any_string,
     boolean,
     expand_name,
-    garp_interval,
     integer,
     interface_name,
     multicast_group,
+    na_router,
+    peers,
     script,
     source,
+    source6,
     sync_group,
     unit_names,
+    without_scope,
 )
 from carpd.core.carp.wire import CARP_GROUP
 
@@ -75,6 +83,7 @@ class Fill(Enum):
     AS_IS = auto()
     EXPAND_NAME = auto()  # unit name templates: each {name} -> the VIP's name
     READ_PASSWORD = auto()  # the value names the password: secrets.read_password reads it
+    DROP_SCOPE = auto()  # addresses: "fe80::12%eth0" -> fe80::12 (the loader checked the scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +114,20 @@ VIP_KEYS: Mapping[str, KeySpec] = MappingProxyType({
     "password_credential": KeySpec(credential_name, "password", fill=Fill.READ_PASSWORD),
     "password": KeySpec(inline_password, "password", fill=Fill.READ_PASSWORD),
     "source": KeySpec(source, "source", None),  # "auto" is None too
+    "source6": KeySpec(source6, "source6", None, Fill.DROP_SCOPE),
     "multicast_group": KeySpec(multicast_group, "multicast_group", CARP_GROUP),
     "l2_broadcast": KeySpec(boolean, "l2_broadcast", False),
+    "peers": KeySpec(peers, "peers", (), Fill.DROP_SCOPE),
+    "peer_ttl": KeySpec(_int(1, 255), "peer_ttl", 255),
+    "accept_ttl": KeySpec(_int(1, 255), "accept_ttl", 255),
+    "accept_source": KeySpec(accept_source, "accept_source", "peers"),
+    "accept_multicast": KeySpec(boolean, "accept_multicast", False),
     "garp_count": KeySpec(_int(0, 100), "garp_count", 3),
-    "garp_interval": KeySpec(garp_interval, "garp_interval", 1.0),
+    "garp_interval": KeySpec(announce_interval, "garp_interval", 1.0),
+    "na_count": KeySpec(_int(0, 100), "na_count", 3),
+    "na_interval": KeySpec(announce_interval, "na_interval", 1.0),
+    "na_router": KeySpec(na_router, "na_router", None),  # "auto" is None too
+    "deprecate_ipv6_vip": KeySpec(boolean, "deprecate_ipv6_vip", False),
     "master_units": KeySpec(unit_names, "master_units", DEFAULT_MASTER_UNITS,
                             Fill.EXPAND_NAME),
     "upscript": KeySpec(script, "upscript", None),
@@ -151,4 +170,8 @@ def filled(spec: KeySpec, value: Any, vip_name: str) -> Any:
     for READ_PASSWORD keys, whose value the loader hands to secrets.read_password."""
     if spec.fill is Fill.EXPAND_NAME:
         return tuple(expand_name(unit, vip_name) for unit in value)
+    if spec.fill is Fill.DROP_SCOPE:
+        if isinstance(value, tuple):
+            return tuple(without_scope(ip) for ip in value)
+        return None if value is None else without_scope(value)
     return value

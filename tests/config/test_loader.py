@@ -255,8 +255,10 @@ BAD: list[tuple[str, str, str]] = [
     ("unknown-key-far", base("colour = 1\n"),
      f"{P}:8: vip.web.colour: unknown key; known: interface, vhid, address, addresses, "
      "advbase, advskew, deadratio, preempt, password_file, password_credential, password, "
-     "source, multicast_group, l2_broadcast, garp_count, garp_interval, master_units, "
-     "upscript, downscript, xparam, sync_group, require_units, check"),
+     "source, source6, multicast_group, l2_broadcast, peers, peer_ttl, accept_ttl, "
+     "accept_source, accept_multicast, garp_count, garp_interval, na_count, na_interval, "
+     "na_router, deprecate_ipv6_vip, master_units, upscript, downscript, xparam, sync_group, "
+     "require_units, check"),
     ("unknown-table", "[default]\n" + BASE,
      f"{P}:1: default: unknown table; did you mean 'defaults'?"),
     ("vip-key-at-top", "advskew = 1\n" + BASE,
@@ -306,10 +308,9 @@ BAD: list[tuple[str, str, str]] = [
     ("addresses-twice", BASE.replace('address = "172.16.90.31/24"',
                                      'addresses = ["172.16.90.31/24", "172.16.90.31/32"]'),
      f"{P}:7: vip.web.addresses: 172.16.90.31 is listed twice"),
-    ("address-ipv6", BASE.replace("172.16.90.31/24", "2001:db8::1/64"),
-     f"{P}:7: vip.web.address: '2001:db8::1/64': IPv6 VIPs are not supported yet"),
     ("address-garbage", BASE.replace("172.16.90.31/24", "172.16.90.300"),
-     f"{P}:7: vip.web.address: '172.16.90.300' is not an IPv4 address or ADDRESS/PREFIX"),
+     f"{P}:7: vip.web.address: '172.16.90.300' is not an IPv4 or IPv6 address or "
+     "ADDRESS/PREFIX"),
     ("address-int", BASE.replace('"172.16.90.31/24"', "3"),
      f"{P}:7: vip.web.address: must be a string, not an integer"),
     ("address-multicast", BASE.replace("172.16.90.31/24", "224.0.0.5"),
@@ -317,7 +318,7 @@ BAD: list[tuple[str, str, str]] = [
     ("address-loopback", BASE.replace("172.16.90.31/24", "127.0.0.2/8"),
      f"{P}:7: vip.web.address: 127.0.0.2 is a loopback address and cannot be a VIP"),
     ("address-unspecified", BASE.replace("172.16.90.31/24", "0.0.0.0"),
-     f"{P}:7: vip.web.address: 0.0.0.0 is a unspecified address and cannot be a VIP"),
+     f"{P}:7: vip.web.address: 0.0.0.0 is an unspecified address and cannot be a VIP"),
     ("address-network", BASE.replace("172.16.90.31/24", "172.16.90.0/24"),
      f"{P}:7: vip.web.address: 172.16.90.0 is the network address of 172.16.90.0/24 and "
      "cannot be a VIP"),
@@ -369,7 +370,8 @@ BAD: list[tuple[str, str, str]] = [
     ("source-garbage", base('source = "eth0"\n'),
      f"{P}:8: vip.web.source: 'eth0' is not an IPv4 address"),
     ("source-ipv6", base('source = "fe80::1"\n'),
-     f"{P}:8: vip.web.source: 'fe80::1': IPv6 source is not supported yet"),
+     f"{P}:8: vip.web.source: 'fe80::1' is an IPv6 address: source is the IPv4 advert "
+     "source; set source6 for IPv6"),
     ("source-multicast", base('source = "224.0.0.18"\n'),
      f"{P}:8: vip.web.source: 224.0.0.18 is a multicast address and cannot be an advert "
      "source"),
@@ -526,3 +528,33 @@ def test_password_never_leaks(workdir: Path, capsys: pytest.CaptureFixture[str])
     assert main(["--check", "--config", "carpd.toml"]) == 0
     out, err = capsys.readouterr()
     assert PASSWORD not in out + err
+
+
+def example_blocks() -> dict[str, str]:
+    """The commented examples of the example file ("# --- example: TITLE" .. "# --- end"),
+    uncommented, by title."""
+    blocks, title, lines = {}, None, []
+    for line in EXAMPLE.read_text().splitlines():
+        if line.startswith("# --- example: "):
+            title, lines = line.removeprefix("# --- example: ").split(" (")[0], []
+        elif line.startswith("# --- end") and title:
+            blocks[title] = "\n".join(x[2:] for x in lines if x.startswith("# [") or
+                                      (x.startswith("# ") and "=" in x and x[2] != " "))
+            title = None
+        elif title:
+            lines.append(line)
+    return blocks
+
+
+def test_example_file_commented_examples_load(workdir: Path) -> None:
+    blocks = example_blocks()
+    assert set(blocks) == {"a dual-stack VIP", "a unicast pair", "peers behind a router"}
+    text = EXAMPLE.read_text().replace("/etc/carpd/carp.key", str(workdir / "carp.key"))
+    config = load(workdir, text + "\n" + "\n".join(blocks.values()) + "\n")
+    assert config.warnings == ()
+    api, db, dr = config.vips[2:]
+    assert [str(a) for a in api.addresses] == ["172.16.90.33/24", "2001:db8:90::33/64"]
+    assert not api.peers and len(api.families) == 2
+    assert [str(p) for p in db.peers] == ["172.16.90.102", "fe80::12"]
+    assert (dr.interface, dr.accept_ttl, [str(p) for p in dr.peers]) == (
+        "eth1", 254, ["203.0.113.102"])

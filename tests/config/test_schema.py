@@ -159,8 +159,14 @@ def test_docs_list_every_carpd_key_in_schema_order() -> None:
 SAMPLES: dict[str, tuple[str, object]] = {
     "advbase": ("2", 2), "advskew": ("10", 10), "deadratio": ("5", 5),
     "preempt": ("false", False), "source": ('"172.16.90.101"', "172.16.90.101"),
+    "source6": ('"fe80::1%eth0"', "fe80::1"),  # the scope is checked, then dropped
     "multicast_group": ('"239.1.2.3"', "239.1.2.3"), "l2_broadcast": ("true", True),
+    "peers": ('["172.16.90.102"]', ("172.16.90.102",)), "peer_ttl": ("64", 64),
+    "accept_ttl": ("64", 64), "accept_source": ('"any"', "any"),
+    "accept_multicast": ("true", True),
     "garp_count": ("0", 0), "garp_interval": ("2", 2.0),
+    "na_count": ("1", 1), "na_interval": ("0.5", 0.5), "na_router": ("false", False),
+    "deprecate_ipv6_vip": ("true", True),
     "master_units": ('["m-{name}.service"]', ("m-web.service",)),
     "upscript": ('"{dir}/up.sh"', "{dir}/up.sh"), "downscript": ('"{dir}/up.sh"', "{dir}/up.sh"),
     "xparam": ('""', ""), "sync_group": ('"dc"', "dc"),
@@ -169,11 +175,16 @@ SAMPLES: dict[str, tuple[str, object]] = {
 }
 
 
+# What a sample needs beside it to be valid (accept_ttl below 255 only applies to peers).
+COMPANIONS = {"accept_ttl": 'peers = ["172.16.90.102"]\n'}
+
+
 def normal(value: object, directory: Path) -> object:
     """Addresses as text, checks by name, paths relative to "{dir}"."""
     if isinstance(value, tuple):
-        return tuple(getattr(item, "name", item) for item in value)
-    if isinstance(value, ipaddress.IPv4Address):
+        return tuple(normal(getattr(item, "name", item), directory) for item in value)
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        assert getattr(value, "scope_id", None) is None
         return str(value)
     if isinstance(value, str):
         return value.replace(str(directory), "{dir}")
@@ -188,10 +199,11 @@ def test_samples_cover_every_optional_key() -> None:
 def test_an_optional_key_is_inherited_set_or_defaulted(workdir: Path,  # noqa: F811
                                                        key: str) -> None:
     toml, expected = SAMPLES[key]
+    lines = f"{key} = {toml}\n{COMPANIONS.get(key, '')}"
     spec = VIP_KEYS[key]
-    (inherited,) = load(workdir, base(extra_defaults=f"{key} = {toml}\n")).vips
+    (inherited,) = load(workdir, base(extra_defaults=lines)).vips
     assert normal(getattr(inherited, spec.field), workdir) == expected
-    own, mail = load(workdir, base(f"{key} = {toml}\n", tail=MAIL)).vips
+    own, mail = load(workdir, base(lines, tail=MAIL)).vips
     assert normal(getattr(own, spec.field), workdir) == expected
     assert getattr(mail, spec.field) == filled(spec, spec.default, "mail")
     assert getattr(mail, spec.field) != getattr(own, spec.field)

@@ -21,7 +21,7 @@ def test_address_is_the_one_tuple_that_addresses_gives() -> None:
 def test_source_auto_is_none_and_numbers_become_floats() -> None:
     assert values.source("auto") is None
     assert values.source("10.0.0.1") == ipaddress.IPv4Address("10.0.0.1")
-    assert values.garp_interval(2) == 2.0 and isinstance(values.garp_interval(2), float)
+    assert values.announce_interval(2) == 2.0 and isinstance(values.announce_interval(2), float)
     assert values.multicast_group("239.1.1.1") == ipaddress.IPv4Address("239.1.1.1")
 
 
