@@ -11,6 +11,7 @@ progress. Processes started through `popen` are tracked and stopped by PID at te
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
@@ -110,8 +111,7 @@ class Host:
         """The EUI-64 link-local the kernel derives from the fixed MAC."""
         b = bytes.fromhex(self.mac.replace(":", ""))
         eui = bytes([b[0] ^ 0x02]) + b[1:3] + b"\xff\xfe" + b[3:]
-        groups = [eui[i:i + 2].hex() for i in range(0, 8, 2)]
-        return "fe80::" + ":".join(g.lstrip("0") or "0" for g in groups)
+        return str(ipaddress.IPv6Address(b"\xfe\x80" + b"\0" * 6 + eui))
 
 
 class Lab:
