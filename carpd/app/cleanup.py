@@ -1,6 +1,7 @@
 """`carpd --cleanup`: after carpd exited, however it exited, no VIP of it stays anywhere.
 
-Owns: removing every configured VIP address still present on its interface and queueing a
+Owns: removing every configured VIP address (IPv4 or IPv6) still present on its interface,
+with the same prefix length as configured, and queueing a
 stop of every master unit (`systemctl --no-block stop`), then saying what it did. systemd runs
 it as the service's `ExecStopPost=`, so a SIGKILLed, crashed or watchdog-killed daemon leaves
 no stale VIP answering ARP (ucarp and keepalived do, measured) and no service that follows a
@@ -60,7 +61,7 @@ def _raw_targets(path: str) -> list[Target]:
         merged = {**defaults, **table} if isinstance(defaults, dict) else table
         raw = merged.get("addresses", [merged.get("address")])
         try:
-            addresses = tuple(ipaddress.IPv4Interface(a) for a in raw if isinstance(a, str))
+            addresses = tuple(ipaddress.ip_interface(a) for a in raw if isinstance(a, str))
             units = tuple(str(u).format(name=name)
                           for u in merged.get("master_units", DEFAULT_MASTER_UNITS))
         except (ValueError, TypeError, KeyError, IndexError):
@@ -76,8 +77,8 @@ async def _remove_addresses(found: list[Target], log: EventLog) -> int:
     try:
         for t in found:
             try:
-                present = {a.ip for a in await netlink.addresses(t.interface)}
-                stale = tuple(a for a in t.addresses if a.ip in present)
+                present = await netlink.addresses(t.interface)
+                stale = tuple(a for a in t.addresses if a in present)
                 if stale:
                     await netlink.remove(t.interface, stale)
             except OSError as exc:  # e.g. the interface is gone: nothing of ours is on it

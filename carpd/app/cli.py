@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from carpd import __version__
+from carpd.config.hostcheck import HostFindings, check_host, describe_transport
 from carpd.config.loader import Config, ConfigError, load_config
 from carpd.core.carp.election import master_down_interval
 from carpd.core.params import VipParams
@@ -48,17 +49,41 @@ def describe_vip(vip: VipParams, password_source: str) -> str:
     down = master_down_interval(vip.advbase, vip.deadratio, vip.advskew)
     origin = "inline" if password_source == INLINE else f"from {password_source}"
     addresses = " ".join(str(a) for a in vip.addresses)
-    return (f"{vip.name}: vhid {vip.vhid} on {vip.interface}, {addresses}, "
+    return (f"{vip.name}: vhid {vip.vhid} on {vip.interface}, {addresses} "
+            f"({describe_transport(vip)}), "
             f"advbase {vip.advbase} advskew {vip.advskew} (master-down {down:.2f} s), "
             f"preempt {'on' if vip.preempt else 'off'}, password {origin}")
 
 
 def _check(config: Config) -> int:
+    """The summary, after the checks against this host's addresses (errors: exit 2)."""
+    findings = _host_findings(config)
+    for warning in findings.warnings:
+        print(f"carpd: warning: {warning}", file=sys.stderr)
+    if findings.errors:
+        for error in findings.errors:
+            print(f"carpd: error: {error}", file=sys.stderr)
+        return EXIT_INVALID
     for vip in config.vips:
         print(describe_vip(vip, config.password_sources.get(vip.name, "?")))
     count = len(config.vips)
     print(f"OK: {count} VIP{'' if count == 1 else 's'} in {config.path}")
     return EXIT_OK
+
+
+def _host_findings(config: Config) -> HostFindings:
+    """check_host against a snapshot of this host; skipped (with a warning) when the
+    host's addresses cannot be read, e.g. --check run on another machine's file in a
+    container without netlink."""
+    try:
+        from carpd.io.hostaddrs import host_addresses
+
+        host = host_addresses()
+    except (OSError, ImportError) as exc:
+        print(f"carpd: warning: cannot read this host's addresses ({exc}); peers are not "
+              "checked against them", file=sys.stderr)
+        return HostFindings()
+    return check_host(config, host)
 
 
 def _run_daemon(config: Config) -> int:

@@ -23,7 +23,7 @@ from carpd.core.params import VipParams
 from carpd.driver.daemon import Daemon
 from carpd.driver.ports import EventLog, Ports, UnitPort
 from carpd.driver.reload import ReloadRefused
-from carpd.io.announce import GarpAnnouncer
+from carpd.io.announce import AddressAnnouncer
 from carpd.io.control_server import ControlServer, ControlServerError
 from carpd.io.health import HealthChecks
 from carpd.io.netlink import NetlinkAddresses
@@ -122,7 +122,7 @@ async def _main(config: Config) -> int:
     notifier = SdNotifier()
     ports = Ports(
         transport=RawSocketTransport(), addresses=NetlinkAddresses(),
-        announcer=GarpAnnouncer(), scripts=AsyncScriptRunner(_script_logger(log)),
+        announcer=AddressAnnouncer(), scripts=AsyncScriptRunner(_script_logger(log)),
         units=_units(log), notifier=notifier, log=log, health=HealthChecks(),
         flags=JsonFlags(config.state_directory,
                         lambda text: log.record(msg.WARNING, text, MESSAGE_ID=msg.IO_FAILURE)),

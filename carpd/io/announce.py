@@ -1,9 +1,13 @@
-"""Gratuitous ARP announcements of the VIPs (ports.Announcer).
+"""Where the VIPs now live, told to the segment (ports.Announcer): gratuitous ARP for IPv4
+addresses, unsolicited Neighbour Advertisements for IPv6 ones.
 
-Owns: building and sending the GARP frame exactly as ucarp does (CARP.md 4.1): Ethernet
-broadcast from the interface's real MAC, ARP *request* (op 1) with sender MAC = target MAC =
-interface MAC and sender IP = target IP = VIP. Unlike ucarp, the MAC is read afresh for every
-burst (SIOCGIFHWADDR), so a MAC change (bonding fail-over) is followed.
+Owns: the bursts and their sockets, and the GARP frame. The GARP frame is exactly ucarp's
+(CARP.md 4.1): Ethernet broadcast from the interface's real MAC, ARP *request* (op 1) with
+sender MAC = target MAC = interface MAC and sender IP = target IP = VIP. The NA frame comes
+from carpd.io.ndisc (O flag, R = `router` or, when None, the interface's IPv6 forwarding
+setting read once per burst, target link-layer address = the interface MAC, hop limit 255,
+to ff02::1). Both go out through the same AF_PACKET socket of the interface. The MAC is read
+afresh for every round (SIOCGIFHWADDR), so a MAC change (bonding fail-over) is followed.
 Must not: block the event loop (non-blocking AF_PACKET socket, asyncio.sleep between rounds).
 """
 
@@ -15,6 +19,7 @@ import socket
 import struct
 
 from carpd.core.addresses import Address
+from carpd.io.ndisc import build_na_frame, forwarding
 from carpd.io.packet import BROADCAST_MAC, interface_mac, open_packet_socket
 
 ETH_P_ARP = 0x0806
@@ -35,7 +40,14 @@ def build_garp_frame(mac: bytes, ip: ipaddress.IPv4Address) -> bytes:
     return BROADCAST_MAC + mac + struct.pack("!H", ETH_P_ARP) + arp
 
 
-class GarpAnnouncer:
+def announcement_frames(mac: bytes, addresses: tuple[Address, ...], *,
+                        router: bool) -> list[bytes]:
+    """One frame per address, in order: GARP for IPv4, NA (R = `router`) for IPv6."""
+    return [build_garp_frame(mac, a) if isinstance(a, ipaddress.IPv4Address)
+            else build_na_frame(mac, a, router=router) for a in addresses]
+
+
+class AddressAnnouncer:
     """ports.Announcer: `count` rounds, `interval` seconds apart, the first immediately;
     each round sends one frame per address. Raises OSError when the interface is unusable.
     One packet socket per interface is opened at the first burst and kept: opening and
@@ -47,18 +59,19 @@ class GarpAnnouncer:
         self._sockets: dict[str, socket.socket] = {}
 
     async def announce(self, interface: str, addresses: tuple[Address, ...],
-                       count: int, interval: float) -> None:
-        """IPv4 addresses only: ARP does not carry IPv6 ones (their neighbour
-        advertisements are a separate announcer's)."""
-        v4 = tuple(a for a in addresses if isinstance(a, ipaddress.IPv4Address))
-        if not v4 or count <= 0:
+                       count: int, interval: float, *, router: bool | None = None) -> None:
+        """Announce `addresses` (either family); `router` is the NA's R flag, None: the
+        interface's net.ipv6.conf.<interface>.forwarding."""
+        if not addresses or count <= 0:
             return
+        if router is None and any(a.version == 6 for a in addresses):
+            router = forwarding(interface)
         for round_no in range(count):
             if round_no:
                 await asyncio.sleep(interval)
             sock = self._socket(interface)
             try:
-                self._send_round(sock, interface, v4)
+                self._send_round(sock, interface, addresses, bool(router))
             except OSError:
                 self._forget(interface)
                 raise
@@ -79,12 +92,14 @@ class GarpAnnouncer:
             self._forget(interface)
 
     @staticmethod
-    def _send_round(sock: socket.socket, interface: str,
-                    addresses: tuple[ipaddress.IPv4Address, ...]) -> None:
+    def _send_round(sock: socket.socket, interface: str, addresses: tuple[Address, ...],
+                    router: bool) -> None:
         try:
             mac = interface_mac(sock, interface)
-            for address in addresses:
-                sock.send(build_garp_frame(mac, address))
+            for frame in announcement_frames(mac, addresses, router=router):
+                sock.send(frame)
         except OSError as exc:
-            raise OSError(exc.errno, f"gratuitous ARP on {interface} failed: "
+            kinds = sorted({"gratuitous ARP" if a.version == 4 else "neighbour advertisement"
+                            for a in addresses})
+            raise OSError(exc.errno, f"{' and '.join(kinds)} on {interface} failed: "
                                      f"{exc.strerror}") from exc

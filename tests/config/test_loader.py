@@ -444,13 +444,34 @@ def test_cli_check_ok(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["--check", "--config", path]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines() == [
-        "web: vhid 1 on eth0, 172.16.90.31/24, advbase 1 advskew 0 (master-down 3.00 s), "
+        "web: vhid 1 on eth0, 172.16.90.31/24 (IPv4, multicast), advbase 1 advskew 0 "
+        "(master-down 3.00 s), "
         f"preempt on, password from file {workdir}/carp.key",
-        "mail: vhid 2 on eth0, 172.16.90.32/24, advbase 1 advskew 100 (master-down 3.39 s), "
+        "mail: vhid 2 on eth0, 172.16.90.32/24 (IPv4, multicast), advbase 1 advskew 100 "
+        "(master-down 3.39 s), "
         f"preempt off, password from file {workdir}/carp.key",
         "OK: 2 VIPs in carpd.toml",
     ]
     assert err == ""
+
+
+def test_cli_check_judges_peers_against_this_hosts_addresses(
+        workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import ipaddress
+
+    from carpd.io import hostaddrs
+
+    host = {"eth0": (ipaddress.ip_interface("172.16.90.101/24"),)}
+    monkeypatch.setattr(hostaddrs, "host_addresses", lambda: host)
+    own = write(workdir, base(tail='peers = ["172.16.90.101"]\n' + MAIL))
+    assert main(["--check", "--config", own]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "172.16.90.101 is an address of this host (on eth0)" in err
+    far = write(workdir, base(tail='peers = ["10.9.0.2"]\n' + MAIL))
+    assert main(["--check", "--config", far]) == 0
+    out, err = capsys.readouterr()
+    assert "10.9.0.2 is not on-link" in err and err.startswith("carpd: warning: ")
+    assert "(IPv4, unicast to 1 peer)" in out
 
 
 def test_cli_check_example(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

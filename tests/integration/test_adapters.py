@@ -281,9 +281,9 @@ def test_rawsock_receives_ucarp_nomcast(lab: Lab, tmp_path: Path) -> None:
 
 _GARP_SEND = snippet(r"""
 import asyncio, ipaddress, json, time
-from carpd.io.announce import GarpAnnouncer
+from carpd.io.announce import AddressAnnouncer
 async def main():
-    ann = GarpAnnouncer()
+    ann = AddressAnnouncer()
     t = time.monotonic()
     await ann.announce("eth0", (ipaddress.IPv4Address("172.16.90.200"),
                                 ipaddress.IPv4Address("172.16.90.201")), 3, 0.2)
@@ -447,3 +447,409 @@ def test_lab_cable_and_switch_port(lab: Lab) -> None:
     lab.link("a", True)
     assert wait_until(lambda: _carrier(lab, "a"), 3)
     assert lab.ping("c", "172.16.90.101", count=1, wait=2)
+
+
+# --------------------------------------------------------------------------- IPv6
+
+LL = {"a": "fe80::ff:fe00:9001", "b": "fe80::ff:fe00:9002"}  # EUI-64 of 02:00:00:00:90:0n
+G6 = {"a": "fd00:90::101", "b": "fd00:90::102", "c": "fd00:90::50"}
+VIP6 = "fd00:90::200"
+
+
+def _ipv6_settled(lab: Lab, host: str) -> bool:
+    out = lab.run(host, "ip", "-6", "-j", "addr", "show", "dev", "eth0").stdout
+    infos = [a for link in json.loads(out) for a in link.get("addr_info", [])]
+    return bool(infos) and not any(a.get("tentative") for a in infos)
+
+
+@pytest.fixture
+def lab6() -> Any:
+    """Hosts a, b and client c as in conftest's lab, named with the tag "c6io", each with a
+    non-tentative link-local and a global fd00:90::/64 address (added without DAD)."""
+    from tests.integration.conftest import CLIENT, HOST_A, HOST_B
+
+    with Lab("c6io") as the_lab:
+        for name, cidr, mac in (HOST_A, HOST_B, CLIENT):
+            the_lab.add_host(name, cidr, mac)
+        for name in ("a", "b", "c"):
+            the_lab.run(name, "ip", "addr", "add", f"{G6[name]}/64", "dev", "eth0", "nodad")
+        if not all(wait_until(lambda h=h: _ipv6_settled(the_lab, h), 5) for h in "abc"):
+            pytest.fail("IPv6 link-local addresses stayed tentative")
+        if not the_lab.multicast_crosses("a", "b"):
+            pytest.fail("protocol-112 multicast to 224.0.0.18 does not cross the lab bridge")
+        yield the_lab
+
+
+_RAW6_RECEIVER = snippet(r"""
+import asyncio, ipaddress, json, os, socket, struct, time
+from carpd.io.rawsock import RawSocketTransport
+
+OPEN = json.loads(os.environ["OPEN"])  # [[source, [groups...]], ...]
+FOREIGN = json.loads(os.environ.get("FOREIGN", "[]"))  # groups a plain socket joins
+WANT, LIMIT = int(os.environ["WANT"]), float(os.environ["LIMIT"])
+idx = socket.if_nametoindex("eth0")
+
+def foreign_socket(group):
+    g = ipaddress.ip_address(group)
+    if g.version == 4:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                     g.packed + b"\0" * 4 + struct.pack("=i", idx))
+    else:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, g.packed + struct.pack("=I", idx))
+    s.setblocking(False)
+    return s
+
+async def main():
+    got, frames, foreign_got = [], [], []
+    loop = asyncio.get_running_loop()
+    cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86DD))
+    cap.bind(("eth0", 0x86DD))
+    cap.setblocking(False)
+    def on_frame():
+        while True:
+            try:
+                f = cap.recv(2048)
+            except BlockingIOError:
+                return
+            ip = f[14:]
+            if ip[6] == 112:
+                frames.append({"dst": f[0:6].hex(":"), "src": f[6:12].hex(":"),
+                               "hops": ip[7], "tc": (int.from_bytes(ip[0:2], "big") >> 4) & 0xFF,
+                               "plen": int.from_bytes(ip[4:6], "big"),
+                               "ipdst": str(ipaddress.IPv6Address(ip[24:40]))})
+    loop.add_reader(cap.fileno(), on_frame)
+    foreign = [foreign_socket(g) for g in FOREIGN]
+    def on_foreign(s):
+        while True:
+            try:
+                data = s.recv(2048)
+            except BlockingIOError:
+                return
+            foreign_got.append(data[-1])  # the payload's last byte numbers the advert
+    for s in foreign:
+        loop.add_reader(s.fileno(), on_foreign, s)
+    def on_packet(ev):
+        got.append({"if": ev.interface, "family": int(ev.family), "src": str(ev.source),
+                    "dst": str(ev.destination), "hops": ev.hop_limit,
+                    "payload": ev.payload.hex()})
+    tr = RawSocketTransport()
+    for source, groups in OPEN:
+        tr.open("eth0", ipaddress.ip_address(source),
+                frozenset(ipaddress.ip_address(g) for g in groups), on_packet)
+    print("ready", flush=True)
+    deadline = time.monotonic() + LIMIT
+    while len(got) < WANT and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)
+    tr.close()
+    print(json.dumps({"got": got, "frames": frames, "foreign": sorted(set(foreign_got))}))
+
+asyncio.run(main())
+""")
+
+_RAW6_SENDER = snippet(r"""
+import asyncio, ipaddress, json, os
+from carpd.core.actions import SendAdvert
+from carpd.core.addresses import family_of
+from carpd.io.rawsock import RawSocketTransport
+
+OPEN = json.loads(os.environ["OPEN"])
+SENDS = json.loads(os.environ["SENDS"])  # [[source, destination, hop limit, tclass], ...]
+PAYLOAD = bytes.fromhex(os.environ["PAYLOAD"])
+
+async def main():
+    own, errors = [], []
+    tr = RawSocketTransport()
+    for source, groups in OPEN:
+        tr.open("eth0", ipaddress.ip_address(source),
+                frozenset(ipaddress.ip_address(g) for g in groups), own.append)
+    for n, (source, dst, hops, tc) in enumerate(SENDS):
+        src = ipaddress.ip_address(source)
+        tr.send(SendAdvert(name="web", interface="eth0", family=family_of(src), source=src,
+                           destinations=(ipaddress.ip_address(dst),),
+                           payload=PAYLOAD[:35] + bytes([n]), hop_limit=hops,
+                           traffic_class=tc))
+        await asyncio.sleep(0.05)
+    try:
+        src = ipaddress.ip_address(OPEN[0][0])
+        tr.send(SendAdvert(name="web", interface="eth0", family=family_of(src), source=src,
+                           destinations=(ipaddress.ip_address("ff02::12"),),
+                           payload=PAYLOAD, l2_broadcast=True))
+    except OSError as exc:
+        errors.append(str(exc))
+    await asyncio.sleep(0.3)
+    tr.close()
+    print(json.dumps({"own": len(own), "errors": errors}))
+
+asyncio.run(main())
+""")
+
+
+def _advert_numbered(n: int) -> str:
+    return UCARP_PAYLOAD[:70] + f"{n:02x}"
+
+
+def _exchange(lab: Lab, rx_open: list[Any], tx_open: list[Any], sends: list[Any], want: int,
+              foreign: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    rx = lab.python_bg("b", _RAW6_RECEIVER, env={
+        "OPEN": json.dumps(rx_open), "FOREIGN": json.dumps(list(foreign)), "WANT": str(want),
+        "LIMIT": "5"})
+    assert rx.stdout is not None
+    assert rx.stdout.readline().strip() == b"ready"
+    sent = lab.python("a", _RAW6_SENDER, env={"OPEN": json.dumps(tx_open),
+                                              "SENDS": json.dumps(sends),
+                                              "PAYLOAD": UCARP_PAYLOAD})
+    got = lab.collect(rx)
+    assert isinstance(sent, dict) and isinstance(got, dict)
+    return sent, got
+
+
+def test_rawsock_ipv6_multicast(lab6: Lab) -> None:
+    sends = [[LL["a"], "ff02::12", 255, 0xE0], [LL["a"], "ff02::12", 64, 0xE0]]
+    sent, got = _exchange(lab6, [[LL["b"], ["ff02::12"]]], [[LL["a"], ["ff02::12"]]], sends,
+                          want=2)
+    assert sent["own"] == 0, "own packets must not loop back"
+    assert "IPv4 only" in sent["errors"][0]
+    assert got["got"] == [  # the core, not the transport, drops the hop limit 64 one
+        {"if": "eth0", "family": 6, "src": LL["a"], "dst": "ff02::12", "hops": hops,
+         "payload": _advert_numbered(n)} for n, hops in enumerate((255, 64))]
+    on_wire = {"dst": "33:33:00:00:00:12", "src": lab6.hosts["a"].mac, "tc": 0xE0, "plen": 36,
+               "ipdst": "ff02::12"}
+    assert got["frames"] == [{**on_wire, "hops": 255}, {**on_wire, "hops": 64}]
+
+
+def test_rawsock_unicast_both_families_without_groups(lab6: Lab) -> None:
+    a4, b4 = lab6.hosts["a"].ip, lab6.hosts["b"].ip
+    sends = [[a4, "224.0.0.18", 255, 0], [G6["a"], "ff02::12", 255, 0],  # 0, 1: not for us
+             [a4, b4, 255, 0], [G6["a"], G6["b"], 64, 0], [LL["a"], LL["b"], 255, 0]]
+    _sent, got = _exchange(lab6, [[b4, []], [G6["b"], []]],
+                           [[a4, []], [G6["a"], []], [LL["a"], []]], sends, want=3,
+                           foreign=["224.0.0.18", "ff02::12"])
+    assert {0, 1} <= set(got["foreign"]), "the group adverts reached the host"
+    assert [(p["family"], p["src"], p["dst"], p["hops"], p["payload"]) for p in got["got"]] == [
+        (4, a4, b4, 255, _advert_numbered(2)),
+        (6, G6["a"], G6["b"], 64, _advert_numbered(3)),
+        (6, LL["a"], LL["b"], 255, _advert_numbered(4))]
+
+
+_GROUPS6 = snippet(r"""
+import asyncio, ipaddress, json, subprocess
+from carpd.core.addresses import Family
+from carpd.io.rawsock import RawSocketTransport
+
+def maddrs():
+    out = json.loads(subprocess.run(["ip", "-j", "maddr", "show", "dev", "eth0"],
+                                    capture_output=True, text=True, check=True).stdout)
+    return sorted(m["address"] for link in out for m in link.get("maddr", [])
+                  if m.get("address", "").endswith(("::12", "::99", ".18", ".99")))
+
+async def main():
+    tr, steps = RawSocketTransport(), []
+    sets = [("fe80::ff:fe00:9001", ["ff02::12", "ff02::99"]), ("fe80::ff:fe00:9001", ["ff02::12"]),
+            ("172.16.90.101", ["224.0.0.18", "224.0.0.99"]), ("172.16.90.101", []),
+            ("fe80::ff:fe00:9001", [])]
+    for source, groups in sets:
+        tr.open("eth0", ipaddress.ip_address(source),
+                frozenset(ipaddress.ip_address(g) for g in groups), lambda ev: None)
+        steps.append(maddrs())
+    tr.close()
+    steps.append(maddrs())
+    print(json.dumps(steps))
+
+asyncio.run(main())
+""")
+
+
+def test_rawsock_reopen_joins_and_leaves_for_real(lab6: Lab) -> None:
+    steps = lab6.python("a", _GROUPS6)
+    assert steps == [["ff02::12", "ff02::99"], ["ff02::12"],
+                     ["224.0.0.18", "224.0.0.99", "ff02::12"], ["ff02::12"], [], []]
+
+
+_NA_SEND = snippet(r"""
+import asyncio, ipaddress, json, subprocess, time
+from carpd.io.announce import AddressAnnouncer
+VIP = ipaddress.IPv6Address("fd00:90::200")
+async def main():
+    ann, out = AddressAnnouncer(), {}
+    t = time.monotonic()
+    await ann.announce("eth0", (VIP,), 3, 0.2)
+    out["took"] = time.monotonic() - t
+    subprocess.run(["sysctl", "-q", "-w", "net.ipv6.conf.eth0.forwarding=1"], check=True)
+    await ann.announce("eth0", (VIP,), 1, 0.0)
+    await ann.announce("eth0", (VIP,), 1, 0.0, router=False)
+    ann.close()
+    print(json.dumps(out))
+asyncio.run(main())
+""")
+
+_NA_CAPTURE = snippet(r"""
+import json, socket, struct, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86DD))
+s.bind(("eth0", 0x86DD))
+print("ready", flush=True)
+found, deadline = [], time.monotonic() + 4.0
+while len(found) < 5 and time.monotonic() < deadline:
+    s.settimeout(max(0.01, deadline - time.monotonic()))
+    try:
+        f = s.recv(2048)
+    except socket.timeout:
+        break
+    ip, icmp = f[14:54], f[54:]
+    if ip[6] != 58 or icmp[0] != 136:
+        continue
+    flags = struct.unpack_from("!I", icmp, 4)[0]
+    found.append({"t": time.time(), "dst": f[:6].hex(":"), "src": f[6:12].hex(":"),
+                  "hops": ip[7], "ipsrc": socket.inet_ntop(socket.AF_INET6, ip[8:24]),
+                  "ipdst": socket.inet_ntop(socket.AF_INET6, ip[24:40]),
+                  "R": bool(flags & 1 << 31), "S": bool(flags & 1 << 30),
+                  "O": bool(flags & 1 << 29),
+                  "target": socket.inet_ntop(socket.AF_INET6, icmp[8:24]),
+                  "option": icmp[24:26].hex(), "tlla": icmp[26:32].hex(":")})
+print(json.dumps(found))
+""")
+
+
+def test_neighbour_advert_moves_the_vip(lab6: Lab) -> None:
+    a_mac, b_mac = lab6.hosts["a"].mac, lab6.hosts["b"].mac
+    lab6.run("a", "ip", "addr", "add", f"{VIP6}/64", "dev", "eth0", "nodad")
+    assert lab6.run("c", "ping", "-6", "-n", "-q", "-c", "1", "-W", "2", VIP6,
+                    check=False).returncode == 0
+    assert lab6.neighbour("c", VIP6) == a_mac
+    # The takeover: a lets go, b holds it and announces.
+    lab6.run("a", "ip", "addr", "del", f"{VIP6}/64", "dev", "eth0")
+    lab6.run("b", "ip", "addr", "add", f"{VIP6}/64", "dev", "eth0", "nodad")
+    forwarding = lab6.run("b", "cat", "/proc/sys/net/ipv6/conf/eth0/forwarding").stdout.strip()
+    cap = lab6.python_bg("c", _NA_CAPTURE)
+    assert cap.stdout is not None and cap.stdout.readline().strip() == b"ready"
+    sent = lab6.python("b", _NA_SEND)
+    frames = lab6.collect(cap)
+    assert isinstance(sent, dict) and isinstance(frames, list)
+    assert lab6.neighbour("c", VIP6) == b_mac
+    nas = [f for f in frames if f["src"] == b_mac]
+    assert [f["R"] for f in nas] == [forwarding == "1"] * 3 + [True, False]
+    for f in nas:
+        assert (f["dst"], f["hops"], f["ipsrc"], f["ipdst"]) == ("33:33:00:00:00:01", 255,
+                                                                  VIP6, "ff02::1")
+        assert (f["O"], f["S"], f["target"], f["option"], f["tlla"]) == (True, False, VIP6,
+                                                                         "0201", b_mac)
+    gaps = [y["t"] - x["t"] for x, y in itertools.pairwise(nas[:3])]
+    assert all(0.15 <= g <= 0.5 for g in gaps), gaps
+    assert lab6.run("c", "ping", "-6", "-n", "-q", "-c", "1", "-W", "2", VIP6,
+                    check=False).returncode == 0
+
+
+_NETLINK6 = snippet(r"""
+import asyncio, ipaddress, json, subprocess, time
+import pyroute2
+from carpd.core.addresses import Family
+from carpd.io.netlink import NetlinkAddresses
+
+I6 = ipaddress.IPv6Interface
+VIP, VIP128 = I6("fd00:90::200/64"), I6("fd00:90::201/128")
+
+def ip_json():
+    out = json.loads(subprocess.run(["ip", "-6", "-j", "addr", "show", "dev", "eth0"],
+                                    capture_output=True, text=True, check=True).stdout)
+    return {a["local"]: a for link in out for a in link["addr_info"]}
+
+async def main():
+    addrs, out = [], {"module": pyroute2.__file__}
+    nl = NetlinkAddresses()
+    await nl.start(lambda n, up: None, addrs.append)
+    await nl.add("eth0", (VIP,), "eth0:web")
+    await nl.add("eth0", (VIP128,), "eth0:web", deprecate_ipv6=True)
+    await nl.add("eth0", (VIP,), "eth0:web")  # present: kept
+    deadline = time.monotonic() + 3
+    while "eth0" not in addrs and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    out["addr_event"] = "eth0" in addrs
+    states = {str(s.address): s for s in await nl.address_states("eth0", Family.IPV6)}
+    out["states"] = {k: {"tentative": s.tentative, "dadfailed": s.dadfailed,
+                         "deprecated": s.deprecated, "nodad": s.nodad,
+                         "preferred": s.preferred_lft, "valid": s.valid_lft, "scope": s.scope}
+                     for k, s in states.items()}
+    out["ip"] = {k: {f: v.get(f) for f in ("tentative", "dadfailed", "deprecated", "nodad",
+                                           "preferred_life_time", "valid_life_time")}
+                 for k, v in ip_json().items()}
+    out["primary6"] = str(await nl.primary_address("eth0", Family.IPV6))
+    hosts = frozenset({VIP.ip, VIP128.ip})
+    out["global"] = str(await nl.global_address("eth0", Family.IPV6, exclude=hosts))
+    out["global_vip"] = str(await nl.global_address("eth0", Family.IPV6))
+    out["global4"] = str(await nl.global_address("eth0", Family.IPV4))
+    await nl.remove("eth0", (VIP, VIP128))
+    out["after"] = sorted(str(a) for a in await nl.addresses("eth0") if a.version == 6)
+    await nl.close()
+    print(json.dumps(out))
+
+asyncio.run(main())
+""")
+
+
+@pytest.mark.parametrize("pyroute2_path", _pyroute2_paths())
+def test_netlink_ipv6_vips(lab6: Lab, pyroute2_path: str | None) -> None:
+    env = {"PYTHONPATH": f"{pyroute2_path}:{Path(__file__).resolve().parents[2]}"} \
+        if pyroute2_path else {}
+    out = lab6.python("a", _NETLINK6, env=env)
+    assert isinstance(out, dict), out
+    if pyroute2_path:
+        assert out["module"].startswith(pyroute2_path)
+    assert out["addr_event"], "IPv6 address changes are reported"
+    forever = 0xFFFFFFFF
+    states, shown = out["states"], out["ip"]
+    assert not any(s["tentative"] or s["dadfailed"] for s in states.values()), states
+    assert not any(s["tentative"] or s["dadfailed"] for s in shown.values()), shown
+    assert states["fd00:90::200/64"] == {"tentative": False, "dadfailed": False,
+                                         "deprecated": False, "nodad": True,
+                                         "preferred": forever, "valid": forever, "scope": 0}
+    assert states["fd00:90::201/128"] == {"tentative": False, "dadfailed": False,
+                                          "deprecated": True, "nodad": True,
+                                          "preferred": 0, "valid": forever, "scope": 0}
+    assert shown["fd00:90::201"]["preferred_life_time"] == 0
+    assert shown["fd00:90::201"]["valid_life_time"] == forever
+    assert shown["fd00:90::201"]["deprecated"] and shown["fd00:90::201"]["nodad"]
+    assert shown["fd00:90::200"]["nodad"] and not shown["fd00:90::200"].get("deprecated")
+    assert out["primary6"] == LL["a"]
+    assert out["global"] == G6["a"]
+    assert out["global_vip"] in (G6["a"], VIP6)  # the non-deprecated VIP qualifies if first
+    assert out["global4"] == lab6.hosts["a"].ip
+    assert out["after"] == sorted([f"{G6['a']}/64", f"{LL['a']}/64"])
+
+
+_CLEANUP = snippet(r"""
+import asyncio, ipaddress, json, subprocess
+from carpd.app.cleanup import Target, _remove_addresses
+
+class Log:
+    def __init__(self):
+        self.lines = []
+    def record(self, priority, message, **fields):
+        self.lines.append(message)
+
+I = ipaddress.ip_interface
+for a in ("172.16.90.200/24", "fd00:90::200/64", "fd00:90::77/64", "fd00:90::201/64"):
+    subprocess.run(["ip", "addr", "add", a, "dev", "eth0", "nodad"] if ":" in a else
+                   ["ip", "addr", "add", a, "dev", "eth0"], check=True)
+log = Log()
+target = Target("web", "eth0", (I("172.16.90.200/24"), I("fd00:90::200/64"),
+                                I("fd00:90::201/128"), I("fd00:90::202/64")), ())
+removed = asyncio.run(_remove_addresses([target], log))
+again = asyncio.run(_remove_addresses([target], log))
+out = json.loads(subprocess.run(["ip", "-j", "addr", "show", "dev", "eth0"], capture_output=True,
+                                text=True, check=True).stdout)
+left = sorted(f"{a['local']}/{a['prefixlen']}" for a in out[0]["addr_info"]
+              if not a["local"].startswith("fe80"))
+print(json.dumps({"removed": removed, "again": again, "left": left, "log": log.lines}))
+""")
+
+
+def test_cleanup_removes_leftover_vips_of_both_families(lab6: Lab) -> None:
+    out = lab6.python("a", _CLEANUP)
+    assert isinstance(out, dict)
+    assert (out["removed"], out["again"]) == (2, 0)
+    # Not configured (::77), or configured with another prefix (::201): not carpd's.
+    assert out["left"] == ["172.16.90.101/24", "fd00:90::101/64", "fd00:90::201/64",
+                           "fd00:90::77/64"]
+    assert any("fd00:90::200/64" in line for line in out["log"])

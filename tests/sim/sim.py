@@ -10,11 +10,14 @@ host timers (hosts in creation order), then scheduled steps; imperative faults c
 after `run_until(t)` therefore happen after everything due at `t`, like a scheduled step.
 Adverts travel as real bytes: the 36-byte payload the sender's core encoded, delivered as the
 datagram a raw socket would report (source, group, hop limit 255), decoded by the receiving
-node. A packet already on the wire is delivered even if its sender dies or loses
-its link meanwhile; the receiver must be alive, link-up and (at delivery time) in the same
-partition component as the sender. Loss is drawn per receiver at send time from a seeded RNG.
-Every SendAdvert is fed back at once as `SendResult`: ok, unless the host's transmit path is
-broken (`break_tx`), in which case nothing leaves and ok=False.
+node. Each family's advert travels on its own (a dual-stack VIP sends two per interval); an
+advert to unicast peers reaches only the hosts that own one of those addresses (as an advert
+source: `source`/`source6` of one of their VIPs). A packet already on the wire is delivered
+even if its sender dies or loses its link meanwhile; the receiver must be alive, link-up and
+(at delivery time) in the same partition component as the sender. Loss is drawn per receiver
+at send time from a seeded RNG. Every SendAdvert is fed back at once as `SendResult`: ok,
+unless the host's transmit path is broken (`break_tx`), in which case nothing leaves and
+ok=False.
 
 Invariants (AssertionError with the fault schedule and the recent events when broken):
 1. a host holds a VIP's addresses iff its machine for that VIP is MASTER; a killed host
@@ -83,15 +86,24 @@ TRACE_TAIL = 60
 
 def vip(name: str, vhid: int, address: str, *, source: str, advskew: int = 0,
         password: bytes = PASSWORD, preempt: bool = True, interface: str = IFACE,
-        advbase: int = 1, deadratio: int = 3) -> VipParams:
-    """VipParams for one host. `address` may carry a prefix ("172.16.90.31/24")."""
+        advbase: int = 1, deadratio: int = 3, address6: str | None = None,
+        source6: str | None = None, peers: tuple[str, ...] = ()) -> VipParams:
+    """VipParams for one host. `address` may carry a prefix ("172.16.90.31/24"); an IPv6
+    `address6` (with `source6`) makes the VIP dual-stack; `peers` makes it unicast."""
     if "/" not in address:
         address += "/24"
+    addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = [
+        ipaddress.IPv4Interface(address)]
+    if address6 is not None:
+        addresses.append(ipaddress.IPv6Interface(address6 if "/" in address6
+                                                 else address6 + "/64"))
     return VipParams(
         name=name, vhid=vhid, interface=interface,
-        addresses=(ipaddress.IPv4Interface(address),), password=Secret(password),
+        addresses=tuple(addresses), password=Secret(password),
         advbase=advbase, advskew=advskew, deadratio=deadratio, preempt=preempt,
         source=ipaddress.IPv4Address(source),
+        source6=None if source6 is None else ipaddress.IPv6Address(source6),
+        peers=tuple(ipaddress.ip_address(a) for a in peers),
     )
 
 
@@ -114,7 +126,7 @@ class Announcement:
     at: float
     host: str
     name: str
-    address: ipaddress.IPv4Address
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +159,8 @@ class Host:
     generation: int = 0
     link_up: dict[str, bool] = field(default_factory=dict)
     enabled: set[str] = field(default_factory=set)  # started, not shut down
-    held: dict[str, tuple[ipaddress.IPv4Interface, ...]] = field(default_factory=dict)
+    held: dict[str, tuple[ipaddress.IPv4Interface | ipaddress.IPv6Interface, ...]] = field(
+        default_factory=dict)
     states: dict[str, VhidState] = field(default_factory=dict)  # from the StateChanged log
     deadline: float | None = None
     tx_broken: bool = False  # link up, but every send fails (and nothing leaves)
@@ -468,18 +481,22 @@ class Simulation:
         self.sent.append(Sent(self.now, host.name, a.name, header.advskew, a.bow_out))
         if host.tx_broken:
             return SendResult(name=a.name, ok=False, error="ENOBUFS")
-        (destination,) = a.destinations
         seg = self.segments[host.segments[a.interface]]
-        for other in self.hosts.values():
-            iface = next((i for i, s in other.segments.items() if s == seg.name), None)
-            if other is host or iface is None:
-                continue
-            if seg.loss and seg.rng.random() < seg.loss:
-                self.lost += 1
-                continue
-            packet = PacketReceived(interface=iface, family=a.family, source=a.source,
-                                    destination=destination, hop_limit=255, payload=a.payload)
-            self._push(self.now + seg.latency, _DELIVER, (seg, host.name, other.name, packet))
+        for destination in a.destinations:
+            for other in self.hosts.values():
+                iface = next((i for i, s in other.segments.items() if s == seg.name), None)
+                if other is host or iface is None:
+                    continue
+                if not destination.is_multicast and destination not in _sources(other):
+                    continue  # unicast: only the owner of the address receives it
+                if seg.loss and seg.rng.random() < seg.loss:
+                    self.lost += 1
+                    continue
+                packet = PacketReceived(interface=iface, family=a.family, source=a.source,
+                                        destination=destination, hop_limit=a.hop_limit,
+                                        payload=a.payload)
+                self._push(self.now + seg.latency, _DELIVER,
+                           (seg, host.name, other.name, packet))
         return SendResult(name=a.name, ok=True)
 
     def _fault(self, label: str) -> None:
@@ -559,3 +576,8 @@ class Simulation:
             f"invariant broken at t={self.now!r} (seed {self.seed}): {message}\n"
             f"fault schedule:\n  " + "\n  ".join(self.schedule_log or ["(none)"]) +
             "\nrecent events:\n  " + "\n  ".join(self.recent) + f"\nstates:\n{states}")
+
+
+def _sources(host: Host) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses a host's adverts come from: where unicast adverts to it are sent."""
+    return {a for p in host.vips for a in (p.source, p.source6) if a is not None}

@@ -124,3 +124,28 @@ CarpSchedules.TestCase.settings = settings(
     max_examples=150, stateful_step_count=40, deadline=None, derandomize=True, database=None,
 )
 TestCarpSchedules = CarpSchedules.TestCase
+
+
+class DualStackUnicastSchedules(CarpSchedules):
+    """The same rules on the families and modes of IPV6-UNICAST-VRRP3.md: web is dual-stack
+    (an advert per family per interval, a master-down timer per family, either takes over),
+    mail sends unicast to the two other hosts (no group at all). The invariants and the
+    preferred-master check are the same: neither must cost a second master or a stuck one."""
+
+    def __init__(self) -> None:
+        RuleBasedStateMachine.__init__(self)
+        self.sim = Simulation(seed=11)
+        for i, (h, ip) in enumerate(HOSTS.items(), start=1):
+            others = tuple(o for o in HOSTS.values() if o != ip)
+            self.sim.add_host(h, [
+                vip("web", 1, "172.16.90.31/24", source=ip, advskew=WEB_SKEW[h],
+                    address6="2001:db8:90::31/64", source6=f"fe80::{i}"),
+                vip("mail", 2, "172.16.90.32/24", source=ip, advskew=MAIL_SKEW[h],
+                    preempt=False, peers=others),
+            ])
+
+
+DualStackUnicastSchedules.TestCase.settings = settings(
+    max_examples=100, stateful_step_count=40, deadline=None, derandomize=True, database=None,
+)
+TestDualStackUnicastSchedules = DualStackUnicastSchedules.TestCase
