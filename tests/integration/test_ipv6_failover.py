@@ -19,6 +19,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,7 @@ DUAL4, DUAL6 = "172.16.90.32", "fd00:90::32"
 SKEW = 20
 MASTER_DOWN = 3 + SKEW / 256  # the backup's master-down interval (advbase 1, deadratio 3)
 MARGIN = 1.5  # for one advert interval of phase and a loaded 2-core machine
+PREEMPT_BOUND = 2.0 + 1.0 + MARGIN  # start-up or re-DAD, one advert interval
 NA_BOUND = 3.0  # the first NA goes out at takeover; c must follow well within the burst
 
 VIPS = {  # name: (the node that prefers it, its addresses)
@@ -84,6 +86,14 @@ def pair(lab6: Lab, nodes: dict[str, Carpd]) -> Iterator[dict[str, Carpd]]:
         if node.proc is None or node.proc.poll() is not None:
             node.start()
     lab.wait_ipv6_ready()
+    if wait_for(lambda: _baseline(lab, nodes), MASTER_DOWN + MARGIN, interval=0.05) is None:
+        # a VIP stuck on its other node (after an xfailed scenario: HOLD_DOWN_BUG): restart
+        # that node; its bow-out hands the VIP to the preferred node
+        strays = {OTHER[home] for name, (home, _) in VIPS.items()
+                  if nodes[OTHER[home]].states().get(name) == "MASTER"}
+        for host in sorted(strays):
+            stop(nodes[host])
+            nodes[host].start()
     settled = wait_for(lambda: _baseline(lab, nodes), 3 * MASTER_DOWN + 5, interval=0.05)
     assert settled is not None, (nodes["a"].states(), nodes["b"].states(),
                                  nodes["a"].log_text()[-3000:], nodes["b"].log_text()[-3000:])
@@ -115,7 +125,7 @@ def _vip_flags_ok(lab: Lab, host: str, addrs: tuple[str, ...]) -> None:
 
 
 def _follow(lab: Lab, addrs: tuple[str, ...], to: str, t0: float, bound: float,
-            what: str) -> tuple[float, dict[str, float]]:
+            what: str, na_bound: float = NA_BOUND) -> tuple[float, dict[str, float]]:
     """Wait until `to` holds every address of the VIP (the takeover) and c's neighbour entry
     of every address shows `to`'s MAC. Returns (takeover s after t0, {address: neighbour
     update s after the takeover}); prints both."""
@@ -132,7 +142,7 @@ def _follow(lab: Lab, addrs: tuple[str, ...], to: str, t0: float, bound: float,
                 neigh[ip] = time.monotonic() - t_take
         return len(neigh) == len(ips)
 
-    wait_for(updated, NA_BOUND, interval=0.005)
+    wait_for(updated, na_bound, interval=0.005)
     line = (f"{what}: {to} holds {'+'.join(ips)} {take_s:.2f} s after the event; c's neighbour "
             "entry followed after " + ", ".join(f"{ip} {neigh[ip]:.2f} s" if ip in neigh
                                                 else f"{ip} NOT" for ip in ips))
@@ -143,8 +153,23 @@ def _follow(lab: Lab, addrs: tuple[str, ...], to: str, t0: float, bound: float,
     return take_s, neigh
 
 
-def _victims() -> list[pytest.param]:  # type: ignore[valid-type]
-    return [pytest.param(home, name, id=f"{home}-{name}") for name, (home, _) in VIPS.items()]
+HOLD_DOWN_BUG = (
+    "carpd bug: the boot hold-down of an IPv6-only VIP is never released. core/policy/"
+    "holddown.py waits for `p.source` (the IPv4 source, None for an IPv6-only VIP) among the "
+    "interface's addresses and ignores source6, so the VIP stays at demotion 240 without "
+    "preempt for the daemon's whole life: a restarted (or any) preferred node never takes "
+    "its IPv6-only VIP back")
+
+
+def _victims(*, preempt_needs_release: bool) -> list[object]:
+    """(victim, VIP) per VIP's home node. `preempt_needs_release`: the scenario ends with the
+    victim preempting back, which the hold-down bug prevents for the IPv6-only VIP."""
+    params = []
+    for name, (home, _) in VIPS.items():
+        marks = ([pytest.mark.xfail(strict=True, reason=HOLD_DOWN_BUG)]
+                 if preempt_needs_release and name == "web6" else [])
+        params.append(pytest.param(home, name, id=f"{home}-{name}", marks=marks))
+    return params
 
 
 def _expect_reason(node: Carpd, name: str, reasons: set[str]) -> None:
@@ -162,7 +187,11 @@ def _timer_reason(name: str) -> set[str]:
 def _preempt_back(lab: Lab, nodes: dict[str, Carpd], victim: str, name: str, t0: float,
                   what: str) -> None:
     addrs = VIPS[name][1]
-    _follow(lab, addrs, victim, t0, MASTER_DOWN + 5 + MARGIN, f"{what}, preempt back")
+    held = wait_for(lambda: vip_status(nodes[victim], name).get("hold_down") is False, 2.5)
+    assert held is not None, (HOLD_DOWN_BUG, vip_status(nodes[victim], name).get("waiting_for"))
+    # start-up (or carrier, plus link-local DAD) and the first advert heard from the slower
+    # master, which a preferred backup preempts at once
+    _follow(lab, addrs, victim, t0, PREEMPT_BOUND, f"{what}, preempt back")
     other = OTHER[victim]
     gone = wait_for(lambda: not any(lab.holds(other, ip) for ip in _bare(addrs)), 3)
     assert gone is not None, f"{other} kept {name} after the preferred node took it back"
@@ -171,7 +200,7 @@ def _preempt_back(lab: Lab, nodes: dict[str, Carpd], victim: str, name: str, t0:
     _expect_reason(nodes[victim], name, {"preempted_slower_master"})
 
 
-@pytest.mark.parametrize(("victim", "name"), _victims())
+@pytest.mark.parametrize(("victim", "name"), _victims(preempt_needs_release=True))
 def test_sigkill_master_then_restart_preempts_back(lab6: Lab, pair: dict[str, Carpd],
                                                    victim: str, name: str) -> None:
     lab, nodes, addrs = lab6, pair, VIPS[name][1]
@@ -190,7 +219,7 @@ def test_sigkill_master_then_restart_preempts_back(lab6: Lab, pair: dict[str, Ca
     _preempt_back(lab, nodes, victim, name, t1, f"SIGKILL {victim}, restart")
 
 
-@pytest.mark.parametrize(("victim", "name"), _victims())
+@pytest.mark.parametrize(("victim", "name"), _victims(preempt_needs_release=True))
 def test_sigterm_bows_out_in_every_family_and_backup_takes_over_at_once(
         lab6: Lab, pair: dict[str, Carpd], victim: str, name: str) -> None:
     lab, nodes, addrs = lab6, pair, VIPS[name][1]
@@ -207,7 +236,7 @@ def test_sigterm_bows_out_in_every_family_and_backup_takes_over_at_once(
     _preempt_back(lab, nodes, victim, name, t1, f"SIGTERM {victim}, restart")
 
 
-@pytest.mark.parametrize(("victim", "name"), _victims())
+@pytest.mark.parametrize(("victim", "name"), _victims(preempt_needs_release=True))
 def test_cable_pull_then_plug_in_preempts_back(lab6: Lab, pair: dict[str, Carpd],
                                                victim: str, name: str) -> None:
     lab, nodes, addrs = lab6, pair, VIPS[name][1]
@@ -224,7 +253,7 @@ def test_cable_pull_then_plug_in_preempts_back(lab6: Lab, pair: dict[str, Carpd]
     _preempt_back(lab, nodes, victim, name, t1, f"cable pull {victim}, plug in")
 
 
-@pytest.mark.parametrize(("victim", "name"), _victims())
+@pytest.mark.parametrize(("victim", "name"), _victims(preempt_needs_release=False))
 def test_switch_port_down_split_brain_then_port_up_resolves(
         lab6: Lab, pair: dict[str, Carpd], victim: str, name: str) -> None:
     lab, nodes, addrs = lab6, pair, VIPS[name][1]
@@ -238,7 +267,10 @@ def test_switch_port_down_split_brain_then_port_up_resolves(
     t1 = time.monotonic()
     lab.bridge_port(victim, True)
     # both masters meet; the slower steps down, the preferred re-announces (NA/GARP once)
-    _follow(lab, addrs, victim, t1, 1 + MARGIN, f"switch port up {victim}")
+    # (the victim held the VIP all along: its re-announcement follows the first advert it
+    # hears from the slower master, up to one interval later)
+    _follow(lab, addrs, victim, t1, 1 + MARGIN, f"switch port up {victim}",
+            na_bound=1 + NA_BOUND)
     assert wait_for(lambda: _baseline(lab, nodes), 3) is not None, (
         nodes["a"].states(), nodes["b"].states())
     assert wait_for(lambda: not any(lab.holds(other, ip) for ip in _bare(addrs)), 3)
@@ -270,3 +302,20 @@ table bridge {FILTER_TABLE} {{
     assert took >= MASTER_DOWN - 1.2
     assert dropped > 0
     lab.run("switch", "nft", "delete", "table", "bridge", FILTER_TABLE)
+
+
+@pytest.mark.xfail(strict=True, reason=HOLD_DOWN_BUG)
+def test_boot_hold_down_of_an_ipv6_only_vip_is_released(fresh_lab6: Lab, tmp_path: Path
+                                                        ) -> None:
+    """The minimal reproduction: one daemon, one IPv6-only VIP, its link-local present and
+    past DAD. The dual-stack VIP next to it is released at once; the IPv6-only one never."""
+    a = Carpd(fresh_lab6, "a", tmp_path, _vips_for("a"))
+    a.start()
+    try:
+        assert a.wait_state("web6", "MASTER", MASTER_DOWN + MARGIN) is not None, a.log_text()
+        assert wait_for(lambda: vip_status(a, "dual").get("hold_down") is False, 3)
+        released = wait_for(lambda: vip_status(a, "web6").get("hold_down") is False, 3)
+        assert released is not None, (vip_status(a, "web6").get("waiting_for"),
+                                      fresh_lab6.addresses6("a"))
+    finally:
+        stop(a)
