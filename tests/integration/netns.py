@@ -318,10 +318,11 @@ class Lab:
 
     # -- observation ----------------------------------------------------------------------
 
-    def multicast_crosses(self, sender: str, receiver: str) -> bool:
+    def multicast_crosses(self, sender: str, receiver: str, wait: float = 3.0) -> bool:
         """A protocol-112 packet to 224.0.0.18 with TTL 255 from `sender` reaches
         `receiver`: check it before trusting any result of the lab."""
-        rx = self.python_bg(receiver, _MCAST_RECV)
+        code = _MCAST_RECV.replace("settimeout(3.0)", f"settimeout({wait})")
+        rx = self.python_bg(receiver, code)
         assert rx.stdout is not None
         rx.stdout.readline()  # "ready": the receiver has joined
         self.python(sender, _MCAST_SEND)
@@ -332,10 +333,11 @@ class Lab:
         out = _ip("-n", self.ns(host), "-j", "addr", "show", "dev", dev).stdout
         return [a for link in json.loads(out or "[]") for a in link.get("addr_info", [])]
 
-    def multicast6_crosses(self, sender: str, receiver: str) -> bool:
+    def multicast6_crosses(self, sender: str, receiver: str, wait: float = 3.0) -> bool:
         """A protocol-112 packet to ff02::12 with hop limit 255 from `sender`'s link-local
         reaches `receiver` (the IPv6 counterpart of `multicast_crosses`)."""
-        rx = self.python_bg(receiver, _MCAST6_RECV)
+        code = _MCAST6_RECV.replace("settimeout(3.0)", f"settimeout({wait})")
+        rx = self.python_bg(receiver, code)
         assert rx.stdout is not None
         rx.stdout.readline()  # "ready": the receiver has joined
         self.python(sender, _MCAST6_SEND)
