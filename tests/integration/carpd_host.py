@@ -25,10 +25,59 @@ PASSWORD = "demo-pass-19b"
 
 @dataclass(frozen=True)
 class Vip:
+    """One `[vip.NAME]` table. `address` is the single (ucarp-style) address; `addresses`,
+    when given, replaces it (IPv4 and IPv6 mixed). The other fields are the IPv6/unicast keys,
+    written only when set (None = the daemon's default)."""
+
     name: str
     vhid: int
-    address: str
-    advskew: int
+    address: str = ""
+    advskew: int = 0
+    addresses: tuple[str, ...] = ()
+    peers: tuple[str, ...] | None = None
+    source6: str | None = None
+    peer_ttl: int | None = None
+    accept_ttl: int | None = None
+    accept_source: str | None = None
+    accept_multicast: bool | None = None
+    na_count: int | None = None
+    na_interval: float | None = None
+    na_router: bool | str | None = None
+    deprecate_ipv6_vip: bool | None = None
+
+    _OPTIONAL = ("peers", "source6", "peer_ttl", "accept_ttl", "accept_source",
+                 "accept_multicast", "na_count", "na_interval", "na_router",
+                 "deprecate_ipv6_vip")
+
+    @property
+    def all_addresses(self) -> tuple[str, ...]:
+        return self.addresses or ((self.address,) if self.address else ())
+
+    def toml_lines(self) -> list[str]:
+        if (self.address != "") == bool(self.addresses):
+            raise ValueError(f"vip {self.name}: give exactly one of address and addresses")
+        lines = [f"[vip.{self.name}]", f"vhid = {self.vhid}"]
+        lines.append(f'address = "{self.address}"' if self.address
+                     else f"addresses = {toml_value(list(self.addresses))}")
+        lines.append(f"advskew = {self.advskew}")
+        for key in self._OPTIONAL:
+            value = getattr(self, key)
+            if value is not None:
+                lines.append(f"{key} = {toml_value(value)}")
+        return lines
+
+
+def toml_value(value: object) -> str:
+    """A TOML literal for the few types the lab writes."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
 
 
 @dataclass
@@ -64,8 +113,7 @@ class Carpd:
                  "garp_count = 2", "garp_interval = 0.5", "master_units = []"]
         lines += [f"{k} = {v}" for k, v in self.extra.items()]
         for v in self.vips:
-            lines += ["", f"[vip.{v.name}]", f"vhid = {v.vhid}", f'address = "{v.address}"',
-                      f"advskew = {v.advskew}"]
+            lines += ["", *v.toml_lines()]
             if v.name in self.vip_toml:  # e.g. sync_group, [[vip.NAME.check]] tables
                 lines += [self.vip_toml[v.name]]
         self.config.write_text("\n".join(lines) + "\n")
@@ -127,3 +175,29 @@ def wait_for(predicate: object, timeout: float, interval: float = 0.01) -> float
             return time.monotonic() - t0
         time.sleep(interval)
     return None
+
+
+def drops(node: Carpd, interface: str = "eth0") -> dict[str, int]:
+    """`status --json`'s interface_drops for `interface` ({} if the daemon is unreachable)."""
+    doc = node.status() or {}
+    return dict(doc.get("interface_drops", {}).get(interface, {}))  # type: ignore[attr-defined]
+
+
+def vip_status(node: Carpd, name: str) -> dict[str, object]:
+    """One VIP's entry of `status --json` ({} if unreachable or unknown)."""
+    doc = node.status() or {}
+    for v in doc.get("vips", []):  # type: ignore[attr-defined]
+        if v["name"] == name:
+            return dict(v)
+    return {}
+
+
+def stop(node: Carpd) -> None:
+    """SIGTERM the daemon if it still runs and wait for it (bounded)."""
+    if node.proc is not None and node.proc.poll() is None:
+        node.signal(signal.SIGTERM)
+        try:
+            node.wait_exit()
+        except subprocess.TimeoutExpired:
+            node.signal(signal.SIGKILL)
+            node.wait_exit()

@@ -11,6 +11,7 @@ progress. Processes started through `popen` are tracked and stopped by PID at te
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
@@ -93,10 +94,24 @@ class Host:
     ip_cidr: str
     mac: str
     port: str  # bridge port in the switch namespace
+    ip6_cidr: str | None = None  # the host's own global IPv6 address (added with nodad)
+    bridge: str = "br0"
 
     @property
     def ip(self) -> str:
         return self.ip_cidr.split("/")[0]
+
+    @property
+    def ip6(self) -> str:
+        assert self.ip6_cidr is not None, f"host {self.name} has no IPv6 address"
+        return self.ip6_cidr.split("/")[0]
+
+    @property
+    def link_local(self) -> str:
+        """The EUI-64 link-local the kernel derives from the fixed MAC."""
+        b = bytes.fromhex(self.mac.replace(":", ""))
+        eui = bytes([b[0] ^ 0x02]) + b[1:3] + b"\xff\xfe" + b[3:]
+        return str(ipaddress.IPv6Address(b"\xfe\x80" + b"\0" * 6 + eui))
 
 
 class Lab:
@@ -149,17 +164,33 @@ class Lab:
 
     # -- topology -------------------------------------------------------------------------
 
-    def add_host(self, name: str, ip_cidr: str, mac_suffix: int) -> Host:
+    def add_bridge(self, bridge: str) -> None:
+        """Another bridge (a second subnet's switch) in the switch namespace, set up like br0."""
+        _ip("-n", self.switch, "link", "add", bridge, "type", "bridge", "stp_state", "0",
+            "forward_delay", "0", "mcast_snooping", "0")
+        _ip("-n", self.switch, "link", "set", bridge, "up")
+
+    def _plug(self, ns: str, port: str, ifname: str, bridge: str) -> None:
+        """A veth pair made in the switch namespace: `port` on `bridge`, `ifname` in `ns`."""
+        sw = ("-n", self.switch)
+        _ip(*sw, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", ns)
+        _ip(*sw, "link", "set", port, "master", bridge)
+        _ip(*sw, "link", "set", port, "up")
+
+    def add_host(self, name: str, ip_cidr: str, mac_suffix: int, *,
+                 ip6_cidr: str | None = None, bridge: str = "br0",
+                 gateway: str | None = None) -> Host:
+        """A host with eth0 on `bridge`. `ip6_cidr`: also a global IPv6 address, added with
+        `nodad` (the lab's own addresses need no duplicate detection; the kernel still runs
+        it on the link-local, see `wait_ipv6_ready`). `gateway`: a default route via it."""
         ns = f"{self.prefix}-{name}"
         port = f"p{len(self.hosts)}{name}"[:15]
         mac = f"02:00:00:00:90:{mac_suffix:02x}"
         self._add_ns(ns)
-        host = Host(name=name, ns=ns, ip_cidr=ip_cidr, mac=mac, port=port)
+        host = Host(name=name, ns=ns, ip_cidr=ip_cidr, mac=mac, port=port, ip6_cidr=ip6_cidr,
+                    bridge=bridge)
         self.hosts[name] = host
-        sw = ("-n", self.switch)
-        _ip(*sw, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
-        _ip(*sw, "link", "set", port, "master", "br0")
-        _ip(*sw, "link", "set", port, "up")
+        self._plug(ns, port, "eth0", bridge)
         self.sysctl(name, "net.ipv4.conf.all.rp_filter", "0")
         self.sysctl(name, "net.ipv4.conf.default.rp_filter", "0")
         self.sysctl(name, "net.ipv4.conf.eth0.rp_filter", "0")
@@ -167,8 +198,49 @@ class Lab:
         _ip(*h, "link", "set", "lo", "up")
         _ip(*h, "link", "set", "eth0", "address", mac)
         _ip(*h, "addr", "add", ip_cidr, "dev", "eth0")
+        self._add_ip6(name)
         _ip(*h, "link", "set", "eth0", "up")
+        if gateway is not None:
+            _ip(*h, "route", "add", "default", "via", gateway)
         return host
+
+    def _add_ip6(self, name: str) -> None:
+        host = self.hosts[name]
+        if host.ip6_cidr is not None:
+            _ip("-n", host.ns, "addr", "replace", host.ip6_cidr, "dev", "eth0", "nodad")
+
+    def add_router(self, name: str, legs: list[tuple[str, str]], mac_suffix: int) -> Host:
+        """A router namespace with one interface per (bridge, ip_cidr) leg (eth0, eth1...),
+        forwarding on inside its own namespace only. Registered as a host (its first leg)."""
+        ns = f"{self.prefix}-{name}"
+        self._add_ns(ns)
+        first_port = ""
+        for i, (bridge, cidr) in enumerate(legs):
+            port = f"r{i}{name}"[:15]
+            first_port = first_port or port
+            self._plug(ns, port, f"eth{i}", bridge)
+            _ip("-n", ns, "link", "set", f"eth{i}", "address",
+                f"02:00:00:00:9{i + 1}:{mac_suffix:02x}")
+            _ip("-n", ns, "addr", "add", cidr, "dev", f"eth{i}")
+            _ip("-n", ns, "link", "set", f"eth{i}", "up")
+        _ip("-n", ns, "link", "set", "lo", "up")
+        host = Host(name=name, ns=ns, ip_cidr=legs[0][1], mac=f"02:00:00:00:91:{mac_suffix:02x}",
+                    port=first_port, bridge=legs[0][0])
+        self.hosts[name] = host
+        self.sysctl(name, "net.ipv4.ip_forward", "1")  # inside the router namespace only
+        self.sysctl(name, "net.ipv4.conf.all.rp_filter", "0")
+        return host
+
+    def wait_ipv6_ready(self, timeout: float = 10.0) -> float:
+        """Seconds until no address of any host is tentative (link-local DAD done); raises
+        AssertionError on timeout. Call before starting daemons that bind link-locals."""
+        t0 = time.monotonic()
+        ok = wait_until(lambda: all(not self.dad_problems(h, tentative_only=True)
+                                    for h in self.hosts), timeout)
+        if not ok:
+            raise AssertionError(f"IPv6 DAD unfinished after {timeout} s: "
+                                 f"{ {h: self.dad_problems(h) for h in self.hosts} }")
+        return time.monotonic() - t0
 
     def sysctl(self, host: str, key: str, value: str) -> None:
         self.run(host, "sysctl", "-q", "-w", f"{key}={value}")
@@ -229,8 +301,13 @@ class Lab:
     # -- link manipulation ----------------------------------------------------------------
 
     def link(self, host: str, up: bool) -> None:
-        """Pull (or plug) the cable: the host sees carrier loss."""
+        """Pull (or plug) the cable: the host sees carrier loss. Setting eth0 down also
+        flushes its IPv6 addresses (kernel default keep_addr_on_down=0); plugging it back in
+        restores the host's own global IPv6 address (as ifupdown would), the link-local comes
+        back by itself (with DAD)."""
         _ip("-n", self.ns(host), "link", "set", "eth0", "up" if up else "down")
+        if up:
+            self._add_ip6(host)
 
     def bridge_port(self, host: str, up: bool) -> None:
         """Switch port disabled/forwarding: the host keeps its carrier but nothing crosses.
@@ -241,25 +318,84 @@ class Lab:
 
     # -- observation ----------------------------------------------------------------------
 
-    def multicast_crosses(self, sender: str, receiver: str) -> bool:
+    def multicast_crosses(self, sender: str, receiver: str, wait: float = 3.0) -> bool:
         """A protocol-112 packet to 224.0.0.18 with TTL 255 from `sender` reaches
         `receiver`: check it before trusting any result of the lab."""
-        rx = self.python_bg(receiver, _MCAST_RECV)
+        code = _MCAST_RECV.replace("settimeout(3.0)", f"settimeout({wait})")
+        rx = self.python_bg(receiver, code)
         assert rx.stdout is not None
         rx.stdout.readline()  # "ready": the receiver has joined
         self.python(sender, _MCAST_SEND)
         got = self.collect(rx, timeout=10)
         return isinstance(got, dict) and got.get("ttl") == 255 and got.get("dst") == "224.0.0.18"
 
+    def _addr_info(self, host: str, dev: str = "eth0") -> list[dict[str, object]]:
+        out = _ip("-n", self.ns(host), "-j", "addr", "show", "dev", dev).stdout
+        return [a for link in json.loads(out or "[]") for a in link.get("addr_info", [])]
+
+    def multicast6_crosses(self, sender: str, receiver: str, wait: float = 3.0) -> bool:
+        """A protocol-112 packet to ff02::12 with hop limit 255 from `sender`'s link-local
+        reaches `receiver` (the IPv6 counterpart of `multicast_crosses`)."""
+        code = _MCAST6_RECV.replace("settimeout(3.0)", f"settimeout({wait})")
+        rx = self.python_bg(receiver, code)
+        assert rx.stdout is not None
+        rx.stdout.readline()  # "ready": the receiver has joined
+        self.python(sender, _MCAST6_SEND)
+        got = self.collect(rx, timeout=10)
+        return isinstance(got, dict) and got.get("hops") == 255 and got.get("dst") == "ff02::12"
+
     def addresses(self, host: str) -> list[str]:
-        out = _ip("-n", self.ns(host), "-j", "addr", "show", "dev", "eth0").stdout
-        data = json.loads(out)
-        return [f"{a['local']}/{a['prefixlen']}" for link in data
-                for a in link.get("addr_info", []) if a.get("family") == "inet"]
+        """IPv4 addresses of `host`'s eth0 as ADDRESS/PREFIX."""
+        return [f"{a['local']}/{a['prefixlen']}" for a in self._addr_info(host)
+                if a.get("family") == "inet"]
+
+    def addresses6(self, host: str, dev: str = "eth0") -> dict[str, set[str]]:
+        """IPv6 addresses of `host`'s `dev`: {ADDRESS/PREFIX: flags}, the flags as `ip -6
+        addr` shows them (tentative, dadfailed, nodad, deprecated, permanent...)."""
+        result: dict[str, set[str]] = {}
+        for a in self._addr_info(host, dev):
+            if a.get("family") != "inet6":
+                continue
+            flags = {k for k in ("tentative", "dadfailed", "nodad", "deprecated",
+                                 "optimistic", "permanent", "noprefixroute") if a.get(k)}
+            if a.get("preferred_life_time") == 0:
+                flags.add("deprecated")
+            result[f"{a['local']}/{a['prefixlen']}"] = flags
+        return result
+
+    def dad_problems(self, host: str, tentative_only: bool = False) -> list[str]:
+        """IPv6 addresses on any interface of `host` that are tentative or dadfailed."""
+        bad = {"tentative"} if tentative_only else {"tentative", "dadfailed"}
+        out = _ip("-n", self.ns(host), "-j", "-6", "addr", "show").stdout
+        return [f"{link['ifname']} {a['local']}/{a['prefixlen']} "
+                f"{','.join(sorted(k for k in bad if a.get(k)))}"
+                for link in json.loads(out or "[]") for a in link.get("addr_info", [])
+                if any(a.get(k) for k in bad)]
 
     def holds(self, host: str, vip: str) -> bool:
-        """`vip` (a bare address) is configured on `host`'s eth0."""
-        return any(a.split("/")[0] == vip for a in self.addresses(host))
+        """`vip` (a bare IPv4 or IPv6 address) is configured on `host`'s eth0."""
+        return any(str(a.get("local")) == vip for a in self._addr_info(host))
+
+    def nft(self, host: str, script: str) -> None:
+        """Load an nftables script in `host`'s namespace ("switch" for the bridge's)."""
+        proc = subprocess.run(["ip", "netns", "exec", self.ns(host), "nft", "-f", "-"],
+                              input=script, capture_output=True, text=True,
+                              timeout=DEFAULT_TIMEOUT, check=False)
+        if proc.returncode != 0:
+            raise AssertionError(f"nft in {host} failed: {proc.stderr}\n{script}")
+
+    def nft_counters(self, host: str, family: str, table: str) -> dict[str, int]:
+        """Packets counted by each commented rule of `table`: {comment: packets}."""
+        out = self.run(host, "nft", "-j", "list", "table", family, table).stdout
+        counts: dict[str, int] = {}
+        for item in json.loads(out)["nftables"]:
+            rule = item.get("rule")
+            if not rule or "comment" not in rule:
+                continue
+            for expr in rule["expr"]:
+                if "counter" in expr:
+                    counts[rule["comment"]] = int(expr["counter"]["packets"])
+        return counts
 
     def ping(self, client: str, ip: str, count: int = 1, wait: float = 1.0) -> bool:
         proc = self.run(client, "ping", "-n", "-q", "-c", str(count), "-W", str(wait), ip,
@@ -273,7 +409,7 @@ class Lab:
         return result if isinstance(result, str) else None
 
     def neighbour(self, host: str, ip: str) -> str | None:
-        """The MAC in `host`'s neighbour table for `ip`, or None."""
+        """The MAC in `host`'s neighbour table for `ip` (IPv4 or IPv6), or None."""
         out = _ip("-n", self.ns(host), "-j", "neigh", "show", "to", ip, "dev", "eth0").stdout
         for entry in json.loads(out or "[]"):
             if entry.get("lladdr"):
@@ -351,6 +487,42 @@ print("ready", flush=True)
 try:
     data = s.recv(2048)
     print(json.dumps({"ttl": data[8], "dst": socket.inet_ntoa(data[16:20])}))
+except socket.timeout:
+    print(json.dumps(None))
+"""
+
+
+_MCAST6_SEND = r"""
+import json, socket, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112)
+idx = socket.if_nametoindex("eth0")
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+for _ in range(20):
+    s.sendto(b"\x21" + b"\0" * 35, ("ff02::12", 0, 0, idx))
+    time.sleep(0.05)
+print(json.dumps(True))
+"""
+
+_MCAST6_RECV = r"""
+import json, socket, struct
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112)
+idx = socket.if_nametoindex("eth0")
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+             socket.inet_pton(socket.AF_INET6, "ff02::12") + struct.pack("=I", idx))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+s.settimeout(3.0)
+print("ready", flush=True)
+try:
+    data, anc, _, src = s.recvmsg(2048, 256)
+    out = {"src": src[0]}
+    for level, kind, value in anc:
+        if kind == socket.IPV6_HOPLIMIT:
+            out["hops"] = struct.unpack("=i", value[:4])[0]
+        elif kind == socket.IPV6_PKTINFO:
+            out["dst"] = socket.inet_ntop(socket.AF_INET6, value[:16])
+    print(json.dumps(out))
 except socket.timeout:
     print(json.dumps(None))
 """
