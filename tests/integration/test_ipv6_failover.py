@@ -87,8 +87,8 @@ def pair(lab6: Lab, nodes: dict[str, Carpd]) -> Iterator[dict[str, Carpd]]:
             node.start()
     lab.wait_ipv6_ready()
     if wait_for(lambda: _baseline(lab, nodes), MASTER_DOWN + MARGIN, interval=0.05) is None:
-        # a VIP stuck on its other node (after an xfailed scenario: HOLD_DOWN_BUG): restart
-        # that node; its bow-out hands the VIP to the preferred node
+        # a VIP stuck on its other node (after a failed scenario): restart that node; its
+        # bow-out hands the VIP to the preferred node
         strays = {OTHER[home] for name, (home, _) in VIPS.items()
                   if nodes[OTHER[home]].states().get(name) == "MASTER"}
         for host in sorted(strays):
@@ -156,24 +156,11 @@ def _follow(lab: Lab, addrs: tuple[str, ...], to: str, t0: float, bound: float,
     return take_s, neigh
 
 
-HOLD_DOWN_BUG = (
-    "carpd bug: the boot hold-down of an IPv6-only VIP is never released. core/policy/"
-    "holddown.py waits for `p.source` (the IPv4 source, None for an IPv6-only VIP) among the "
-    "interface's addresses and ignores source6, so the VIP stays at demotion 240 without "
-    "preempt for the daemon's whole life: a restarted (or any) preferred node never takes "
-    "its IPv6-only VIP back, and both nodes advertise it with the hold-down's +240 advskew "
-    "(master adverts every ~1.94 s, backup master-down ~3.99 s)")
 
 
-def _victims(*, preempt_needs_release: bool) -> list[object]:
-    """(victim, VIP) per VIP's home node. `preempt_needs_release`: the scenario ends with the
-    victim preempting back, which the hold-down bug prevents for the IPv6-only VIP."""
-    params = []
-    for name, (home, _) in VIPS.items():
-        marks = ([pytest.mark.xfail(strict=True, reason=HOLD_DOWN_BUG)]
-                 if preempt_needs_release and name == "web6" else [])
-        params.append(pytest.param(home, name, id=f"{home}-{name}", marks=marks))
-    return params
+def _victims() -> list[object]:
+    """(victim, VIP) per VIP's home node."""
+    return [pytest.param(home, name, id=f"{home}-{name}") for name, (home, _) in VIPS.items()]
 
 
 def _expect_reason(node: Carpd, name: str, reasons: set[str]) -> None:
@@ -193,7 +180,8 @@ def _preempt_back(lab: Lab, nodes: dict[str, Carpd], victim: str, name: str, t0:
     addrs = VIPS[name][1]
     assert wait_for(lambda: nodes[victim].status() is not None, 10), "daemon not answering"
     held = wait_for(lambda: vip_status(nodes[victim], name).get("hold_down") is False, 2.5)
-    assert held is not None, (HOLD_DOWN_BUG, vip_status(nodes[victim], name).get("waiting_for"))
+    assert held is not None, ("boot hold-down not released",
+                              vip_status(nodes[victim], name).get("waiting_for"))
     # start-up (or carrier, plus link-local DAD) and the first advert heard from the slower
     # master, which a preferred backup preempts at once
     _follow(lab, addrs, victim, t0, PREEMPT_BOUND, f"{what}, preempt back")
@@ -205,7 +193,7 @@ def _preempt_back(lab: Lab, nodes: dict[str, Carpd], victim: str, name: str, t0:
     _expect_reason(nodes[victim], name, {"preempted_slower_master"})
 
 
-@pytest.mark.parametrize(("victim", "name"), _victims(preempt_needs_release=True))
+@pytest.mark.parametrize(("victim", "name"), _victims())
 def test_sigkill_master_then_restart_preempts_back(lab6: Lab, pair: dict[str, Carpd],
                                                    victim: str, name: str) -> None:
     lab, nodes, addrs = lab6, pair, VIPS[name][1]
@@ -224,7 +212,7 @@ def test_sigkill_master_then_restart_preempts_back(lab6: Lab, pair: dict[str, Ca
     _preempt_back(lab, nodes, victim, name, t1, f"SIGKILL {victim}, restart")
 
 
-@pytest.mark.parametrize(("victim", "name"), _victims(preempt_needs_release=True))
+@pytest.mark.parametrize(("victim", "name"), _victims())
 def test_sigterm_bows_out_in_every_family_and_backup_takes_over_at_once(
         lab6: Lab, pair: dict[str, Carpd], victim: str, name: str) -> None:
     lab, nodes, addrs = lab6, pair, VIPS[name][1]
@@ -241,7 +229,7 @@ def test_sigterm_bows_out_in_every_family_and_backup_takes_over_at_once(
     _preempt_back(lab, nodes, victim, name, t1, f"SIGTERM {victim}, restart")
 
 
-@pytest.mark.parametrize(("victim", "name"), _victims(preempt_needs_release=True))
+@pytest.mark.parametrize(("victim", "name"), _victims())
 def test_cable_pull_then_plug_in_preempts_back(lab6: Lab, pair: dict[str, Carpd],
                                                victim: str, name: str) -> None:
     lab, nodes, addrs = lab6, pair, VIPS[name][1]
@@ -258,7 +246,7 @@ def test_cable_pull_then_plug_in_preempts_back(lab6: Lab, pair: dict[str, Carpd]
     _preempt_back(lab, nodes, victim, name, t1, f"cable pull {victim}, plug in")
 
 
-@pytest.mark.parametrize(("victim", "name"), _victims(preempt_needs_release=False))
+@pytest.mark.parametrize(("victim", "name"), _victims())
 def test_switch_port_down_split_brain_then_port_up_resolves(
         lab6: Lab, pair: dict[str, Carpd], victim: str, name: str) -> None:
     lab, nodes, addrs = lab6, pair, VIPS[name][1]
@@ -309,11 +297,11 @@ table bridge {FILTER_TABLE} {{
     lab.run("switch", "nft", "delete", "table", "bridge", FILTER_TABLE)
 
 
-@pytest.mark.xfail(strict=True, reason=HOLD_DOWN_BUG)
 def test_boot_hold_down_of_an_ipv6_only_vip_is_released(fresh_lab6: Lab, tmp_path: Path
                                                         ) -> None:
-    """The minimal reproduction: one daemon, one IPv6-only VIP, its link-local present and
-    past DAD. The dual-stack VIP next to it is released at once; the IPv6-only one never."""
+    """One daemon, one IPv6-only VIP (its link-local present and past DAD) beside a
+    dual-stack one: both hold-downs are released (the IPv6-only one used to wait for an IPv4
+    source it does not have, for ever)."""
     a = Carpd(fresh_lab6, "a", tmp_path, _vips_for("a"))
     a.start()
     try:
