@@ -76,6 +76,12 @@ class ElectionProfile(Protocol):
 
     def master_down_interval(self, standing: Standing) -> Duration: ...
 
+    def resume_interval(self, standing: Standing) -> Duration:
+        """How long after our last advert as MASTER a restarted node may still resume as
+        MASTER: the shortest master-down interval a peer with our settings can have, less our
+        advert interval (the silent window before our first advert after resuming), so no
+        peer's master-down timer can have expired by the time that advert arrives."""
+
     def classify_in_backup(self, advert: PeerAdvert, standing: Standing, *,
                            preempt: bool) -> tuple[VhidInput, Reason]: ...
 

@@ -100,6 +100,14 @@ class CarpProfile:
         return election.master_down_interval(p.advbase, p.deadratio,
                                              self.effective_advskew(standing))
 
+    def resume_interval(self, standing: Standing) -> Duration:
+        """advbase x deadratio (a backup with advskew 0) less our advert interval: with
+        advskew 0, advbase x (deadratio - 1). Assumes the peers share advbase and deadratio,
+        as a CARP cluster must for its timing to work at all."""
+        p = self._p
+        return (election.master_down_interval(p.advbase, p.deadratio, 0)
+                - self.advert_interval(standing))
+
     def classify_in_backup(self, advert: PeerAdvert, standing: Standing, *,
                            preempt: bool) -> tuple[VhidInput, Reason]:
         ad, p = _carp(advert), self._p
