@@ -200,7 +200,8 @@ class VhidMachine(VhidEffects):
         ctx.reason = Reason.RESUMED
         return VhidInput.RESUME
 
-    def _classify_advert(self, event: AdvertReceived, now: Instant, ctx: Ctx) -> VhidInput:
+    def _classify_advert(self, event: AdvertReceived, now: Instant,
+                         ctx: Ctx) -> VhidInput | None:
         ad, profile, standing = event.advert, self.profile, self.standing
         self._n.adverts_received += 1
         profile.heard(ad)
@@ -208,9 +209,9 @@ class VhidMachine(VhidEffects):
         if self.state is VhidState.MASTER:
             own = self._sources.get(family_of(ad.source), self._source)
             inp, ctx.reason = profile.classify_in_master(ad, standing, own)
-            if self._resuming and inp is not VhidInput.PEER_TAKEOVER:  # not a bow-out
+            if self._resuming:  # a bow-out is a peer leaving: nothing to yield to, or say
                 ctx.reason = Reason.MASTER_HEARD_WHILE_RESUMING
-                return VhidInput.RESUME_CONTESTED
+                return None if profile.bowed_out(ad) else VhidInput.RESUME_CONTESTED
             if inp is VhidInput.PEER_NOT_PREFERRED:
                 self._check_dual_master(now, ctx)
             return inp

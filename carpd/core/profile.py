@@ -88,6 +88,9 @@ class ElectionProfile(Protocol):
     def classify_in_master(self, advert: PeerAdvert, standing: Standing,
                            own_source: Address) -> tuple[VhidInput, Reason]: ...
 
+    def bowed_out(self, advert: PeerAdvert) -> bool:
+        """The advert is a bow-out (CARP 255/255): its sender is leaving, not a master."""
+
     def yield_interval(self, advert: PeerAdvert) -> Duration:
         """How long a master that this advert says is worse than us takes to hear us and
         yield (its own advert interval): after that, still hearing it is a dual master."""

@@ -123,6 +123,10 @@ class CarpProfile:
             own_skew=self.effective_advskew(standing), peer_source=ad.source,
             own_source=own_source)
 
+    def bowed_out(self, advert: PeerAdvert) -> bool:
+        ad = _carp(advert)
+        return (ad.advbase, ad.advskew) == (wire.BOW_OUT, wire.BOW_OUT)
+
     def yield_interval(self, advert: PeerAdvert) -> Duration:
         ad = _carp(advert)
         return election.advert_interval(ad.advbase, ad.advskew)
