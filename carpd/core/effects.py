@@ -7,8 +7,8 @@ Announce, SendAdvert, StartUnits, RunScript(up); a release is RemoveAddresses, S
 RunScript(down); the bow-out sends its advert after the RemoveAddresses (break before make).
 Invariants: deadlines are plain instants or None; an advert always reschedules the next one
 from its own instant; the VIP is released at most once before it was ever held (start-up).
-Resuming after a restart (`_resume`) is MASTER with the addresses but silent until its first
-advert one interval later; it yields without a word to any master heard before then.
+Resuming after a restart (`_resume`) is MASTER with the addresses but silent for a window of
+up to one slowest advert interval; it yields without a word to any master heard in it.
 Families (IPV6-UNICAST-VRRP3.md 1.6): a VIP with addresses in both families sends one advert
 per family per interval (each from that family's source, to its group or its peers) and, in
 BACKUP, keeps one master-down timer per family: entering BACKUP arms each, an advert heard in
@@ -59,6 +59,7 @@ class Ctx:
     previous: VipParams | None = None  # RETUNED: the settings before
     previous_advertised: object = None  # RETUNED: what we advertised before
     previous_master_down: Duration = 0.0  # RETUNED: the master-down interval before
+    resume_window: Duration = 0.0  # RESUME: how long to listen before the first advert
 
 
 class VhidEffects:
@@ -149,18 +150,18 @@ class VhidEffects:
     def _resume(self, now: Instant, ctx: Ctx) -> list[Action]:
         """INIT -> MASTER at start, for a VIP that was MASTER until a moment ago (a crash and
         a quick restart): take the addresses (AddAddresses keeps carpd's copy if it is still
-        there), start the master units, run the upscript, and stay silent for one advert
-        interval. Silent: a peer that took over while we were away must not hear our rank,
-        or it would step down for it (a CARP master yields to a better advert whatever
-        `preempt` says), so we first listen; any master heard in the window makes us yield
-        without a word (RESUME_CONTESTED). At its end the first advert and the announcement
-        go out (RESUME_CONFIRMED). The classifier resumes only while our last advert is
-        recent enough that no peer's master-down timer expires before that first advert."""
+        there), start the master units, run the upscript, and stay silent for a window (the
+        profile's `resume_window`: long enough to hear the slowest master, short enough that
+        no backup times us out). Silent: a peer that took over while we were away must not
+        hear our rank, or it would step down for it (a CARP master yields to a better advert
+        whatever `preempt` says), so we first listen; any master heard in the window makes
+        us yield without a word (RESUME_CONTESTED). At its end the first advert and the
+        announcement go out (RESUME_CONFIRMED)."""
         self._released_once = True  # held, not released: nothing to clean up at start
         self._resuming = True
         self._master = self._source
         self._master_down = {}
-        self.advert_due_at = now + self.profile.advert_interval(self.standing)
+        self.advert_due_at = now + ctx.resume_window
         return [self._add_addresses(), *self._master_side()]
 
     def _confirm_resume(self, now: Instant, ctx: Ctx) -> list[Action]:

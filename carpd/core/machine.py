@@ -19,10 +19,10 @@ boot hold-down is the demotion "hold_down" (240) plus "do not preempt"; a held-d
 still takes over when no master is heard. A MASTER that hears a worse master which has had
 one advert interval of its own to hear us reports a "dual_master" Anomaly.
 Resume: `Resume(name, advert_at)` at start is Start, except for a machine in INIT whose last
-advert as MASTER (from the driver's resume record) is less than the profile's
-`resume_interval` ago: RESUME, MASTER at once but silent until its first advert one advert
-interval later (RESUME_CONFIRMED); until then any advert of another master (not a bow-out)
-is RESUME_CONTESTED, and a demotion changes only what that first advert will say.
+advert as MASTER (from the driver's resume record) leaves a `resume_window` (the profile's):
+RESUME, MASTER at once but silent until its first advert at the end of that window
+(RESUME_CONFIRMED); until then any advert of another master (not a bow-out) is
+RESUME_CONTESTED, and a demotion changes only what that first advert will say.
 Must not: read the clock, draw randomness itself, touch sockets or log.
 """
 
@@ -189,15 +189,16 @@ class VhidMachine(VhidEffects):
         return self._faulted_input(ctx) if self._faults else VhidInput.START
 
     def _classify_resume(self, advert_at: Instant, now: Instant, ctx: Ctx) -> VhidInput | None:
-        """Start, unless this INIT machine may resume: link up, no fault, and our last advert
-        as MASTER less than the profile's resume interval ago (then no peer has timed us out
-        yet, nor will before our first advert: see effects.py `_resume`)."""
+        """Start, unless this INIT machine may resume: link up, no fault, and a resume window
+        left (the profile's: our last advert as MASTER recent enough that no peer has timed
+        us out, nor will before our first advert; see effects.py `_resume`)."""
         inp = self._classify_start(ctx)
-        age = now - advert_at
-        if (inp is not VhidInput.START or self.state is not VhidState.INIT
-                or not 0 <= age < self.profile.resume_interval(self.standing)):
+        if inp is not VhidInput.START or self.state is not VhidState.INIT or advert_at > now:
             return inp
-        ctx.reason = Reason.RESUMED
+        window = self.profile.resume_window(self.standing, now - advert_at)
+        if window is None:
+            return inp
+        ctx.reason, ctx.resume_window = Reason.RESUMED, window
         return VhidInput.RESUME
 
     def _classify_advert(self, event: AdvertReceived, now: Instant,

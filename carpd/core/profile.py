@@ -76,11 +76,13 @@ class ElectionProfile(Protocol):
 
     def master_down_interval(self, standing: Standing) -> Duration: ...
 
-    def resume_interval(self, standing: Standing) -> Duration:
-        """How long after our last advert as MASTER a restarted node may still resume as
-        MASTER: the shortest master-down interval a peer with our settings can have, less our
-        advert interval (the silent window before our first advert after resuming), so no
-        peer's master-down timer can have expired by the time that advert arrives."""
+    def resume_window(self, standing: Standing, since_advert: Duration) -> Duration | None:
+        """A restarted node whose last advert as MASTER was `since_advert` ago: how long it
+        may hold the VIP silently, listening for another master, before its first advert.
+        The longest advert interval any master can have (so a slower master that took over
+        is heard), but never past the shortest master-down interval a peer with our settings
+        can have. None when that leaves less than our own advert interval: too late to
+        resume (start as BACKUP)."""
 
     def classify_in_backup(self, advert: PeerAdvert, standing: Standing, *,
                            preempt: bool) -> tuple[VhidInput, Reason]: ...

@@ -1,10 +1,11 @@
 """Resuming after a restart: the RESUME row, the silent window, its contest and its end.
 
 A machine given `Resume(advert_at)` in INIT becomes MASTER at once (addresses, units, upscript)
-when its last advert as MASTER is less than the profile's resume interval ago (CARP: advbase x
-deadratio less our advert interval; 2 s with advbase 1, deadratio 3, advskew 0), and stays
-silent for one advert interval: any master heard in that window is yielded to without a word;
-at its end it announces and sends its first advert. Anything older starts as Start does.
+when its last advert as MASTER leaves a resume window (CARP: the time left until advbase x
+deadratio after that advert, at most the slowest advert interval advbase + 254/256, and at least
+our own advert interval: with advbase 1, deadratio 3, advskew 0 an advert less than 2 s ago),
+and stays silent for that window: any master heard in it is yielded to without a word; at its
+end it announces and sends its first advert. Anything older starts as Start does.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from tests.core.test_machine import (
 
 FAULT = VhidState.FAULT
 NOW = 100.0
+SLOWEST = 1 + 254 / 256  # the longest advert interval a master can have (advbase 1)
 TAKE = [
     AddAddresses(name="web", interface="eth0", addresses=(VIP,), label="eth0:web"),
     StartUnits(name="web", units=("nginx.service",)),
@@ -86,7 +88,7 @@ def test_a_fresh_record_resumes_silently_with_addresses_units_and_upscript() -> 
     actions = m.handle(Resume(name="web", advert_at=NOW - 0.5), NOW)
     assert actions == [changed(INIT, MASTER, "resumed"), *TAKE]
     assert not any(isinstance(a, SendAdvert | Announce) for a in actions)
-    assert m.next_deadline() == NOW + 1.0  # the first advert: the end of the window
+    assert m.next_deadline() == NOW + SLOWEST  # the first advert: the end of the window
     assert m.master_down_at is None
     assert m.statistics().reason is Reason.RESUMED
 
@@ -103,10 +105,18 @@ def test_resume_needs_the_last_advert_within_the_resume_interval(
     assert m.state is (MASTER if resumes else BACKUP)
 
 
+@pytest.mark.parametrize(("age", "window"), [
+    (0.0, SLOWEST), (1.0, SLOWEST), (1.25, 1.75), (1.75, 1.25), (1.99, 3 - 1.99)])
+def test_the_window_hears_the_slowest_master_but_ends_before_any_backup_times_out(
+        age: float, window: float) -> None:
+    m = resumed(age)
+    assert m.next_deadline() == NOW + window
+
+
 def test_the_interval_follows_advbase_and_deadratio() -> None:
     m = machine(advbase=2, deadratio=4)
     m.handle(Resume(name="web", advert_at=NOW - 5.9), NOW)  # 2 x (4 - 1) = 6
-    assert m.state is MASTER and m.next_deadline() == NOW + 2
+    assert m.state is MASTER and m.next_deadline() == NOW + 8 - 5.9
 
 
 def test_a_stale_record_starts_exactly_as_start_does() -> None:
@@ -135,12 +145,13 @@ def test_start_after_resume_changes_nothing() -> None:
 
 # -- the window ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("advskew", [0, 100, 255 - 1])
-def test_any_master_heard_in_the_window_is_yielded_to_without_an_advert(advskew: int) -> None:
+@pytest.mark.parametrize(("advskew", "at"), [(0, 0.5), (100, 0.5), (254, 1.99)])
+def test_any_master_heard_in_the_window_is_yielded_to_without_an_advert(
+        advskew: int, at: float) -> None:
     m = resumed()
-    actions = m.handle(advert(advskew=advskew), NOW + 0.5)
+    actions = m.handle(advert(advskew=advskew), NOW + at)
     assert actions == [changed(MASTER, BACKUP, "master_heard_while_resuming", PEER), *release()]
-    assert m.master_down_at == NOW + 0.5 + 3
+    assert m.master_down_at == NOW + at + 3
     assert m.statistics().master == PEER
 
 
@@ -152,26 +163,26 @@ def test_a_bow_out_in_the_window_is_not_a_master() -> None:
 
 def test_the_end_of_the_window_announces_and_sends_the_first_advert() -> None:
     m = resumed()
-    actions = m.handle(TimerFired(), NOW + 1.0)
+    actions = m.handle(TimerFired(), NOW + SLOWEST)
     assert [type(a) for a in actions] == [Announce, SendAdvert]
     assert isinstance(actions[0], Announce) and actions[0].count == 3
     assert decoded(actions[1]).advskew == 0
-    assert m.next_deadline() == NOW + 2.0
+    assert m.next_deadline() == NOW + SLOWEST + 1.0
 
 
 def test_after_the_window_normal_rules_apply() -> None:
     m = resumed()
-    m.handle(TimerFired(), NOW + 1.0)
-    actions = m.handle(advert(advskew=100), NOW + 1.5)  # a slower master: reassert
+    m.handle(TimerFired(), NOW + SLOWEST)
+    actions = m.handle(advert(advskew=100), NOW + 2.5)  # a slower master: reassert
     assert m.state is MASTER and any(isinstance(a, SendAdvert) for a in actions)
-    m.handle(advert(advskew=0, source=ipaddress.IPv4Address("10.0.0.0")), NOW + 1.6)
+    m.handle(advert(advskew=0, source=ipaddress.IPv4Address("10.0.0.0")), NOW + 2.6)
     assert m.state is BACKUP  # a preferred one (tie-break won by the peer): step down
 
 
 def test_a_demotion_in_the_window_waits_for_the_first_advert() -> None:
     m = resumed()
     assert m.handle(SetDemotion(name="web", source="operator", amount=50), NOW + 0.2) == []
-    first = m.handle(TimerFired(), NOW + 1.0)
+    first = m.handle(TimerFired(), NOW + SLOWEST)
     assert decoded(first[-1]).advskew == 50
 
 

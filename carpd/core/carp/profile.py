@@ -100,13 +100,16 @@ class CarpProfile:
         return election.master_down_interval(p.advbase, p.deadratio,
                                              self.effective_advskew(standing))
 
-    def resume_interval(self, standing: Standing) -> Duration:
-        """advbase x deadratio (a backup with advskew 0) less our advert interval: with
-        advskew 0, advbase x (deadratio - 1). Assumes the peers share advbase and deadratio,
-        as a CARP cluster must for its timing to work at all."""
+    def resume_window(self, standing: Standing, since_advert: Duration) -> Duration | None:
+        """Until advbase x deadratio after our last advert (a backup with advskew 0 waits
+        that long), at most advbase + 254/256 (the slowest master): with advskew 0 a restart
+        resumes within advbase x (deadratio - 1). Assumes the peers share advbase and
+        deadratio, as a CARP cluster must for its timing to work at all."""
         p = self._p
-        return (election.master_down_interval(p.advbase, p.deadratio, 0)
-                - self.advert_interval(standing))
+        quiet = election.master_down_interval(p.advbase, p.deadratio, 0) - since_advert
+        if quiet <= self.advert_interval(standing):
+            return None
+        return min(election.advert_interval(p.advbase, election.MAX_ADVSKEW), quiet)
 
     def classify_in_backup(self, advert: PeerAdvert, standing: Standing, *,
                            preempt: bool) -> tuple[VhidInput, Reason]:
