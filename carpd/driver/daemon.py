@@ -63,7 +63,7 @@ from carpd.driver.lanes import VipWork
 from carpd.driver.periodic import Periodic
 from carpd.driver.ports import NullOperatorSide, OperatorSide, Ports
 from carpd.driver.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload, vip_names
-from carpd.driver.resume import RECORD_INTERVAL_S, ResumeKeeper
+from carpd.driver.resume import ResumeKeeper
 from carpd.driver.startup import StartupError, prepare, resolve_for_reload
 from carpd.status import messages as msg
 from carpd.status.document import NodeInfo, StatusDocument, build_document, iso_time
@@ -417,7 +417,6 @@ class Daemon:
             self._periodic.every(self._watchdog_interval / 2,
                                  lambda: self.ports.notifier.notify(WATCHDOG="1"))
         self._periodic.every(self._reconcile_interval, lambda: self.work.reconcile(None))
-        self._periodic.every(RECORD_INTERVAL_S, self.resume.tick)
         if self.ports.metrics is not None:
             self._write_metrics()
             self._periodic.every(METRICS_INTERVAL_S, self._write_metrics)

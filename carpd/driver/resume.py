@@ -2,11 +2,14 @@
 
 Owns: `ResumeKeeper`. While the daemon runs it keeps in memory the VIPs that are MASTER (from
 StateChanged) and the loop instant of each one's last advert as MASTER (`sent`, called on the
-advert path: a dict assignment, no I/O), and writes the record through the ResumeStore port:
-right after each transition to or from MASTER (`call_soon`: after the adverts of that step
-have gone out), at most once per RECORD_INTERVAL_S from the periodic loop while any VIP is
-MASTER (`tick`), and at shutdown (`flush`). A failed write is logged once (again only after a
-write succeeded), never fatal: without a record a restart goes through BACKUP as always.
+advert path: a dict assignment, no I/O), and writes the record through the ResumeStore port,
+always from a `call_soon` callback, so after the adverts of that step have gone out: after
+each transition to or from MASTER, after an advert as MASTER when the last write is at least
+RECORD_INTERVAL_S old (so at most about once a second, and the record's advert is at most one
+advert interval older than the crash that follows), and at shutdown (`flush`). The record
+changes only at those moments, so a timer of its own would only rewrite the same document.
+A failed write is logged once (again only after a write succeeded), never fatal: without a
+record a restart goes through BACKUP as always.
 At start, `candidates` reads it back: VIP name -> the loop instant of its last advert as
 MASTER, for each VIP the record names that was written on this boot (same boot id) for the
 same VHID, interface and addresses. The driver keeps those VIPs' leftover addresses and posts
@@ -33,7 +36,7 @@ from carpd.driver.ports import EventLog, ResumeStore
 from carpd.status import messages as msg
 
 RECORD_VERSION = 1
-RECORD_INTERVAL_S = 1.0
+RECORD_INTERVAL_S = 0.9  # a little under a second: adverts at 1 s intervals each get a write
 
 
 class ResumeKeeper:
@@ -44,6 +47,7 @@ class ResumeKeeper:
         self._advert_at: dict[str, float] = {}  # loop instants
         self._scheduled = False
         self._failing = False
+        self._written_at = -math.inf  # loop instant of the last write
 
     # -- at start ---------------------------------------------------------------------------
 
@@ -73,9 +77,11 @@ class ResumeKeeper:
     # -- while running ----------------------------------------------------------------------
 
     def sent(self, advert: SendAdvert) -> None:
-        """An advert went out (the advert path: memory only)."""
+        """An advert went out (the advert path: memory only; the write comes after)."""
         if advert.name in self._masters and not advert.bow_out:
-            self._advert_at[advert.name] = self._now()
+            now = self._advert_at[advert.name] = self._now()
+            if now - self._written_at >= RECORD_INTERVAL_S:
+                self._schedule()
 
     def state_changed(self, change: StateChanged) -> None:
         if VhidState.MASTER not in (change.old, change.new):
@@ -84,20 +90,19 @@ class ResumeKeeper:
             self._masters.add(change.name)
         else:
             self._masters.discard(change.name)
+        self._schedule()
+
+    def _schedule(self) -> None:
         if self._store is not None and not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
-
-    def tick(self) -> None:
-        """The periodic loop, every RECORD_INTERVAL_S: rewrite while any VIP is MASTER."""
-        if self._masters:
-            self.flush()
 
     def flush(self) -> None:
         """Write the record now (also at shutdown)."""
         self._scheduled = False
         if self._store is None:
             return
+        self._written_at = self._now()
         try:
             boot_id, boottime = self._store.boot()
             self._store.save(self._document(boot_id, boottime))
