@@ -3,7 +3,8 @@
 Owns: `ResumeFile`, the ResumeStore port (carpd.driver.ports): `boot()` reads the kernel's boot
 id (/proc/sys/kernel/random/boot_id) and CLOCK_BOOTTIME (which keeps counting through a
 suspend, unlike the loop's monotonic clock); `load()` reads the JSON document at `path`
-(/var/lib/carpd/resume.json); `save()` replaces it atomically.
+(/var/lib/carpd/resume.json); `save()` replaces it atomically (creating the directory, 0700,
+if it is missing).
 How it works: a write goes to a temporary file in the same directory and is renamed over the
 record, so a reader sees the old document or the new one, never half of one. There is no
 fsync: the record only counts on the boot that wrote it (a crash of carpd leaves the page
@@ -64,6 +65,7 @@ class ResumeFile:
         OSError."""
         data = json.dumps(document, sort_keys=True).encode() + b"\n"
         directory = os.path.dirname(self.path) or "."
+        os.makedirs(directory, mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".resume.", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -42,9 +42,13 @@ def test_a_fifo_in_its_place_does_not_block(tmp_path: Path) -> None:
 
 
 def test_a_save_that_fails_raises_oserror_and_keeps_the_old_record(tmp_path: Path) -> None:
-    f = ResumeFile(str(tmp_path / "missing-dir" / "resume.json"))
+    (tmp_path / "file").write_text("")
+    f = ResumeFile(str(tmp_path / "file" / "resume.json"))  # a file where the dir should be
     with pytest.raises(OSError):
         f.save({"version": 1})
+    created = ResumeFile(str(tmp_path / "new-dir" / "resume.json"))
+    created.save({"version": 1})
+    assert created.load() == {"version": 1}
 
 
 def test_boot_reads_the_boot_id_and_boottime(tmp_path: Path) -> None:
