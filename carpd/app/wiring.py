@@ -28,6 +28,7 @@ from carpd.io.control_server import ControlServer, ControlServerError
 from carpd.io.health import HealthChecks
 from carpd.io.netlink import NetlinkAddresses
 from carpd.io.rawsock import RawSocketTransport
+from carpd.io.resumefile import ResumeFile
 from carpd.io.scripts import AsyncScriptRunner, ResultCallback
 from carpd.io.statefile import JsonFlags, Textfile
 from carpd.io.systemd import SdNotifier, make_event_log
@@ -142,7 +143,8 @@ async def _main(config: Config) -> int:
         units=_units(log), notifier=notifier, log=log, health=HealthChecks(),
         flags=JsonFlags(config.state_directory,
                         lambda text: log.record(msg.WARNING, text, MESSAGE_ID=msg.IO_FAILURE)),
-        metrics=Textfile(config.metrics_textfile) if config.metrics_textfile else None)
+        metrics=Textfile(config.metrics_textfile) if config.metrics_textfile else None,
+        resume=ResumeFile(os.path.join(config.state_directory, "resume.json")))
     daemon = Daemon(config.vips, ports, hostname=socket.gethostname(), version=__version__,
                     counter_source=lambda _name: secrets.randbits(64),
                     watchdog_interval=notifier.watchdog_interval)

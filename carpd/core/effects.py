@@ -7,6 +7,8 @@ Announce, SendAdvert, StartUnits, RunScript(up); a release is RemoveAddresses, S
 RunScript(down); the bow-out sends its advert after the RemoveAddresses (break before make).
 Invariants: deadlines are plain instants or None; an advert always reschedules the next one
 from its own instant; the VIP is released at most once before it was ever held (start-up).
+Resuming after a restart (`_resume`) is MASTER with the addresses but silent for a window of
+up to one slowest advert interval; it yields without a word to any master heard in it.
 Families (IPV6-UNICAST-VRRP3.md 1.6): a VIP with addresses in both families sends one advert
 per family per interval (each from that family's source, to its group or its peers) and, in
 BACKUP, keeps one master-down timer per family: entering BACKUP arms each, an advert heard in
@@ -57,6 +59,7 @@ class Ctx:
     previous: VipParams | None = None  # RETUNED: the settings before
     previous_advertised: object = None  # RETUNED: what we advertised before
     previous_master_down: Duration = 0.0  # RETUNED: the master-down interval before
+    resume_window: Duration = 0.0  # RESUME: how long to listen before the first advert
 
 
 class VhidEffects:
@@ -79,6 +82,7 @@ class VhidEffects:
         self._demotions: dict[str, int] = {}
         self._faults: set[str] = set()
         self._hold_down = False
+        self._resuming = False  # MASTER by RESUME, before its first advert
         self.advert_due_at: Instant | None = None
         self._master_down: dict[Family, Instant] = {}
         self._n = Counters()
@@ -138,18 +142,42 @@ class VhidEffects:
         return []
 
     def _become_master(self, now: Instant, ctx: Ctx) -> list[Action]:
-        p = self.params
         self._master = self._source
         self._master_down = {}
-        actions: list[Action] = [
-            AddAddresses(name=p.name, interface=p.interface, addresses=p.addresses,
-                         label=p.label, deprecate_ipv6=p.deprecate_ipv6_vip),
-            *self._announce(once=False),
-            *self._adverts(now),
-        ]
-        if p.master_units:
-            actions.append(StartUnits(name=p.name, units=p.master_units))
-        return actions + self._scripts(ScriptKind.UP, p.upscript)
+        return [self._add_addresses(), *self._announce(once=False), *self._adverts(now),
+                *self._master_side()]
+
+    def _resume(self, now: Instant, ctx: Ctx) -> list[Action]:
+        """INIT -> MASTER at start, for a VIP that was MASTER until a moment ago (a crash and
+        a quick restart): take the addresses (AddAddresses keeps carpd's copy if it is still
+        there), start the master units, run the upscript, and stay silent for a window (the
+        profile's `resume_window`: long enough to hear the slowest master, short enough that
+        no backup times us out). Silent: a peer that took over while we were away must not
+        hear our rank, or it would step down for it (a CARP master yields to a better advert
+        whatever `preempt` says), so we first listen; any master heard in the window makes
+        us yield without a word (RESUME_CONTESTED). At its end the first advert and the
+        announcement go out (RESUME_CONFIRMED)."""
+        self._released_once = True  # held, not released: nothing to clean up at start
+        self._resuming = True
+        self._master = self._source
+        self._master_down = {}
+        self.advert_due_at = now + ctx.resume_window
+        return [self._add_addresses(), *self._master_side()]
+
+    def _confirm_resume(self, now: Instant, ctx: Ctx) -> list[Action]:
+        """No other master in the window: announce where the VIP lives, then the first
+        advert (on schedule, as every later one)."""
+        self._resuming = False
+        announce: list[Action] = list(self._announce(once=False))
+        return announce + self._advertise_on_schedule(now, ctx)
+
+    def _yield_resumed(self, now: Instant, ctx: Ctx) -> list[Action]:
+        """Another master spoke before our first advert: release and follow it, sending
+        nothing (see `_resume`); no GARP went out, so clients never left it."""
+        self.advert_due_at = None
+        self._master = ctx.peer
+        self._restart_master_down(now)
+        return self._release_actions()
 
     def _advertise(self, now: Instant, ctx: Ctx) -> list[Action]:
         return list(self._adverts(now))
@@ -207,7 +235,8 @@ class VhidEffects:
         old, p = ctx.previous, self.params
         assert old is not None
         actions: list[Action] = []
-        if ctx.previous_advertised != self.profile.advertised(self.standing):
+        changed = ctx.previous_advertised != self.profile.advertised(self.standing)
+        if changed and not self._resuming:  # resuming: the first advert says it
             actions += self._adverts(now)
         if gone := tuple(u for u in old.master_units if u not in p.master_units):
             actions.append(StopUnits(name=p.name, units=gone))
@@ -230,6 +259,7 @@ class VhidEffects:
 
     def _change_state(self, new: VhidState, now: Instant, ctx: Ctx) -> StateChanged:
         old, self.state = self.state, new
+        self._resuming = self._resuming and new is VhidState.MASTER
         self._since_at, self._reason, self._cause = now, ctx.reason, ctx.cause
         self._n.transitions += 1
         p = self.params
@@ -240,6 +270,18 @@ class VhidEffects:
         """Arm the master-down timer of every family the VIP has addresses in."""
         due = now + self.profile.master_down_interval(self.standing)
         self._master_down = dict.fromkeys(self.params.families, due)
+
+    def _add_addresses(self) -> AddAddresses:
+        p = self.params
+        return AddAddresses(name=p.name, interface=p.interface, addresses=p.addresses,
+                            label=p.label, deprecate_ipv6=p.deprecate_ipv6_vip)
+
+    def _master_side(self) -> list[Action]:
+        """What follows the VIP as it becomes ours: the master units, then the upscript."""
+        p = self.params
+        units: list[Action] = ([StartUnits(name=p.name, units=p.master_units)]
+                               if p.master_units else [])
+        return units + self._scripts(ScriptKind.UP, p.upscript)
 
     def _release_once(self) -> list[Action]:
         if self._released_once:

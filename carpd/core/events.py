@@ -28,6 +28,17 @@ class Start:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Resume:
+    """Start VIP `name`, which the resume record says was MASTER until the restart and last
+    advertised at the monotonic instant `advert_at` (this boot; before the start, so it may
+    be before 0). The machine resumes as MASTER if that is recent enough that no peer can
+    have declared it dead (see core/machine.py), and otherwise starts as Start does."""
+
+    name: str
+    advert_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Shutdown:
     """Bow out of every MASTER VIP, release, go INIT (or only `name`)."""
 
@@ -202,7 +213,7 @@ PolicyEvent = (
 
 
 Event = (
-    Start | Shutdown | TimerFired | PacketReceived | LinkChanged | SetDemotion | SendResult
+    Start | Resume | Shutdown | TimerFired | PacketReceived | LinkChanged | SetDemotion | SendResult
     | AddressOpFailed | SetFault | SetHoldDown | CheckResult | Retune | DatagramMalformed
     | PolicyEvent
 )
@@ -225,6 +236,6 @@ class AdvertReceived:
 
 
 MachineEvent = (
-    Start | Shutdown | TimerFired | AdvertReceived | LinkChanged | SetDemotion | SendResult
+    Start | Resume | Shutdown | TimerFired | AdvertReceived | LinkChanged | SetDemotion | SendResult
     | AddressOpFailed | SetFault | SetHoldDown
 )

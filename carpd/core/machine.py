@@ -18,6 +18,11 @@ the profile turns their sum into what is advertised (CARP: advskew + sum, at mos
 boot hold-down is the demotion "hold_down" (240) plus "do not preempt"; a held-down node
 still takes over when no master is heard. A MASTER that hears a worse master which has had
 one advert interval of its own to hear us reports a "dual_master" Anomaly.
+Resume: `Resume(name, advert_at)` at start is Start, except for a machine in INIT whose last
+advert as MASTER (from the driver's resume record) leaves a `resume_window` (the profile's):
+RESUME, MASTER at once but silent until its first advert at the end of that window
+(RESUME_CONFIRMED); until then any advert of another master (not a bow-out) is
+RESUME_CONTESTED, and a demotion changes only what that first advert will say.
 Must not: read the clock, draw randomness itself, touch sockets or log.
 """
 
@@ -32,6 +37,7 @@ from carpd.core.events import (
     AdvertReceived,
     LinkChanged,
     MachineEvent,
+    Resume,
     SendResult,
     SetDemotion,
     SetFault,
@@ -155,6 +161,8 @@ class VhidMachine(VhidEffects):
                 return self._classify_timer(now, ctx)
             case Start():
                 return self._classify_start(ctx)
+            case Resume(advert_at=advert_at):
+                return self._classify_resume(advert_at, now, ctx)
             case Shutdown():
                 self._enabled = False
                 ctx.reason = Reason.SHUTDOWN
@@ -180,7 +188,21 @@ class VhidMachine(VhidEffects):
             return None
         return self._faulted_input(ctx) if self._faults else VhidInput.START
 
-    def _classify_advert(self, event: AdvertReceived, now: Instant, ctx: Ctx) -> VhidInput:
+    def _classify_resume(self, advert_at: Instant, now: Instant, ctx: Ctx) -> VhidInput | None:
+        """Start, unless this INIT machine may resume: link up, no fault, and a resume window
+        left (the profile's: our last advert as MASTER recent enough that no peer has timed
+        us out, nor will before our first advert; see effects.py `_resume`)."""
+        inp = self._classify_start(ctx)
+        if inp is not VhidInput.START or self.state is not VhidState.INIT or advert_at > now:
+            return inp
+        window = self.profile.resume_window(self.standing, now - advert_at)
+        if window is None:
+            return inp
+        ctx.reason, ctx.resume_window = Reason.RESUMED, window
+        return VhidInput.RESUME
+
+    def _classify_advert(self, event: AdvertReceived, now: Instant,
+                         ctx: Ctx) -> VhidInput | None:
         ad, profile, standing = event.advert, self.profile, self.standing
         self._n.adverts_received += 1
         profile.heard(ad)
@@ -188,6 +210,9 @@ class VhidMachine(VhidEffects):
         if self.state is VhidState.MASTER:
             own = self._sources.get(family_of(ad.source), self._source)
             inp, ctx.reason = profile.classify_in_master(ad, standing, own)
+            if self._resuming:  # a bow-out is a peer leaving: nothing to yield to, or say
+                ctx.reason = Reason.MASTER_HEARD_WHILE_RESUMING
+                return None if profile.bowed_out(ad) else VhidInput.RESUME_CONTESTED
             if inp is VhidInput.PEER_NOT_PREFERRED:
                 self._check_dual_master(now, ctx)
             return inp
@@ -216,7 +241,7 @@ class VhidMachine(VhidEffects):
                           else Reason.MASTER_DOWN_TIMER)
             return VhidInput.MASTER_DOWN_DUE
         if self.advert_due_at is not None and now >= self.advert_due_at:
-            return VhidInput.ADVERT_DUE
+            return VhidInput.RESUME_CONFIRMED if self._resuming else VhidInput.ADVERT_DUE
         return None
 
     def _classify_link(self, up: bool, ctx: Ctx) -> VhidInput | None:
@@ -239,7 +264,8 @@ class VhidMachine(VhidEffects):
             self._demotions.pop(ev.source, None)
         ctx.reason, ctx.cause = Reason.DEMOTION, ev.source
         changed = self.profile.advertised(self.standing) != before
-        return VhidInput.DEMOTION_CHANGED if changed else None
+        # resuming: the first advert carries the new rank (the window stays silent)
+        return VhidInput.DEMOTION_CHANGED if changed and not self._resuming else None
 
     def _classify_hold_down(self, active: bool, ctx: Ctx) -> VhidInput | None:
         self._hold_down = active

@@ -28,6 +28,8 @@ groups are recomputed as after any event.
 Election policy (core/policy/election_policy.py: boot hold-down, operator demotions, maintenance)
 rides on the same `handle`: its machine events are fanned out like any other, before the
 carrier change or timer tick that caused them, and its deadline is part of `next_deadline()`.
+A VIP already MASTER when its boot hold-down would begin (it resumed after a restart,
+`Resume`) is not held: it was serving a moment ago, and its checks demote it if they fail.
 Anomalies (dual master, foreign advert, check flapping) are counted per VIP and kind; each
 (kind, VIP, peer) is logged at most once per `drop_log_interval` seconds. A bad HMAC on one of
 our VHIDs is both a drop and a "foreign_advert" anomaly naming the sender. Both limits are
@@ -60,6 +62,7 @@ from carpd.core.events import (
     LinkChanged,
     PacketReceived,
     PolicyEvent,
+    Resume,
     Retune,
     SendResult,
     SetDemotion,
@@ -206,7 +209,7 @@ class Node:
                 expired = self._apply(self._policy.timer(now), now)
                 due = [self._machines[n] for n in self._deadlines.pop_due(now)]
                 return expired + self._fan_out(due, event, now)
-            case Start(name=name) | Shutdown(name=name):
+            case Start(name=name) | Shutdown(name=name) | Resume(name=name):
                 return self._fan_out(self._select(name), event, now)
             case SetDemotion(name=name) | SetFault(name=name) | SetHoldDown(name=name):
                 return self._fan_out(self._select(name), event, now)
@@ -223,8 +226,9 @@ class Node:
             case SendResult(name=name) | AddressOpFailed(name=name):
                 return self._fan_out(self._select(name), event, now) \
                     if name in self._machines else []
-            case BeginHoldDown(name=name):
-                vips = [(m.params, m.link_up) for m in self._select(name)]
+            case BeginHoldDown(name=name):  # not a MASTER (one that resumed at start)
+                vips = [(m.params, m.link_up) for m in self._select(name)
+                        if m.state is not VhidState.MASTER]
                 return self._apply(self._policy.begin_hold_down(vips, now), now)
             case _:  # the other PolicyEvents (mypy checks that nothing else is left)
                 return self._apply(self._policy.handle(event, now), now)

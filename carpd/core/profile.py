@@ -76,11 +76,22 @@ class ElectionProfile(Protocol):
 
     def master_down_interval(self, standing: Standing) -> Duration: ...
 
+    def resume_window(self, standing: Standing, since_advert: Duration) -> Duration | None:
+        """A restarted node whose last advert as MASTER was `since_advert` ago: how long it
+        may hold the VIP silently, listening for another master, before its first advert.
+        The longest advert interval any master can have (so a slower master that took over
+        is heard), but never past the shortest master-down interval a peer with our settings
+        can have. None when that leaves less than our own advert interval: too late to
+        resume (start as BACKUP)."""
+
     def classify_in_backup(self, advert: PeerAdvert, standing: Standing, *,
                            preempt: bool) -> tuple[VhidInput, Reason]: ...
 
     def classify_in_master(self, advert: PeerAdvert, standing: Standing,
                            own_source: Address) -> tuple[VhidInput, Reason]: ...
+
+    def bowed_out(self, advert: PeerAdvert) -> bool:
+        """The advert is a bow-out (CARP 255/255): its sender is leaving, not a master."""
 
     def yield_interval(self, advert: PeerAdvert) -> Duration:
         """How long a master that this advert says is worse than us takes to hear us and

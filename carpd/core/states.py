@@ -37,6 +37,9 @@ class VhidInput(enum.Enum):
     FAULTED = "faulted"  # a fault began (or Start/link-up while one is set)
     FAULT_CLEARED = "fault_cleared"  # the last fault ended
     RETUNED = "retuned"  # a reload changed tunable settings in place (VhidMachine.retune)
+    RESUME = "resume"  # a restart finds this VIP was MASTER a moment ago (Resume, fresh)
+    RESUME_CONTESTED = "resume_contested"  # another master heard before our first advert
+    RESUME_CONFIRMED = "resume_confirmed"  # the first advert after resuming is due
 
 
 class Reason(enum.StrEnum):
@@ -63,6 +66,8 @@ class Reason(enum.StrEnum):
     FAULT = "fault"  # with the first fault's source as cause
     FAULT_CLEARED = "fault_cleared"
     RETUNED = "retuned"
+    RESUMED = "resumed"  # INIT -> MASTER at start: MASTER a moment before the restart
+    MASTER_HEARD_WHILE_RESUMING = "master_heard_while_resuming"  # yielded before advertising
 
 
 def reason_code(reason: Reason, cause: str | None = None) -> str:

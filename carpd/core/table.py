@@ -6,6 +6,9 @@ nothing in that state (an advert heard in INIT, a second Start); and `_impossibl
 the classifiers never produce (a timer the state does not arm, FAULT_CLEARED outside FAULT),
 which raise: reaching one is a programming error, never network input.
 Protocol sources: CARP.md 3.1-3.7 (ucarp git HEAD), 6.1 (OpenBSD bow-out, INIT on link loss).
+Resume (carpd's own, no CARP source): INIT + RESUME -> MASTER silently for one advert
+interval; RESUME_CONTESTED (any other master heard in it) -> BACKUP, RESUME_CONFIRMED (its end,
+the first advert due) stays MASTER, announcing. See core/effects.py `_resume`.
 Must not: hold logic; effects live in effects.py, classification in machine.py.
 """
 
@@ -41,6 +44,9 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_I, V.FAULTED): (E._enter_fault, _F),  # Start/link-up while a fault is set
     (_I, V.FAULT_CLEARED): (E._impossible, _I),  # INIT only keeps the fault set
     (_I, V.RETUNED): (E._retune_idle, _I),
+    (_I, V.RESUME): (E._resume, _M),  # a restart while our adverts still hold the peers
+    (_I, V.RESUME_CONTESTED): (E._impossible, _I),  # only a resuming MASTER
+    (_I, V.RESUME_CONFIRMED): (E._impossible, _I),
 
     (_B, V.START): (E._ignore, _B),
     (_B, V.LINK_UP): (E._ignore, _B),
@@ -58,6 +64,9 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_B, V.FAULTED): (E._enter_fault, _F),
     (_B, V.FAULT_CLEARED): (E._impossible, _B),  # BACKUP has no fault
     (_B, V.RETUNED): (E._retune_backup, _B),
+    (_B, V.RESUME): (E._impossible, _B),  # RESUME is classified in INIT only
+    (_B, V.RESUME_CONTESTED): (E._impossible, _B),
+    (_B, V.RESUME_CONFIRMED): (E._impossible, _B),
 
     (_M, V.START): (E._ignore, _M),
     (_M, V.LINK_UP): (E._ignore, _M),
@@ -75,6 +84,9 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_M, V.FAULTED): (E._bow_out, _F),  # the shutdown bow-out: the peer takes over at once
     (_M, V.FAULT_CLEARED): (E._impossible, _M),  # MASTER has no fault
     (_M, V.RETUNED): (E._retune_master, _M),
+    (_M, V.RESUME): (E._impossible, _M),
+    (_M, V.RESUME_CONTESTED): (E._yield_resumed, _B),  # any master before our first advert
+    (_M, V.RESUME_CONFIRMED): (E._confirm_resume, _M),  # the window passed: announce, advert
 
     (_F, V.START): (E._ignore, _F),
     (_F, V.LINK_UP): (E._ignore, _F),
@@ -92,4 +104,7 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_F, V.FAULTED): (E._ignore, _F),
     (_F, V.FAULT_CLEARED): (E._enter_backup, _B),
     (_F, V.RETUNED): (E._retune_idle, _F),  # no timers; a cleared last fault follows
+    (_F, V.RESUME): (E._impossible, _F),
+    (_F, V.RESUME_CONTESTED): (E._impossible, _F),
+    (_F, V.RESUME_CONFIRMED): (E._impossible, _F),
 }

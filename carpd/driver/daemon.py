@@ -8,7 +8,7 @@ ReadAddresses action); start-up (carpd.driver.startup), reload, the watchdog pin
 metrics textfile (every METRICS_INTERVAL_S, if a MetricsSink is given), the status document
 (carpd.status.document, from the core's snapshot and the driver's facts) and shutdown.
 The transport's sockets per interface, and re-opening them when an interface is deleted
-and re-created, are carpd.driver.interfaces'.
+and re-created, are carpd.driver.interfaces'; the resume record is carpd.driver.resume's.
 The advert path is synchronous: a timer or packet callback runs the core and sends adverts
 with a non-blocking sendto before returning to the loop. Everything slow (netlink, GARP,
 scripts, unit jobs, the reconcile pass) goes to carpd.driver.lanes: one ordered lane per VIP.
@@ -49,6 +49,7 @@ from carpd.core.events import (
     BeginHoldDown,
     Event,
     LinkChanged,
+    Resume,
     Retune,
     SendResult,
     Shutdown,
@@ -62,6 +63,7 @@ from carpd.driver.lanes import VipWork
 from carpd.driver.periodic import Periodic
 from carpd.driver.ports import NullOperatorSide, OperatorSide, Ports
 from carpd.driver.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload, vip_names
+from carpd.driver.resume import ResumeKeeper
 from carpd.driver.startup import StartupError, prepare, resolve_for_reload
 from carpd.status import messages as msg
 from carpd.status.document import NodeInfo, StatusDocument, build_document, iso_time
@@ -97,6 +99,7 @@ class Daemon:
         self._ops: OperatorSide = NullOperatorSide()
         self.work = VipWork(ports, self._post, self._running)
         self.interfaces = Interfaces(ports, self._post, self._running, self.now)
+        self.resume = ResumeKeeper(ports.resume, ports.log, self.now, self._running)
 
     def attach(self, ops: OperatorSide) -> None:
         """The operator side (carpd.app attaches carpd.ops.operations.Operations)."""
@@ -108,15 +111,17 @@ class Daemon:
         """Run until `stop` is set (SIGTERM/SIGINT) or a fatal error; always clean up."""
         loop = asyncio.get_running_loop()
         self._stop, self._started_at = stop, loop.time()
+        resumable = self.resume.candidates(self._configured)
         try:
-            params = await prepare(self._configured, self.ports.addresses, self.ports.log)
+            params = await prepare(self._configured, self.ports.addresses, self.ports.log,
+                                   keep=frozenset(resumable))
         except (StartupError, OSError) as exc:
             return self._fail_start(str(exc), getattr(exc, "exit_status", 1))
         self.node = Node(params, counter_source=self._counter_source, now=loop.time())
         for p in params:
             self.work.add(p.name)
         try:
-            await self._bring_up(params)
+            await self._bring_up(params, resumable)
         except OSError as exc:
             self._fatal = f"cannot open the network: {exc}"
             stop.set()
@@ -135,7 +140,7 @@ class Daemon:
         self.ports.notifier.notify(STATUS=f"failed: {reason}")
         return status
 
-    async def _bring_up(self, params: tuple[VipParams, ...]) -> None:
+    async def _bring_up(self, params: tuple[VipParams, ...], resumable: dict[str, float]) -> None:
         ports = self.ports
         await ports.addresses.start(self._on_link, self._on_addresses_changed,
                                     self.interfaces.presence)
@@ -144,6 +149,8 @@ class Daemon:
             if not await ports.addresses.link_up(iface):
                 self._post(LinkChanged(interface=iface, up=False))
         self._ops.before_start()
+        for name, advert_at in resumable.items():  # before Start: the core may resume them
+            self._post(Resume(name=name, advert_at=advert_at))
         self._post(Start())
         self._post(BeginHoldDown())
         for p in params:
@@ -164,22 +171,12 @@ class Daemon:
         await self.work.drain(LANE_DRAIN_TIMEOUT_S)
         await self.ports.scripts.drain(SCRIPT_DRAIN_TIMEOUT_S)
         await self.ports.units.drain(LANE_DRAIN_TIMEOUT_S)
-        await self._release_everything()
+        await self.work.release_everything(self._configured)
+        self.resume.flush()
         self.work.close()
         self.ports.announcer.close()
         self.ports.transport.close()
         await self.ports.addresses.close()
-
-    async def _release_everything(self) -> None:
-        """Belt and braces: whatever happened above, no VIP stays on an interface."""
-        for p in self._configured:
-            try:
-                await self.ports.addresses.remove(p.interface, p.addresses, label=p.label)
-            except OSError as exc:
-                if await self.work.interface_gone(p.interface, exc):
-                    continue
-                self._log(msg.ERR, f"vip {p.name}: could not remove {p.addresses} at exit: {exc}",
-                          MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=p.name)
 
     def fatal(self, reason: str) -> None:
         """An adapter hit an unrecoverable error: clean up and exit non-zero."""
@@ -392,6 +389,7 @@ class Daemon:
             self.interfaces.send_failed(a.interface, exc.errno)
             return
         self.interfaces.send_ok(a.interface)
+        self.resume.sent(a)
         self._post(SendResult(name=a.name, ok=True))
 
     def _state_changed(self, a: StateChanged) -> None:
@@ -401,6 +399,7 @@ class Daemon:
                   MESSAGE_ID=msg.STATE_CHANGED, CARP_NAME=a.name, CARP_VHID=a.vhid,
                   CARP_INTERFACE=a.interface, CARP_STATE=a.new.value,
                   CARP_PREV_STATE=a.old.value, CARP_REASON=a.reason_code, CARP_PEER=a.peer)
+        self.resume.state_changed(a)
         self.ports.notifier.notify(STATUS=self.status_line())
 
     def _dropped(self, a: PacketDropped) -> None:

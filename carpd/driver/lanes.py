@@ -1,9 +1,10 @@
 """The slow side of each VIP: everything the core asks for that may take time.
 
 Owns: one ordered "lane" task per VIP that runs its address operations (netlink), unit jobs
-and script submissions strictly in the order the core emitted them; the gratuitous-ARP
-bursts (which run beside the lane, so a 3-second burst never holds up a step-down, and are
-cancelled when the VIP is released); and the reconcile pass that makes each interface agree
+and script submissions strictly in the order the core emitted them; the gratuitous-ARP bursts
+(which run beside the lane, so a 3-second burst never holds up a step-down, and are cancelled
+when the VIP is released); the exit's last removal of every VIP (`release_everything`); and
+the reconcile pass that makes each interface agree
 with the state machines (a VIP deleted behind our back while MASTER is put back, carpd's own
 copy present while not MASTER is removed). Failures are logged and, for address operations,
 fed back to the core as `AddressOpFailed` through `post`; except a removal from an interface
@@ -166,6 +167,17 @@ class VipWork:
             self._post(AddressOpFailed(name=a.name, error=str(exc)))
         finally:
             lane.held = isinstance(a, AddAddresses)
+
+    async def release_everything(self, vips: Iterable[VipParams]) -> None:
+        """At exit, belt and braces: whatever happened before, no VIP stays on an interface."""
+        for p in vips:
+            try:
+                await self._ports.addresses.remove(p.interface, p.addresses, label=p.label)
+            except OSError as exc:
+                if await self.interface_gone(p.interface, exc):
+                    continue
+                self._log(msg.ERR, f"vip {p.name}: could not remove {p.addresses} at exit: "
+                          f"{exc}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=p.name)
 
     async def interface_gone(self, iface: str, exc: OSError) -> bool:
         """`exc` says `iface` does not exist and the kernel confirms it; a lookup that

@@ -165,6 +165,20 @@ class FlagStore(Protocol):
         way, and load nothing for it from now on."""
 
 
+class ResumeStore(Protocol):
+    """The resume record (carpd.io.resumefile): one small JSON document in the state
+    directory, replaced atomically, and this boot's identity and clock."""
+
+    def boot(self) -> tuple[str, float]:
+        """(the kernel's boot id, CLOCK_BOOTTIME now in seconds). Raises OSError."""
+
+    def load(self) -> dict[str, Any] | None:
+        """The document, or None when there is none. Raises OSError or ValueError."""
+
+    def save(self, document: dict[str, Any]) -> None:
+        """Raises OSError when it cannot be written."""
+
+
 class MetricsSink(Protocol):
     """Where the OpenMetrics text goes every 15 s (a node_exporter textfile, atomically)."""
 
@@ -261,3 +275,4 @@ class Ports:
     health: HealthPort = dataclasses.field(default_factory=NullHealth)
     flags: FlagStore = dataclasses.field(default_factory=MemoryFlags)
     metrics: MetricsSink | None = None
+    resume: ResumeStore | None = None  # None: no record, every start goes through BACKUP

@@ -15,9 +15,9 @@ address that is on the interface without it (say the host's own primary address)
 systemd from restarting what cannot succeed on this host) covers these checks; other
 `StartupError`s exit 1 and are restarted: 'auto' finding no address may be a network still
 coming up (an IPv6 link-local is tentative for a second after the link comes up).
-Leftovers: `leftovers` finds carpd's own copies per VIP and `prepare` removes them; a restart
-that wants to keep serving a VIP it still holds (after a crash) takes `leftovers` instead of
-`_remove_stale`.
+Leftovers: `leftovers` finds carpd's own copies per VIP and `prepare` removes them, except for
+the VIPs it is told to `keep` (those the resume record says were MASTER a moment ago: if the
+core resumes them the copy keeps serving; if not, entering BACKUP removes it).
 How 'auto' resolves, per family the VIP has addresses in (IPV6-UNICAST-VRRP3.md 1.1, 2.5):
 IPv4 from the interface's primary address; IPv6 from its link-local address (what the BSDs
 send from, and the only choice for ff02::12), except that a VIP with global IPv6 unicast peers
@@ -58,8 +58,9 @@ class HostMismatchError(StartupError):
 
 
 async def prepare(configured: tuple[VipParams, ...], addresses: AddressPort,
-                  log: EventLog) -> tuple[VipParams, ...]:
-    """The configuration fits the host, stale VIPs removed, 'auto' sources resolved."""
+                  log: EventLog, keep: frozenset[str] = frozenset()) -> tuple[VipParams, ...]:
+    """The configuration fits the host, stale VIPs removed (except those of the VIPs in
+    `keep`, which may resume), 'auto' sources resolved."""
     by_iface = _by_interface(configured)
     listings: dict[str, tuple[InterfaceAddress, ...]] = {}
     problems: list[str] = []
@@ -72,7 +73,8 @@ async def prepare(configured: tuple[VipParams, ...], addresses: AddressPort,
     if problems:
         raise HostMismatchError("; ".join(problems))
     for iface, vips in by_iface.items():
-        await _remove_stale(iface, vips, leftovers(vips, listings[iface]), addresses, log)
+        stale = {n: a for n, a in leftovers(vips, listings[iface]).items() if n not in keep}
+        await _remove_stale(iface, vips, stale, addresses, log)
     resolver = _Resolver(addresses, configured)
     resolved = [await resolver.resolve(p) for p in configured]
     check_one_source_per_interface(resolved)

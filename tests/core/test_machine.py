@@ -117,9 +117,9 @@ def test_transition_table_is_total() -> None:
     assert len(TRANSITIONS) == len(VhidState) * len(VhidInput)
 
 
-def test_no_path_from_init_to_master() -> None:
-    assert all(nxt is not MASTER for (state, _), (_, nxt) in TRANSITIONS.items()
-               if state is INIT)
+def test_the_only_path_from_init_to_master_is_resume() -> None:
+    assert [inp for (state, inp), (_, nxt) in TRANSITIONS.items()
+            if state is INIT and nxt is MASTER] == [VhidInput.RESUME]
 
 
 def test_source_must_be_resolved() -> None:

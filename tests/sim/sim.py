@@ -1,8 +1,10 @@
 """A deterministic discrete-event simulator of CARP hosts on fake Ethernet segments.
 
 Owns: a fake clock, segments (latency, seeded loss, partitions), hosts (each one real
-`carpd.core.node.Node`), fault injection (kill, restart, link down/up, demotion, shutdown,
-partition, heal), and the invariants checked after every step.
+`carpd.core.node.Node`), fault injection (kill, restart with or without resuming, link
+down/up, demotion, shutdown, partition, heal), and the invariants checked after every step.
+A kill leaves an exact resume record (each MASTER VIP's last advert); `restart(resume=True)`
+gives it to the new node as carpd's driver does (Resume before Start).
 
 How time moves: the clock jumps to the earliest of (in-flight packet deliveries, host
 deadlines, scheduled scenario steps). At one instant the order is: packet deliveries, then
@@ -61,6 +63,7 @@ from carpd.core.events import (
     Event,
     LinkChanged,
     PacketReceived,
+    Resume,
     SendResult,
     SetDemotion,
     Shutdown,
@@ -165,6 +168,8 @@ class Host:
     deadline: float | None = None
     tx_broken: bool = False  # link up, but every send fails (and nothing leaves)
     drops: list[tuple[float, PacketDropped]] = field(default_factory=list)
+    # the resume record a killed host leaves: VIP -> its last advert as MASTER
+    record: dict[str, float] = field(default_factory=dict)
     other_actions: list[tuple[float, Action]] = field(default_factory=list)
 
     @property
@@ -241,20 +246,29 @@ class Simulation:
     # -- faults (each one resets the settle clock) -----------------------------------------
 
     def kill(self, name: str) -> None:
+        """The daemon dies (and systemd's cleanup removes its VIPs): it leaves a resume record
+        (each MASTER VIP's last advert) for `restart(name, resume=True)`."""
         host = self.hosts[name]
         self._fault(f"kill {name}")
+        if host.node is not None:
+            host.record = {n: max((s.at for s in self.sent if s.host == name
+                                   and s.name == n and not s.bow_out), default=-1e9)
+                           for n, state in host.node.states() if state is MASTER}
         host.node, host.deadline = None, None
         host.held.clear()
         host.enabled.clear()
         host.states = dict.fromkeys(host.states, INIT)
         self._check_host(host)
 
-    def restart(self, name: str) -> None:
+    def restart(self, name: str, *, resume: bool = False) -> None:
+        """Boot a killed host. `resume`: as carpd does with its resume record, each VIP that
+        was MASTER at the kill gets Resume with its last advert before Start (the core decides
+        whether that is recent enough)."""
         host = self.hosts[name]
         if host.alive:
             raise ValueError(f"host {name} is alive; kill it first")
-        self._fault(f"restart {name}")
-        self._boot(host, start=True)
+        self._fault(f"restart {name}{' resume' if resume else ''}")
+        self._boot(host, start=True, resume=host.record if resume else {})
 
     def link(self, name: str, up: bool, interface: str = IFACE) -> None:
         host = self.hosts[name]
@@ -373,7 +387,7 @@ class Simulation:
 
     # -- engine internals --------------------------------------------------------------------
 
-    def _boot(self, host: Host, *, start: bool) -> None:
+    def _boot(self, host: Host, *, start: bool, resume: dict[str, float] | None = None) -> None:
         host.generation += 1
         rng = random.Random(f"{self.seed}:counter:{host.name}:{host.generation}")
         host.node = Node(host.vips, counter_source=lambda _name: rng.getrandbits(64),
@@ -385,6 +399,8 @@ class Simulation:
                 self._deliver_event(host, LinkChanged(interface=iface, up=False))
         if start:
             host.enabled = {p.name for p in host.vips}
+            for vip_name, advert_at in (resume or {}).items():
+                self._deliver_event(host, Resume(name=vip_name, advert_at=advert_at))
             self._deliver_event(host, Start())
         else:
             self._refresh(host)

@@ -1,6 +1,7 @@
 """Random fault schedules on a 3-host, 2-VHID simulation (Hypothesis stateful testing).
 
-Rules advance time, partition/heal the segment, kill/restart hosts, take links down/up,
+Rules advance time, partition/heal the segment, kill/restart hosts (also a crash and a restart
+with the resume record after 0-3 s), take links down/up,
 break/repair a host's transmit path, shut VIPs down/start them, demote/undemote, set/clear a
 fatal check's fault (FAULT: bow out, stay out), and switch 20% loss on/off. The simulator checks
 its invariants after every step inside each rule (VIP held iff MASTER, no deadline in the past,
@@ -67,6 +68,15 @@ class CarpSchedules(RuleBasedStateMachine):
             self.sim.kill(host)
         else:
             self.sim.restart(host)
+
+    @rule(host=host_names, ticks=st.integers(min_value=0, max_value=384))
+    def crash_and_resume(self, host: str, ticks: int) -> None:
+        """carpd crashes and comes back up to 3 s later with its resume record: the VIPs it
+        was MASTER of resume if the record is fresh enough, the rest start as BACKUP."""
+        if self.sim.hosts[host].alive:
+            self.sim.kill(host)
+        self.sim.run_for(ticks / 128)
+        self.sim.restart(host, resume=True)
 
     @rule(host=host_names)
     def toggle_link(self, host: str) -> None:

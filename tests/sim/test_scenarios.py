@@ -375,3 +375,66 @@ def test_two_segments_same_vhid_are_independent() -> None:
     assert sim.masters("back") == ["A"] and sim.became("A", "back", MASTER) == [
         takeover_at(sim, "B", "back", t, 100)]
     assert sim.masters("front") == ["A"] and sim.state("B", "front") is BACKUP
+
+
+# -- restart with resume ------------------------------------------------------------------
+
+def _pair(preempt: bool = True) -> Simulation:
+    sim = Simulation()
+    sim.add_host("A", [vip("web", 1, "172.16.90.31", source="172.16.90.101", preempt=preempt)])
+    sim.add_host("B", [vip("web", 1, "172.16.90.31", source="172.16.90.102", advskew=100,
+                           preempt=preempt)])
+    sim.run_until(10.0)
+    assert sim.masters("web") == ["A"]
+    return sim
+
+
+def test_a_quick_restart_resumes_and_the_backup_never_takes_over() -> None:
+    sim = _pair()
+    sim.run_until(10.5)
+    sim.kill("A")
+    assert sim.holders("web") == []
+    sim.run_until(11.0)
+    sim.restart("A", resume=True)
+    assert sim.masters("web") == ["A"] and sim.holders("web") == ["A"]
+    assert sim.became("B", "web", MASTER) == []
+    sim.settle()
+    assert sim.masters("web") == ["A"] and sim.became("B", "web", MASTER) == []
+    first = sim.next_sent("A", "web", 11.0)
+    # silent for the slowest advert interval (1 + 254/256 s), inside B's 3 + 100/256 s
+    assert first == 11.0 + 1 + 254 / 256
+
+
+def test_a_late_restart_goes_through_backup_as_before() -> None:
+    sim = _pair()
+    sim.run_until(10.5)
+    sim.kill("A")
+    sim.run_until(12.5)  # 2.5 s after A's last advert (at 10.0): past the resume interval
+    sim.restart("A", resume=True)
+    assert sim.state("A", "web") is BACKUP
+    sim.settle()
+    assert sim.masters("web") == ["A"]  # preempt: A takes it back as BACKUP would
+
+
+def test_resume_yields_to_a_peer_that_took_over_and_never_preempts_it() -> None:
+    """The peer took over (A bowed out) and A's record still says MASTER (a lost write):
+    A resumes, hears B (slower) in its window and yields; B, preempt off, keeps the VIP
+    and never steps down."""
+    sim = _pair(preempt=False)
+    sim.shutdown("A")
+    sim.run_until(10.25)
+    assert sim.masters("web") == ["B"]
+    sim.start("A")
+    sim.run_until(20.0)
+    assert sim.masters("web") == ["B"]
+    a = sim.hosts["A"]
+    sim.kill("A")
+    a.record = {"web": sim.now - 0.1}  # a stale MASTER entry (a record write lost)
+    sim.restart("A", resume=True)
+    assert sim.masters("web") == ["A", "B"]  # the moment before B's next advert
+    sim.run_for(1.5)  # B's advert interval: 1 + 100/256 s
+    assert sim.masters("web") == ["B"]
+    assert sim.transitions[-1].reason == "master_heard_while_resuming"
+    assert sim.became("B", "web", BACKUP, after=10.25) == []
+    sim.settle()
+    assert sim.masters("web") == ["B"]

@@ -100,6 +100,17 @@ class CarpProfile:
         return election.master_down_interval(p.advbase, p.deadratio,
                                              self.effective_advskew(standing))
 
+    def resume_window(self, standing: Standing, since_advert: Duration) -> Duration | None:
+        """Until advbase x deadratio after our last advert (a backup with advskew 0 waits
+        that long), at most advbase + 254/256 (the slowest master): with advskew 0 a restart
+        resumes within advbase x (deadratio - 1). Assumes the peers share advbase and
+        deadratio, as a CARP cluster must for its timing to work at all."""
+        p = self._p
+        quiet = election.master_down_interval(p.advbase, p.deadratio, 0) - since_advert
+        if quiet <= self.advert_interval(standing):
+            return None
+        return min(election.advert_interval(p.advbase, election.MAX_ADVSKEW), quiet)
+
     def classify_in_backup(self, advert: PeerAdvert, standing: Standing, *,
                            preempt: bool) -> tuple[VhidInput, Reason]:
         ad, p = _carp(advert), self._p
@@ -114,6 +125,10 @@ class CarpProfile:
             peer_base=ad.advbase, peer_skew=ad.advskew, own_base=self._p.advbase,
             own_skew=self.effective_advskew(standing), peer_source=ad.source,
             own_source=own_source)
+
+    def bowed_out(self, advert: PeerAdvert) -> bool:
+        ad = _carp(advert)
+        return (ad.advbase, ad.advskew) == (wire.BOW_OUT, wire.BOW_OUT)
 
     def yield_interval(self, advert: PeerAdvert) -> Duration:
         ad = _carp(advert)
