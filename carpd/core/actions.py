@@ -189,10 +189,12 @@ class ReadAddresses:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HoldDownReleased:
-    """The boot hold-down of VIP `name` ended, `held_interval` seconds after it began."""
+    """The boot hold-down of VIP `name` ended, `held_interval` seconds after it began;
+    `unmet` lists what it still waited for when it gave up (empty: everything was there)."""
 
     name: str
     held_interval: float
+    unmet: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

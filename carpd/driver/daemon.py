@@ -363,10 +363,9 @@ class Daemon:
                 self._state_changed(action)
             case PacketDropped():
                 self._dropped(action)
-            case HoldDownReleased(name=name, held_interval=held):
-                self._log(msg.INFO, f"vip {name}: boot hold-down released after {held:.2f} s "
-                          "(carrier, address, required units and first check results are "
-                          "there)", MESSAGE_ID=msg.DAEMON_LIFECYCLE, CARP_NAME=name)
+            case HoldDownReleased(name=name):
+                self._log(*msg.hold_down_released(action), MESSAGE_ID=msg.DAEMON_LIFECYCLE,
+                          CARP_NAME=name)
             case MaintenanceChanged():
                 self.ports.notifier.notify(STATUS=self.status_line())
         self._ops.observe(action)

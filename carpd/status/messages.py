@@ -1,10 +1,13 @@
 """Stable journald MESSAGE_IDs and syslog priorities for carpd's structured records.
 
-Owns: the 128-bit ids that `journalctl MESSAGE_ID=...` and the journal catalog use. Never
-change an id once released: operators' alerts match on them.
+Owns: the 128-bit ids that `journalctl MESSAGE_ID=...` and the journal catalog use (never
+change an id once released: operators' alerts match on them), and the words of the records
+whose wording depends on their content (`hold_down_released`).
 """
 
 from __future__ import annotations
+
+from carpd.core.actions import HoldDownReleased
 
 STATE_CHANGED = "92dd296804234c9298501830338ebcfa"
 PACKET_DROPPED = "7a7fae6f4117476fbe3465e9ed975bba"
@@ -18,3 +21,12 @@ OPERATOR_ACTION = "0f8e3a6b5c2d4e19b7a6c5d4e3f2a1b0"  # demote, promote, mainten
 
 # syslog priorities
 ERR, WARNING, NOTICE, INFO, DEBUG = 3, 4, 5, 6, 7
+
+
+def hold_down_released(a: HoldDownReleased) -> tuple[int, str]:
+    """(priority, message) of the end of a VIP's boot hold-down."""
+    if not a.unmet:
+        return INFO, (f"vip {a.name}: boot hold-down released after {a.held_interval:.2f} s "
+                      "(carrier, address, required units and first check results are there)")
+    return WARNING, (f"vip {a.name}: boot hold-down given up after {a.held_interval:.0f} s, "
+                     f"still waiting for {', '.join(a.unmet)}: competing at full rank anyway")

@@ -88,10 +88,13 @@ class ElectionPolicy:
         return self._holds.retune(old, new, now)
 
     def timer(self, now: float) -> Outcome:
-        return self._demotions.expire(now)
+        events, reports = self._demotions.expire(now)
+        held_events, held_reports = self._holds.timer(now)
+        return [*events, *held_events], [*reports, *held_reports]
 
     def next_deadline(self) -> float | None:
-        return self._demotions.next_deadline()
+        due = (self._demotions.next_deadline(), self._holds.next_deadline())
+        return min((d for d in due if d is not None), default=None)
 
     @property
     def maintenance(self) -> bool:

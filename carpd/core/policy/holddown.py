@@ -12,6 +12,10 @@ reload adds or re-creates). A held VIP carries `SetHoldDown(active=True)` (the d
   (`check_reported`, fed by the node for each `CheckResult` of a known check).
 Then it emits `SetHoldDown(active=False)` and `HoldDownReleased(name, held_interval)` once
 and forgets the VIP: a unit stopping later is a check's business, not the hold-down's.
+Bounded: a hold that still waits `MAX_HOLD_DOWN` seconds after it began is released anyway
+(`timer`), its `HoldDownReleased.unmet` naming what never came (the system bus unreachable,
+say, so no unit is ever reported active): a node whose peer is master would otherwise never
+take part at full rank; its checks still demote it as usual once they report.
 Invariants: a VIP is held here iff its machine got SetHoldDown(active=True) from this tracker
 and no release yet; `waiting_for` lists what is missing in a fixed order (carrier, address,
 units in configuration order, checks by name), and is empty only for VIPs not held.
@@ -31,6 +35,7 @@ from carpd.core.events import SetHoldDown
 from carpd.core.params import VipParams
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_HOLD_DOWN = 120.0  # seconds: the longest a boot hold-down waits before giving up
 Outcome = tuple[list[SetHoldDown], list[Action]]
 
 
@@ -125,6 +130,21 @@ class HoldDowns:
 
     def forget(self, name: str) -> None:
         self._holds.pop(name, None)
+
+    def timer(self, now: float) -> Outcome:
+        """Release, with what they still wait for, the holds older than MAX_HOLD_DOWN."""
+        events: list[SetHoldDown] = []
+        actions: list[Action] = []
+        for name, hold in list(self._holds.items()):
+            if now - hold.since_at >= MAX_HOLD_DOWN:
+                del self._holds[name]
+                events.append(SetHoldDown(name=name, active=False))
+                actions.append(HoldDownReleased(name=name, held_interval=now - hold.since_at,
+                                                unmet=hold.waiting_for()))
+        return events, actions
+
+    def next_deadline(self) -> float | None:
+        return min((h.since_at + MAX_HOLD_DOWN for h in self._holds.values()), default=None)
 
     def waiting_for(self, name: str) -> tuple[str, ...]:
         hold = self._holds.get(name)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 
 from carpd.core.actions import HoldDownReleased, ReadAddresses
-from carpd.core.events import SetHoldDown
+from carpd.core.events import BeginHoldDown, SetHoldDown, Start, TimerFired
+from carpd.core.node import Node
 from carpd.core.params import CheckParams, Secret, VipParams
-from carpd.core.policy.holddown import HoldDowns, HoldDownStatistics
+from carpd.core.policy.holddown import MAX_HOLD_DOWN, HoldDowns, HoldDownStatistics
 
 IP = ipaddress.IPv4Address
 SOURCE = IP("10.0.0.1")
@@ -127,3 +128,36 @@ def test_ipv6_only_and_dual_stack_vips_wait_for_each_familys_source() -> None:
     assert holds.waiting_for("dual") == ("the source address 10.0.0.1 on eth0",)
     events, _ = holds.addresses_read("eth0", frozenset({SOURCE}), 3.0)
     assert events == [SetHoldDown(name="dual", active=False)]
+
+
+def test_a_hold_that_never_completes_is_given_up_after_the_maximum_naming_what_is_missing(
+) -> None:
+    """The system bus unreachable: the required unit is never reported. The hold ends anyway
+    at MAX_HOLD_DOWN, and the report says what never came."""
+    holds = HoldDowns()
+    holds.begin([(vip(units=("nginx.service",)), True)], 10.0)
+    holds.addresses_read("eth0", frozenset({SOURCE}), 11.0)
+    assert holds.next_deadline() == 10.0 + MAX_HOLD_DOWN
+    assert holds.timer(10.0 + MAX_HOLD_DOWN - 0.001) == ([], [])
+    events, actions = holds.timer(10.0 + MAX_HOLD_DOWN)
+    assert events == [SetHoldDown(name="web", active=False)]
+    assert actions == [HoldDownReleased(name="web", held_interval=MAX_HOLD_DOWN,
+                                        unmet=("nginx.service active",))]
+    assert holds.waiting_for("web") == () and holds.next_deadline() is None
+
+
+def test_the_node_gives_up_a_stuck_hold_down_on_its_timer() -> None:
+    node = Node([vip(units=("db.service",))], counter_source=lambda _n: 1)
+    node.handle(Start(), 0.0)
+    node.handle(BeginHoldDown(), 0.0)
+    assert node.next_deadline() == 3.0  # the master-down timer first
+    node.handle(TimerFired(), 3.0)  # alone: MASTER while held (nobody else is there)
+    assert node.statistics().vips[0].hold_down
+    while (due := node.next_deadline()) is not None and due < MAX_HOLD_DOWN:
+        node.handle(TimerFired(), due)
+    actions = node.handle(TimerFired(), MAX_HOLD_DOWN)
+    released = [a for a in actions if isinstance(a, HoldDownReleased)]
+    assert released == [HoldDownReleased(name="web", held_interval=MAX_HOLD_DOWN,
+                                         unmet=("the source address 10.0.0.1 on eth0",
+                                                "db.service active"))]
+    assert not node.statistics().vips[0].hold_down
