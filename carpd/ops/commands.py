@@ -31,6 +31,9 @@ from carpd.status.jsonform import to_json
 from carpd.status.metrics import render
 
 MAX_DURATION = 10 * 365 * 86400  # seconds: longer is a typo, not a plan
+# A timed demotion shorter than this only makes the VIP flap: it moves to the peer (at once,
+# if the peer preempts) and straight back when it expires, for no maintenance window at all.
+MIN_DURATION = 5.0
 
 
 class Commands:
@@ -136,6 +139,10 @@ def _duration(args: dict[str, Any]) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or \
             not math.isfinite(value) or not 0 < value < MAX_DURATION:
         raise ProtocolError(f"duration must be a positive number of seconds, not {value!r}")
+    if value < MIN_DURATION:
+        raise ProtocolError(f"a demotion for {value:g} s would only make the VIP flap (to the "
+                            f"peer and straight back): give at least {MIN_DURATION:g} s, or "
+                            "no --for to demote until promoted")
     return float(value)
 
 

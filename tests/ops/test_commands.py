@@ -96,6 +96,20 @@ def test_demote_for_expires_through_the_nodes_own_deadline() -> None:
     assert "operator: operator demotion of web expired" in ports.log.messages()  # type: ignore[attr-defined]
 
 
+def test_a_demotion_too_short_to_be_a_window_is_refused_and_changes_nothing() -> None:
+    """`demote --for 0.001` used to move the VIP to the peer and back within milliseconds."""
+    driver = NodeDriver((vip(),))
+    ops, ports = operations(driver)
+    driver.clock = 1003.0
+    driver.post(TimerFired())  # MASTER
+    for short in (0.001, 4.9):  # the control server sends a ProtocolError as the error reply
+        with pytest.raises(ProtocolError, match=r"only make the VIP flap .* at least 5 s"):
+            call(ops, "demote", name="web", **{"for": short})
+    assert ports.flags.documents.get("demotions", {}) == {}  # type: ignore[attr-defined]
+    assert driver.node.statistics().vips[0].demotions == ()
+    assert call(ops, "demote", name="web", **{"for": 5})["demoted"] == ["web"]
+
+
 def test_maintenance_reply_and_status_line_facts() -> None:
     driver = NodeDriver((vip(),))
     ops, ports = operations(driver)
