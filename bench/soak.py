@@ -205,6 +205,8 @@ def settled(polls: AddrPolls, vips: list[VipSpec], since: float) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:  # noqa: PLR0915
+    if args.rejudge:
+        return rejudge(args.rejudge)
     if not 1 <= args.vips <= 60:
         print("bench: soak --vips must be 1..60", file=sys.stderr)
         return 2
@@ -287,16 +289,29 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915
                 poller.stop.set()
             keep_logs(work, outdir, args.keep_raw)
         meta["wall_s"] = round(time.monotonic() - t_begin, 1)
-        probes = Probes.read(probe_file)
+        meta["t0_monotonic"], meta["t_stop_monotonic"] = t0, t_stop
         assert fleet is not None and poller is not None
-        names = {}
-        for h, (cidr, mac) in HOSTS.items():
-            names[f"02:00:00:00:90:{mac:02x}"] = h
-            names[cidr.split("/")[0]] = h
-        verdict = soak_checker.judge([v.ip for v in vips], probes, poller.polls, faults, bd,
-                                     t0, t_stop, names)
+        (outdir / "addresses.json").write_text(json.dumps(
+            [[round(t - t0, 3), {h: sorted(s) for h, s in c.items()}]
+             for t, c in poller.polls.cycles]) + "\n")
+        return finish(outdir, meta, faults, Probes.read(probe_file), poller.polls,
+                      fleet.unexpected)
+
+
+def finish(outdir: Path, meta: dict[str, Any], faults: list[Fault],  # noqa: PLR0917
+           probes: Probes, polls: AddrPolls, unexpected: list[dict[str, Any]]) -> int:
+    """Judge, write results.json and report.md; 1 if anything was wrong."""
+    t0, t_stop = meta["t0_monotonic"], meta["t_stop_monotonic"]
+    bd = Bounds(**{k: v for k, v in meta["bounds"].items()
+                   if k in Bounds.__dataclass_fields__})
+    names = {}
+    for h, (cidr, mac) in HOSTS.items():
+        names[f"02:00:00:00:90:{mac:02x}"] = h
+        names[cidr.split("/")[0]] = h
+    vips = [c.split("/")[0] for c in meta["vips"]]
+    verdict = soak_checker.judge(vips, probes, polls, faults, bd, t0, t_stop, names)
     verdict["by_kind"] = soak_checker.by_kind(verdict["per_fault"])
-    verdict["unexpected_exits"] = fleet.unexpected
+    verdict["unexpected_exits"] = unexpected
     verdict["log_findings"] = log_findings(outdir)
     meta["rounds"] = len(probes.round_t)
     results = {"meta": meta, "faults": [f.to_json() for f in faults], **verdict}
@@ -309,8 +324,26 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915
     path.write_text(report_md(results))
     print(path.read_text())
     print(f"\nbench: soak report in {outdir} ({meta['wall_s']} s)")
-    bad_run = results["violations"] or fleet.unexpected or not meta.get("end_settled")
+    bad_run = results["violations"] or unexpected or not meta.get("end_settled")
     return 1 if bad_run else 0
+
+
+def rejudge(folder: Path) -> int:
+    """`python -m bench soak --rejudge FOLDER`: the checker again over a kept run (needs
+    --keep-raw for the probe file), e.g. after a change to the checker."""
+    old = json.loads((folder / "results.json").read_text())
+    meta = old["meta"]
+    t0 = meta["t0_monotonic"]
+    faults = []
+    for d in old["faults"]:
+        f = Fault(**d)
+        f.t_start = None if f.t_start is None else f.t_start + t0
+        f.t_end = None if f.t_end is None else f.t_end + t0
+        faults.append(f)
+    polls = AddrPolls([(t + t0, {h: frozenset(s) for h, s in c.items()})
+                       for t, c in json.loads((folder / "addresses.json").read_text())])
+    probes = Probes.read(folder / "logs" / "probe-soak.txt")
+    return finish(folder, meta, faults, probes, polls, old["unexpected_exits"])
 
 
 def execute(inj: Injector, fleet: Fleet, faults: list[Fault], t0: float,
@@ -378,11 +411,13 @@ def report_md(r: dict[str, Any]) -> str:
            f"event settles. Unanswered runs under {b['min_gap']} s are lost probes.", "",
            "## Faults by type", "",
            "| fault | count | with outage | longest outage median | max | max after the "
-           "undo | two holders (client, VIP·s) max |", "|---|---|---|---|---|---|---|"]
+           "undo | two holders (client, VIP·s) max | two holders after the undo max |",
+           "|---|---|---|---|---|---|---|---|"]
     for kind, k in r["by_kind"].items():
         out.append(f"| {kind} | {k['count']} | {k['with_outage']} | "
                    f"{k['longest_outage_median_s']:.2f} s | {k['longest_outage_max_s']:.2f} s "
-                   f"| {k['outage_after_undo_max_s']:.2f} s | {k['dual_client_vip_s_max']:.2f} |")
+                   f"| {k['outage_after_undo_max_s']:.2f} s | {k['dual_client_vip_s_max']:.2f} "
+                   f"| {k['dual_after_undo_max_s']:.2f} s |")
     out += ["", "## Per VIP", "",
             "| VIP | outage | beyond bound | two holders (client) | beyond | two holders "
             "(addresses) | beyond |", "|---|---|---|---|---|---|---|"]
@@ -423,3 +458,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--margin", type=float, default=1.0, help="added to every bound")
     p.add_argument("--results", type=Path)
     p.add_argument("--keep-raw", action="store_true", help="also keep the probe file")
+    p.add_argument("--rejudge", type=Path, metavar="FOLDER",
+                   help="run the checker again over a kept run (--keep-raw) and rewrite "
+                   "its report")

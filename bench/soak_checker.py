@@ -246,6 +246,7 @@ def judge(vips: Sequence[str], probes: Probes, addrs: AddrPolls,  # noqa: PLR091
     violations: list[Violation] = []
     gaps_by_vip: dict[str, list[Interval]] = {}
     duals_by_vip: dict[str, list[Interval]] = {}
+    addr_duals: list[Interval] = []
     for vip in vips:
         stats = {"outage_s": 0.0, "outage_over_bound_s": 0.0, "dual_client_s": 0.0,
                  "dual_client_over_bound_s": 0.0, "dual_addr_s": 0.0,
@@ -271,6 +272,7 @@ def judge(vips: Sequence[str], probes: Probes, addrs: AddrPolls,  # noqa: PLR091
                 continue
             b = min(b_run, t_end)
             stats["dual_addr_s"] += b - a
+            addr_duals.append((a, b))
             _judge(violations, vip, "two holders (addresses)", (a, b), dual_ok, stats,
                    "dual_addr_over_bound_s", t0, sorted(who))
         gaps_by_vip[vip], duals_by_vip[vip] = gaps, duals
@@ -278,7 +280,7 @@ def judge(vips: Sequence[str], probes: Probes, addrs: AddrPolls,  # noqa: PLR091
     for v in violations:
         v.timeline = timeline(v, probes, addrs, faults, t0, names, bd.min_gap)
     return {"per_vip": per_vip,
-            "per_fault": per_fault(faults, gaps_by_vip, duals_by_vip, bd, t0),
+            "per_fault": per_fault(faults, gaps_by_vip, duals_by_vip, addr_duals, bd, t0),
             "violations": [asdict(v) for v in violations],
             "allow": {"no_holder": [(round(a - t0, 3), round(b - t0, 3)) for a, b in gap_ok],
                       "two_holders": [(round(a - t0, 3), round(b - t0, 3))
@@ -297,9 +299,9 @@ def _judge(out: list[Violation], vip: str, kind: str, iv: Interval,  # noqa: PLR
                          round(over, 3), round(beyond[0][0] - t0, 3), who))
 
 
-def per_fault(faults: Sequence[Fault], gaps: dict[str, list[Interval]],
-              duals: dict[str, list[Interval]], bd: Bounds, t0: float
-              ) -> list[dict[str, Any]]:
+def per_fault(faults: Sequence[Fault], gaps: dict[str, list[Interval]],  # noqa: PLR0917
+              duals: dict[str, list[Interval]], addr_duals: Sequence[Interval], bd: Bounds,
+              t0: float) -> list[dict[str, Any]]:
     """For each fault: the outage the client saw (any VIP) from its start until its end
     plus a takeover bound (or the next fault that does not overlap it), and the time two
     holders answered."""
@@ -322,6 +324,10 @@ def per_fault(faults: Sequence[Fault], gaps: dict[str, list[Interval]],
                 longest = max(b - a for a, b in inside)
                 worst = max(worst, longest)
                 total += sum(b - a for a, b in inside)
+        dual_after = 0.0  # two holders (client or addresses) last seen this long after undo
+        for ivs in [*duals.values(), addr_duals]:
+            dual_after = max([dual_after] + [min(b, e) - undo for a, b in ivs
+                                              if a < e and min(b, e) > undo])
         for ivs in duals.values():
             dual += sum(min(b, e) - max(a, s) for a, b in ivs if b > s and a < e)
         out.append({"n": f.n, "kind": f.kind, "host": f.host, "params": f.params,
@@ -329,7 +335,8 @@ def per_fault(faults: Sequence[Fault], gaps: dict[str, list[Interval]],
                     "duration": round((f.t_end or s) - s, 3), "overlaps": f.overlaps,
                     "longest_outage_s": round(worst, 3), "outage_vip_s": round(total, 3),
                     "vips_with_outage": hit, "dual_client_vip_s": round(dual, 3),
-                    "outage_after_undo_s": round(after_undo, 3)})
+                    "outage_after_undo_s": round(after_undo, 3),
+                    "dual_after_undo_s": round(dual_after, 3)})
     return out
 
 
@@ -345,6 +352,8 @@ def by_kind(per_fault_rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any
                      "outage_after_undo_max_s": round(max(r["outage_after_undo_s"]
                                                           for r in rows), 3),
                      "dual_client_vip_s_max": round(max(r["dual_client_vip_s"]
+                                                        for r in rows), 3),
+                     "dual_after_undo_max_s": round(max(r["dual_after_undo_s"]
                                                         for r in rows), 3)}
     return out
 
