@@ -73,7 +73,14 @@ async def prepare(configured: tuple[VipParams, ...], addresses: AddressPort,
     if problems:
         raise HostMismatchError("; ".join(problems))
     for iface, vips in by_iface.items():
-        stale = {n: a for n, a in leftovers(vips, listings[iface]).items() if n not in keep}
+        found = leftovers(vips, listings[iface])
+        for name in sorted(found.keys() & keep):
+            log.record(msg.NOTICE, f"vip {name}: kept carpd's copy "
+                       f"{', '.join(map(str, found[name]))} on {iface} left by the previous run "
+                       "(MASTER a moment ago): it resumes, or is released if too much time "
+                       "has passed", MESSAGE_ID=msg.VIP_RECONCILED, CARP_INTERFACE=iface,
+                       CARP_NAME=name)
+        stale = {n: a for n, a in found.items() if n not in keep}
         await _remove_stale(iface, vips, stale, addresses, log)
     resolver = _Resolver(addresses, configured)
     resolved = [await resolver.resolve(p) for p in configured]

@@ -90,7 +90,10 @@ def test_sigkill_master_backup_takes_over_and_restart_removes_stale_vip(
     assert lab.holds("a", WEB), "a killed daemon cannot clean up: its VIP is still there"
     a.start()
     assert wait_for(lambda: not lab.holds("a", WEB), 5) is not None
-    assert "removed stale VIP 172.16.90.31/24 from eth0" in a.log_text()
+    log = a.log_text()  # a restart past the resume window: removed at start, or kept for
+    # the core's resume decision and released when it starts as BACKUP
+    assert ("removed stale VIP 172.16.90.31/24 from eth0" in log
+            or "kept carpd's copy 172.16.90.31/24 on eth0" in log), log
     assert wait_for(lambda: a.states().get("web") == "MASTER", 8) is not None  # preempts back
     assert wait_for(lambda: not lab.holds("b", WEB), 3) is not None
 

@@ -190,10 +190,10 @@ def test_metrics_and_watch_against_a_live_daemon(lab: Lab, pair: tuple[Carpd, Ca
         assert watch.stdout is not None
         ready, _, _ = select.select([watch.stdout], [], [], 10)  # web's check reports every
         assert ready and json.loads(watch.stdout.readline())  # 0.1 s: subscribed
-        demoted = b.ctl("demote", "mail", "--for", "2s")
+        demoted = b.ctl("demote", "mail", "--for", "5s")  # the shortest carpctl accepts
         assert demoted.returncode == 0, demoted.stderr
         seen: list[tuple[str, str, str, str]] = []
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 15
         assert watch.stdout is not None
         while len(seen) < 2 and time.monotonic() < deadline:
             ready, _, _ = select.select([watch.stdout], [], [], 0.5)

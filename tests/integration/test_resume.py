@@ -74,10 +74,11 @@ def _crash(lab: Lab, a: Carpd, *, cleanup: bool, delay: float = 0.0,
     a.start()
 
 
-def _outage(lab: Lab, a: Carpd, b: Carpd, **crash: object) -> float:
+def _outage(lab: Lab, a: Carpd, b: Carpd, *, window: int = 12, **crash: object) -> float:
     """Ping from c every 10 ms around the crash; the longest gap between replies."""
-    ping = lab.popen("c", ["ping", "-n", "-D", "-O", "-i", "0.01", "-W", "0.2", "-w", "12",
-                           WEB], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    ping = lab.popen("c", ["ping", "-n", "-D", "-O", "-i", "0.01", "-W", "0.2", "-w",
+                           str(window), WEB], stdout=subprocess.PIPE,
+                     stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     _crash(lab, a, **crash)  # type: ignore[arg-type]
     out, _ = ping.communicate(timeout=20)
@@ -113,7 +114,10 @@ def test_a_crash_and_restart_resumes_instead_of_waiting(lab: Lab,
     assert bare < MASTER_DOWN_B
 
     time.sleep(1.5)
-    before = _outage(lab, a, b, cleanup=True, forget_record=True)  # the old behaviour
+    # the old behaviour: a restarts as BACKUP, b takes over at its master-down and a preempts
+    # it back a few ms later; the client may then hold b's MAC until its ARP entry times out
+    # (the hand-back is make-before-break, docs/performance.md), so give it a longer window
+    before = _outage(lab, a, b, window=25, cleanup=True, forget_record=True)
     print(f"the same without the record (as before): VIP unanswered {before:.3f} s")
     assert a.log_text().count("INIT -> BACKUP") >= 1
     assert before > resumed
