@@ -81,7 +81,7 @@ def _outage(lab: Lab, a: Carpd, b: Carpd, *, window: int = 12, **crash: object) 
                      stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     _crash(lab, a, **crash)  # type: ignore[arg-type]
-    out, _ = ping.communicate(timeout=20)
+    out, _ = ping.communicate(timeout=window + 10)
     replies = [float(m.group(1)) for line in out.splitlines()
                if (m := PING_LINE.match(line))]
     assert len(replies) > 100, out[-2000:]
