@@ -314,17 +314,7 @@ class VhidEffects:
         return tuple(adverts)
 
     def _announce(self, *, once: bool) -> list[Announce]:
-        """GARP for the IPv4 addresses, NA for the IPv6 ones; `once`: a single round."""
-        p, bursts = self.params, []
-        if v4 := p.hosts_of(Family.IPV4):
-            bursts.append(Announce(name=p.name, interface=p.interface, addresses=v4,
-                                   count=1 if once else p.garp_count,
-                                   interval=p.garp_interval))
-        if v6 := p.hosts_of(Family.IPV6):
-            bursts.append(Announce(name=p.name, interface=p.interface, addresses=v6,
-                                   count=1 if once else p.na_count, interval=p.na_interval,
-                                   router=p.na_router))
-        return bursts
+        return announcements(self.params, once=once)
 
     def _release_actions(self) -> list[Action]:
         p = self.params
@@ -366,3 +356,17 @@ def _sources(params: VipParams) -> dict[Family, Address]:
                              "resolved before use")
         sources[family] = source
     return sources
+
+
+def announcements(p: VipParams, *, once: bool) -> list[Announce]:
+    """GARP for the IPv4 addresses, NA for the IPv6 ones; `once`: a single round (a
+    re-announcement), else the configured burst. The driver's reconcile uses it too."""
+    bursts = []
+    if v4 := p.hosts_of(Family.IPV4):
+        bursts.append(Announce(name=p.name, interface=p.interface, addresses=v4,
+                               count=1 if once else p.garp_count, interval=p.garp_interval))
+    if v6 := p.hosts_of(Family.IPV6):
+        bursts.append(Announce(name=p.name, interface=p.interface, addresses=v6,
+                               count=1 if once else p.na_count, interval=p.na_interval,
+                               router=p.na_router))
+    return bursts

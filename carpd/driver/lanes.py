@@ -37,7 +37,8 @@ from carpd.core.actions import (
     StartUnits,
     StopUnits,
 )
-from carpd.core.addresses import AddressWithPrefix, Family
+from carpd.core.addresses import AddressWithPrefix
+from carpd.core.effects import announcements
 from carpd.core.events import AddressOpFailed, Event, SetFault
 from carpd.core.ownership import FOREIGN_ADDRESS, foreign_copy_text, survey
 from carpd.core.params import VipParams, address_label
@@ -284,12 +285,8 @@ class VipWork:
                                         deprecate_ipv6=p.deprecate_ipv6_vip)
         self._log(msg.WARNING, f"vip {p.name}: address removed behind carpd's back while "
                   "MASTER; restored it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
-        for family in p.families:
-            ipv4 = family is Family.IPV4
-            await self._start_burst(Announce(
-                name=p.name, interface=p.interface, addresses=p.hosts_of(family), count=1,
-                interval=p.garp_interval if ipv4 else p.na_interval,
-                router=None if ipv4 else p.na_router))
+        for burst in announcements(p, once=True):
+            await self._start_burst(burst)
 
     async def _evict(self, p: VipParams, lane: Lane,
                      have: tuple[AddressWithPrefix, ...]) -> None:
