@@ -29,13 +29,13 @@ _BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 def check_path(p: VipParams, packet: PacketReceived, vid: int) -> None:
     """Raises Rejected (with `vid`, the source and the VIP's name) if a check fails."""
     family, destination, source = packet.family, packet.destination, packet.source
-    group = p.group_for(family)
+    group, unicast = p.group_for(family), p.unicast(family)
     to_group = destination.is_multicast or destination == _BROADCAST
 
     def reject(reason: DropReason, detail: str) -> Rejected:
         return Rejected(reason, detail, vid, source, p.name)
 
-    if not p.unicast(family):
+    if not unicast:
         if not to_group:
             raise reject(DropReason.UNICAST_IN_MULTICAST_MODE,
                          f"unicast advert to {destination} from {source}, but vip {p.name} "
@@ -51,7 +51,7 @@ def check_path(p: VipParams, packet: PacketReceived, vid: int) -> None:
             raise reject(DropReason.MULTICAST_IN_UNICAST_MODE,
                          f"group advert to {destination} from {source}, but vip {p.name} "
                          "has unicast peers (set accept_multicast while migrating)")
-    if p.unicast(family) and p.accept_source != "any" and source not in p.peers_for(family):
+    if unicast and p.accept_source != "any" and source not in p.peers_for(family):
         raise reject(DropReason.UNKNOWN_PEER,
                      f"advert from {source}, which is not among the peers of vip {p.name} "
                      "(add it to `peers`, or set accept_source = \"any\")")
