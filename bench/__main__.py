@@ -1,4 +1,4 @@
-"""`sudo .venv/bin/python -m bench {failover,scale,smoke,all}`: see docs/performance.md.
+"""`sudo .venv/bin/python -m bench {failover,scale,smoke,all,soak,vrrp3}`: see docs/performance.md.
 
 Failover scenarios (`--variants`): ipv4 (multicast, the default of `failover`), ipv6
 (IPv6-only VIP, multicast to ff02::12), unicast (IPv4 VIP, adverts unicast to the other
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import failover, impls, report, scale, soak, topology, variants  # noqa: E402
+from bench import failover, impls, report, scale, soak, topology, variants, vrrp3  # noqa: E402
 from tests.integration.netns import Lab, have_lab_prerequisites  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -86,6 +86,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("folder", type=Path)
     p.add_argument("--update-docs", action="store_true")
     soak.add_parser(sub)  # bench/soak.py: faults at random, an outside-only checker
+    vrrp3.add_parser(sub)  # bench/vrrp3.py: carpd vs keepalived in VRRPv3 (issue 11)
     args = ap.parse_args(argv)
     if args.cmd == "smoke":
         args.trials, args.impl, args.faults, args.no_plots = 1, "carpd", "sigkill,sigterm", True
@@ -135,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
         print(f"bench: {why}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _on_sigterm)
-    if args.cmd == "soak":
+    if args.cmd in ("soak", "vrrp3"):
         args.argv = sys.argv[1:] if argv is None else argv
-        return soak.run(args)
+        return soak.run(args) if args.cmd == "soak" else vrrp3.main(args)
     if args.cmd == "smoke":
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.alarm(SMOKE_DEADLINE_S)
