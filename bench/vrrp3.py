@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import report, topology, vrrp3_report
+from bench import report, topology, vrrp3_perf, vrrp3_report
 from bench.vrrp3_servers import IMPLS, Router, master_down_interval
 from bench.vrrp3_trials import (
     FAULTS,
@@ -66,6 +66,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--soak-seconds", type=float, default=600.0)
     p.add_argument("--soak-interval", type=float, default=0.1)
     p.add_argument("--no-busy", action="store_true", help="soak without the busy loop")
+    p.add_argument("--perf", action="store_true", help="run each trial pair's backup under "
+                   "perf record and split its takeover syscall by syscall (bench/vrrp3_perf.py)")
     p.add_argument("--results", type=Path)
     p.add_argument("--update-docs", action="store_true")
 
@@ -92,6 +94,8 @@ def check_args(args: argparse.Namespace) -> str | None:
         return f"--faults: of {', '.join(FAULTS)}"
     if args.repeats < 0 or args.cpu_seconds < 0 or args.soak_seconds < 0:
         return "--repeats, --cpu-seconds and --soak-seconds must not be negative"
+    if args.perf and vrrp3_perf.available():
+        return f"--perf: {vrrp3_perf.available()}"
     if "keepalived" in args.impl_list and shutil.which("keepalived") is None:
         return "keepalived is not installed (run bench/setup.sh)"
     return None
@@ -108,6 +112,7 @@ def block(lab: Lab, impl: str, interval: float, args: argparse.Namespace, work: 
                            "mdi": master_down_interval(interval), "error": None}
     proc = start_watch(lab, [router.ip], watch_file, TRIAL_PROBE_S)
     pair = Pair(lab, impl, router, WatchLog(watch_file), d)
+    pair.perf_dir = d if args.perf else None
     try:
         log(f"{impl} at {interval:g} s: starting a (priority 150) and b (100)")
         pair.start()
@@ -133,6 +138,10 @@ def block(lab: Lab, impl: str, interval: float, args: argparse.Namespace, work: 
     finally:
         pair.close()
         stop_watch(proc)
+    if args.perf:
+        pair.perf_split(out["trials"])
+        out["perf_sockets"] = {f"{pid}:{fd}": k for _d, kinds in pair.perf_runs
+                               for (pid, fd), k in kinds.items()}
     return out
 
 
@@ -246,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
 def keep(work: Path, outdir: Path) -> None:
     """The daemons' logs, configs and the watcher's records into the results folder."""
     for f in work.rglob("*"):
-        if f.is_file() and f.suffix in (".log", ".txt", ".toml", ".conf"):
+        if f.is_file() and f.suffix in (".log", ".txt", ".toml", ".conf", ".data"):
             dest = outdir / "logs" / f.relative_to(work)
             dest.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):

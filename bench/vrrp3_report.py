@@ -137,6 +137,28 @@ def split_table(data: dict[str, Any], fault: str, parts: list[tuple[str, str]]) 
     return "\n".join(rows)
 
 
+PERF_PARTS = [("wake", "deadline → epoll return"), ("loop", "epoll return → advert send"),
+              ("send_to_wire", "send → on the wire"), ("to_netlink", "advert → netlink send"),
+              ("kernel", "netlink send → RTM_NEWADDR")]
+
+
+def perf_table(data: dict[str, Any], fault: str) -> str | None:
+    """Medians of bench/vrrp3_perf.py's split of b's takeover (ms), if it was recorded."""
+    rows = ["| interval | implementation | n | " + " | ".join(t for _k, t in PERF_PARTS) + " |",
+            "|" + "---|" * (3 + len(PERF_PARTS))]
+    for b in data["blocks"]:
+        got = [t["perf"] for t in b["trials"] if t["fault"] == fault and t.get("perf")]
+        if not got:
+            continue
+        cells = []
+        for key, _t in PERF_PARTS:
+            v = [g[key] for g in got if g.get(key) is not None]
+            cells.append(ms(statistics.median(v), 2) if v else "–")
+        rows.append(f"| {b['interval'] * 1000:g} ms | {b['impl']} | {len(got)} | "
+                    + " | ".join(cells) + " |")
+    return "\n".join(rows) if len(rows) > 2 else None
+
+
 def cpu_table(data: dict[str, Any]) -> str:
     rows = ["| interval | implementation | master (a) % of a core | backup (b) % | "
             "a, /proc/PID/stat ticks % | b, ticks % | window (s) |",
@@ -270,6 +292,10 @@ def tables(data: dict[str, Any]) -> str:
                   side_by_side(data, "crash", "from_fault", None, "bound"), "",
                   "Where the time goes (medians, ms):", "",
                   split_table(data, "crash", CRASH_SPLIT), ""]
+        pt = perf_table(data, "crash")
+        if pt:
+            parts += ["The backup's side, syscall by syscall (`--perf`, medians, ms):", "",
+                      pt, ""]
     if "graceful" in faults:
         parts += ["### Graceful stop (SIGTERM of the master): SIGTERM → the client reaches b",
                   "", side_by_side(data, "graceful", "client", skew_time, "Skew_Time"), "",
@@ -279,6 +305,10 @@ def tables(data: dict[str, Any]) -> str:
                   "removed the VIP before its priority-0 advert; *DELADDR → NEWADDR* > 0: "
                   "nobody held the VIP that long, < 0: both did):", "",
                   split_table(data, "graceful", GRACE_SPLIT), ""]
+        pt = perf_table(data, "graceful")
+        if pt:
+            parts += ["The backup's side from a's priority-0 advert + Skew_Time (`--perf`, "
+                      "medians, ms):", "", pt, ""]
     parts += ["### CPU in steady state (schedstat, every process of the daemon)", "",
               cpu_table(data), "", "### Soak: spurious takeovers under load", "",
               soak_table(data), ""]

@@ -57,6 +57,7 @@ class Router:
 
 class CarpdVrrp(impls.Server):
     router: Router
+    wrap: list[str]  # an argv prefix (bench/vrrp3_perf.py), usually empty
 
     def config_text(self) -> str:
         r = self.router
@@ -75,7 +76,7 @@ class CarpdVrrp(impls.Server):
         env = {**os.environ, "PYTHONPATH": str(REPO), "CARPD_LOG_STDERR": "1"}
         env.pop("NOTIFY_SOCKET", None)
         self.starts += 1
-        self._popen([sys.executable, "-m", "carpd", "--config", str(conf)], env)
+        self._popen([*self.wrap, sys.executable, "-m", "carpd", "--config", str(conf)], env)
 
     def forget(self) -> None:
         """What a crashed carpd leaves besides its VIP: the resume record. Removed before a
@@ -89,6 +90,7 @@ class CarpdVrrp(impls.Server):
 
 class KeepalivedVrrp(impls.KeepalivedServer):
     router: Router
+    wrap: list[str]
 
     def config_text(self) -> str:
         r = self.router
@@ -111,7 +113,7 @@ class KeepalivedVrrp(impls.KeepalivedServer):
                 (b / stale).unlink()
         env = {**os.environ}
         env.pop("NOTIFY_SOCKET", None)
-        self._popen(["keepalived", "-P", "-n", "-l", "-D", "-G", "-f", str(conf),
+        self._popen([*self.wrap, "keepalived", "-P", "-n", "-l", "-D", "-G", "-f", str(conf),
                      "-p", str(b / "k.pid"), "-r", str(b / "vrrp.pid"),
                      "-c", str(b / "check.pid"), "-b", str(b / "bfd.pid")], env)
 
@@ -126,5 +128,5 @@ def make(impl: str, lab: Lab, host: str, workdir: Path, router: Router) -> Vrrp:
     cls: type[Vrrp] = {"carpd": CarpdVrrp, "keepalived": KeepalivedVrrp}[impl]
     srv = cls(impl=impl, lab=lab, host=host, workdir=workdir,
               vips=[impls.VipSpec(router.vrid, router.cidr)], role=ROLE_OF[host])
-    srv.router = router
+    srv.router, srv.wrap = router, []
     return srv

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import procstat
+from bench import procstat, vrrp3_perf
 from bench.vrrp3_servers import Router, Vrrp, make, master_down_interval, skew_time
 from tests.integration.netns import REPO, Lab
 
@@ -146,6 +146,8 @@ class Trial:
     n: int
     ok: bool = False
     events: dict[str, float | None] = field(default_factory=dict)  # relative to the fault
+    stamps: dict[str, float | None] = field(default_factory=dict)  # the same, CLOCK_MONOTONIC
+    perf: dict[str, float | None] | None = None  # bench/vrrp3_perf.py's split, with --perf
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -167,8 +169,23 @@ class Pair:
         self.mac = {h: lab.hosts[h].mac for h in ("a", "b")}
         self.mdi = master_down_interval(router.interval)
         self.skew = skew_time(router.interval)
+        self.perf_dir: Path | None = None  # --perf: b runs under perf record, files here
+        self.perf_runs: list[tuple[Path, dict[tuple[int, int], str]]] = []
+
+    def perf_split(self, trials: list[dict[str, Any]]) -> None:
+        """After close(): bench/vrrp3_perf.py's split of b's takeovers, into `trials`."""
+        records: list[Any] = []
+        kinds: dict[tuple[int, int], str] = {}
+        for data, k in self.perf_runs:
+            records += vrrp3_perf.parse(data)
+            kinds.update(k)
+        records.sort()
+        vrrp3_perf.attach(trials, records, kinds, self.mdi, self.skew)
 
     def start(self) -> None:
+        if self.perf_dir is not None:
+            self.perf_runs.append((self.perf_dir / f"perf-b-{len(self.perf_runs)}.data", {}))
+            self.b.wrap = vrrp3_perf.wrap(self.perf_runs[-1][0])
         self.b.start()
         self.a.start()
         if not self.wait_steady(START_TIMEOUT):
@@ -176,6 +193,13 @@ class Pair:
                              "only master")
 
     def close(self) -> None:
+        if self.perf_runs and self.b.running():
+            self.perf_runs[-1][1].update(vrrp3_perf.socket_kinds(self.b.pids()))
+            for pid in self.b.main_pids():  # the daemon under perf, so that perf can finish
+                for child in children(pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child, signal.SIGTERM)
+            self.b.wait_exit(15.0)
         for s in (self.a, self.b):
             s.shutdown()
         for h in ("a", "b"):
@@ -299,6 +323,7 @@ class Pair:
             "b_reply": w.replies_of(self.mac["b"], vip).first(t0),
         }
         tr.events = {k: (None if v is None else round(v - t0, 6)) for k, v in ev.items()}
+        tr.stamps = ev
         later = adv_b.after(t0)
         if later:
             tr.events["b_interval_cs"] = later[-1].interval_cs
@@ -314,6 +339,14 @@ class Pair:
         self.a.start()
         if not self.wait_steady(START_TIMEOUT + 3 * self.mdi):
             tr.notes.append("no steady state (a the only master) after the restart")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
 
 
 def ticks(pid: int) -> int:
