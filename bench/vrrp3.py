@@ -109,7 +109,8 @@ def block(lab: Lab, impl: str, interval: float, args: argparse.Namespace, work: 
     d.mkdir(parents=True, exist_ok=True)
     watch_file = d / "watch.txt"
     out: dict[str, Any] = {"impl": impl, "interval": interval, "cpu": None, "trials": [],
-                           "mdi": master_down_interval(interval), "error": None}
+                           "mdi": master_down_interval(interval), "error": None,
+                           "loadavg": os.getloadavg()}
     proc = start_watch(lab, [router.ip], watch_file, TRIAL_PROBE_S)
     pair = Pair(lab, impl, router, WatchLog(watch_file), d)
     pair.perf_dir = d if args.perf else None

@@ -282,7 +282,12 @@ GRACE_SPLIT = [("bow", "SIGTERM → priority 0"), ("timer", "(prio 0 → advert)
 
 def tables(data: dict[str, Any]) -> str:
     faults = data["meta"]["faults"]
+    loads = [f"{b['impl']} {b['interval'] * 1000:g} ms: {b['loadavg'][0]:.1f}"
+             for b in data["blocks"] if b.get("loadavg")]
     parts = ["### Targets", "", targets(data), ""]
+    if loads:
+        parts += ["Load average (1 min) when each block started: " + "; ".join(loads) + ".",
+                  ""]
     if "crash" in faults:
         parts += ["### Crash (SIGKILL of the master): last advert → the client reaches b", "",
                   side_by_side(data, "crash", "client", master_down_interval, "MDI"), "",

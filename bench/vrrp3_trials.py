@@ -2,8 +2,8 @@
 
 A `Pair` is one implementation's two routers (a preferred, b backup) for one `Router` (VRID,
 VIP, interval), watched by bench/vrrp_watch.py (`WatchLog` tails its file). A trial:
-1. steady state: a's adverts arriving, b silent for a while, the VIP on a only, the client's
-   recent ARP replies from a only;
+1. steady state: a's adverts arriving, b silent for max(3 intervals, 2 s), the VIP on a only,
+   the client's recent ARP replies from a only;
 2. wait for one of a's adverts and inject the fault `phase` (min(10 ms, interval/10)) after
    one of a's adverts (the next one due, if the record came too late): right after an
    advert, the worst case, where the whole Master_Down_Interval must run;
@@ -209,9 +209,10 @@ class Pair:
         return self.watch.adverts_of(host, self.router.vrid)
 
     def wait_steady(self, timeout: float) -> bool:
-        """Until a advertises, b has been silent for `quiet`, only a holds the VIP and the
-        client's replies of the last `quiet` came from a only."""
-        quiet = max(1.5 * self.router.interval, 0.3)
+        """Until a advertises, b has been silent for `quiet` (so a has been master that
+        long: a fault never hits a daemon still busy with its start), only a holds the VIP
+        and the client's replies of the last `quiet` came from a only."""
+        quiet = max(3 * self.router.interval, 2.0)
         deadline = time.monotonic() + timeout
         vip, w = self.router.ip, self.watch
         while time.monotonic() < deadline:
@@ -263,7 +264,8 @@ class Pair:
         """CPU use of a (master) and b (backup) over `seconds` of steady state: schedstat
         nanoseconds and /proc/PID/stat ticks, as % of one core; every process (keepalived's
         VRRP child too)."""
-        pids = {h: s.pids() for h, s in (("a", self.a), ("b", self.b))}
+        pids = {h: [p for p in s.pids() if comm(p) != "perf"]  # --perf: not perf itself
+                for h, s in (("a", self.a), ("b", self.b))}
         t0 = time.monotonic()
         ns0 = {h: sum(procstat.cpu_snapshot(p).values()) for h, p in pids.items()}
         tk0 = {h: sum(ticks(x) for x in p) for h, p in pids.items()}
@@ -339,6 +341,14 @@ class Pair:
         self.a.start()
         if not self.wait_steady(START_TIMEOUT + 3 * self.mdi):
             tr.notes.append("no steady state (a the only master) after the restart")
+
+
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def children(pid: int) -> list[int]:
