@@ -34,6 +34,7 @@ from bench.vrrp3_servers import Router, Vrrp, make, master_down_interval, skew_t
 from tests.integration.netns import REPO, Lab
 
 FAULTS = ("crash", "graceful")
+SETTLE_S = 5.0  # before a CPU window, after the steady state
 START_TIMEOUT = 30.0
 
 
@@ -261,9 +262,11 @@ class Pair:
         return t
 
     def cpu_window(self, seconds: float) -> dict[str, dict[str, float]]:
-        """CPU use of a (master) and b (backup) over `seconds` of steady state: schedstat
+        """CPU use of a (master) and b (backup) over `seconds` of steady state, SETTLE_S
+        after it began (the start-up's last work and the backup's release): schedstat
         nanoseconds and /proc/PID/stat ticks, as % of one core; every process (keepalived's
         VRRP child too)."""
+        time.sleep(SETTLE_S)  # past the start-up work (the backup was master a moment ago)
         pids = {h: [p for p in s.pids() if comm(p) != "perf"]  # --perf: not perf itself
                 for h, s in (("a", self.a), ("b", self.b))}
         t0 = time.monotonic()
@@ -277,7 +280,7 @@ class Pair:
             tk1 = sum(ticks(x) for x in p)
             out[h] = {"schedstat_pct": 100 * (ns1 - ns0[h]) / wall,
                       "stat_pct": 100 * (tk1 - tk0[h]) / procstat.CLK_TCK / wall,
-                      "seconds": wall}
+                      "seconds": wall, "pids": [(x, comm(x)) for x in p]}
         return out
 
     def trial(self, fault: str, n: int) -> Trial:
