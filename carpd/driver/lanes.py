@@ -137,6 +137,8 @@ class VipWork:
     def execute(self, a: SlowAction) -> None:
         lane = self._lanes[a.name]
         match a:
+            case AddAddresses() if not lane.busy and self._add_now(a):
+                lane.held = True  # what the lane's own add would have left
             case AddAddresses() | RemoveAddresses():
                 if isinstance(a, RemoveAddresses):
                     self._cancel_bursts(a.name)  # stop announcing what we are releasing
@@ -149,6 +151,15 @@ class VipWork:
                 lane.submit(lambda: self._unit_job(a.name, a.units, start=False))
             case RunScript():
                 lane.submit(lambda: self._script(a))
+
+    def _add_now(self, a: AddAddresses) -> bool:
+        """A takeover's add on an idle lane goes at once, on this thread: queued, it waits
+        for the lane task and the netlink worker thread, which on a busy machine cost more
+        than the rest of the takeover (bench vrrp3 --perf: ~10 ms against ~0.1 ms). Nothing
+        is queued before it, so the order the core emitted is kept; when the port cannot do
+        it at once (a copy already there, an error) the lane's `add` runs as before."""
+        return self._ports.addresses.add_now(a.interface, a.addresses, a.label,
+                                             deprecate_ipv6=a.deprecate_ipv6)
 
     async def _address_op(self, lane: Lane, a: AddAddresses | RemoveAddresses) -> None:
         try:

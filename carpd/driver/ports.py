@@ -64,6 +64,14 @@ class AddressPort(Protocol):
         with preferred lifetime 0 when `deprecate_ipv6`); present ones that are carpd's are
         kept; one present that is not carpd's raises an OSError (EEXIST) and is not taken."""
 
+    def add_now(self, interface: str, addresses: tuple[AddressWithPrefix, ...], label: str,
+                *, deprecate_ipv6: bool = False) -> bool:
+        """`add` at once on the calling (event-loop) thread, for the takeover's critical
+        path: True if every address was added; False if that could not be done at once
+        (one already present, whose it is being a question for `add`; any error), then the
+        caller runs `add`, which decides and reports. Never blocks beyond one acknowledged
+        rtnetlink request per address."""
+
     async def remove(self, interface: str, addresses: tuple[AddressWithPrefix, ...], *,
                      label: str) -> tuple[AddressWithPrefix, ...]:
         """Remove those present that are carpd's (carpd.core.ownership.owns with `label`);

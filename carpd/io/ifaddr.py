@@ -18,7 +18,9 @@ Why by hand: pyroute2 0.7.2 (Debian 12) and 0.9.x differ in how `IPRoute.addr` h
 lifetimes and protocols, and 0.7.2 may not know IFA_PROTO; these few messages are the same on
 every kernel and library version.
 Must not: decide what is carpd's (the rule is in core), or be used from the event loop (the
-socket blocks; carpd.io.netlink uses it in its worker thread).
+socket blocks; carpd.io.netlink uses it in its worker thread), except for the one
+acknowledged RTM_NEWADDR per VIP address of `NetlinkAddresses.add_now` (its own socket,
+a 50 ms bound on the wait for an acknowledgement the kernel queued before the send returned).
 """
 
 from __future__ import annotations
@@ -201,17 +203,20 @@ def _decode_one(body: bytes) -> AddressState | None:
 
 
 class RtnlSocket:
-    """A plain rtnetlink socket for one thread: `request` (acknowledged), `dump`."""
+    """A plain rtnetlink socket for one thread: `request` (acknowledged), `dump`. The kernel
+    handles an rtnetlink request inside the sendmsg that carries it, so its acknowledgement
+    is queued when the send returns; the receive timeout only bounds the unexpected."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = REQUEST_TIMEOUT) -> None:
         self._sock: socket.socket | None = None
         self._seq = 0
+        self._timeout = timeout
 
     def _socket(self) -> socket.socket:
         if self._sock is None:
             self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
             self._sock.bind((0, 0))
-            self._sock.settimeout(REQUEST_TIMEOUT)
+            self._sock.settimeout(self._timeout)
         return self._sock
 
     def _send(self, message: Message, flags: int) -> int:

@@ -110,6 +110,7 @@ class FakeAddresses:
         # the host's own addresses beside the primary (no carpd mark: an operator's, say):
         # listed, never removed by carpd, and an `add` of one of them is refused
         self.host: dict[str, set[AddressWithPrefix]] = {}
+        self.fast = False  # add_now succeeds (the adapter's fast path) when set
 
     async def start(self, on_link: Callable[[str, bool], None],
                     on_addresses: Callable[[str], None],
@@ -148,6 +149,18 @@ class FakeAddresses:
                               "there and was not added by carpd (no carpd mark); not "
                               "taking it")
             self.present[interface].add(addr)
+
+    def add_now(self, interface: str, addresses: tuple[AddressWithPrefix, ...], label: str,
+                *, deprecate_ipv6: bool = False) -> bool:
+        """As the adapter's fast path when `fast` is set (nothing there yet: added, True),
+        otherwise always False (the lane's `add` follows)."""
+        if not self.fast or interface in self.gone or any(
+                a in self.present.get(interface, set()) | self.host.get(interface, set())
+                for a in addresses):
+            return False
+        self.ops.append(("add_now", interface, tuple(map(str, addresses))))
+        self.present[interface].update(addresses)
+        return True
 
     async def remove(self, interface: str, addresses: tuple[AddressWithPrefix, ...], *,
                      label: str) -> tuple[AddressWithPrefix, ...]:
