@@ -72,6 +72,13 @@ class AddressPort(Protocol):
         caller runs `add`, which decides and reports. Never blocks beyond one acknowledged
         rtnetlink request per address."""
 
+    def remove_now(self, interface: str, addresses: tuple[AddressWithPrefix, ...], *,
+                   label: str) -> bool:
+        """`remove` at once on the calling (event-loop) thread (a release, the shutdown's
+        among them: its bow-out advert waits for it): True if done; False if not (any
+        error), then the caller runs `remove`. One address dump and one acknowledged
+        request per removed copy, each answered within the send."""
+
     async def remove(self, interface: str, addresses: tuple[AddressWithPrefix, ...], *,
                      label: str) -> tuple[AddressWithPrefix, ...]:
         """Remove those present that are carpd's (carpd.core.ownership.owns with `label`);

@@ -18,9 +18,9 @@ Why by hand: pyroute2 0.7.2 (Debian 12) and 0.9.x differ in how `IPRoute.addr` h
 lifetimes and protocols, and 0.7.2 may not know IFA_PROTO; these few messages are the same on
 every kernel and library version.
 Must not: decide what is carpd's (the rule is in core), or be used from the event loop (the
-socket blocks; carpd.io.netlink uses it in its worker thread), except for the one
-acknowledged RTM_NEWADDR per VIP address of `NetlinkAddresses.add_now` (its own socket,
-a 50 ms bound on the wait for an acknowledgement the kernel queued before the send returned).
+socket blocks; carpd.io.netlink uses it in its worker thread), except for
+`NetlinkAddresses.add_now`/`remove_now` (a socket of their own, a 50 ms bound on the wait
+for answers the kernel queued before the send returned).
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ differ in flags, lifetimes and IFA_PROTO).
 
 Threading (PACKAGING.md: pyroute2 0.7.2 on Debian 12 has no AsyncIPRoute): every request runs
 inside one dedicated worker thread (a single-thread executor), never on the event-loop
-thread, except `add_now` (the takeover's RTM_NEWADDRs, on a socket of the loop's own); link
+thread, except `add_now`/`remove_now` (a takeover's or a release's requests on an idle lane,
+on a socket of the loop's own, each answered within its send); link
 state still goes through the synchronous `pyroute2.IPRoute` created there (`link_lookup`,
 `get_links`, which 0.7.2 and 0.9.x share).
 
@@ -163,6 +164,24 @@ class NetlinkAddresses:
             for addr in addresses:
                 self._loop_rtnl.request(encode_new_address(index, addr, label=label,
                                                            deprecate=deprecate_ipv6))
+        except OSError:
+            return False
+        return True
+
+    def remove_now(self, interface: str, addresses: tuple[AddressWithPrefix, ...], *,
+                   label: str) -> bool:
+        """`remove` on the loop thread, for a release on an idle lane (the shutdown's bow-out
+        advert waits for it): the same dump and RTM_DELADDRs of carpd's own copies, on the
+        loop's socket. False, with `remove` to follow, on any error."""
+        if self._closed:
+            return False
+        try:
+            index = socket.if_nametoindex(interface)
+            wanted = set(addresses)
+            for state in self._loop_rtnl.dump(None):
+                if state.index == index and state.address in wanted \
+                        and owns(state.listed(), label):
+                    self._loop_rtnl.request(encode_del_address(index, state))
         except OSError:
             return False
         return True

@@ -111,6 +111,7 @@ class FakeAddresses:
         # listed, never removed by carpd, and an `add` of one of them is refused
         self.host: dict[str, set[AddressWithPrefix]] = {}
         self.fast = False  # add_now succeeds (the adapter's fast path) when set
+        self.fast_remove = False  # remove_now likewise
 
     async def start(self, on_link: Callable[[str, bool], None],
                     on_addresses: Callable[[str], None],
@@ -160,6 +161,15 @@ class FakeAddresses:
             return False
         self.ops.append(("add_now", interface, tuple(map(str, addresses))))
         self.present[interface].update(addresses)
+        return True
+
+    def remove_now(self, interface: str, addresses: tuple[AddressWithPrefix, ...], *,
+                   label: str) -> bool:
+        """As the adapter's fast path when `fast_remove` is set, otherwise False."""
+        if not self.fast_remove or interface in self.gone:
+            return False
+        self.ops.append(("remove_now", interface, tuple(map(str, addresses))))
+        self.present[interface].difference_update(addresses)
         return True
 
     async def remove(self, interface: str, addresses: tuple[AddressWithPrefix, ...], *,

@@ -1,5 +1,5 @@
-"""The takeover's address add on an idle lane goes at once (AddressPort.add_now), and every
-other case keeps the lane's order and the adapter's `add` (fake clock, no sleeping)."""
+"""Address operations on an idle lane go at once (AddressPort.add_now / remove_now), every
+other case keeps the lane's order and the adapter's `add`/`remove` (fake clock, no sleeping)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from tests.driver.fakes import FakeClockLoop, Harness, fake_ports
 from tests.driver.test_daemon import WEB, run, until, vip
 
 
-def fast_ports() -> Ports:
+def fast_ports(remove: bool = True) -> Ports:
     ports = fake_ports()
     ports.addresses.fast = True  # type: ignore[attr-defined]
+    ports.addresses.fast_remove = remove  # type: ignore[attr-defined]
     return ports
 
 
@@ -29,9 +30,12 @@ def test_a_takeover_adds_the_vip_at_once_and_announces_it() -> None:
     assert rc == 0
     assert seen["held"] == {WEB}
     assert ports.addresses.ops == [  # type: ignore[attr-defined]
-        ("remove", "eth0", (str(WEB),)),  # INIT -> BACKUP: nothing held (through the lane)
-        ("add_now", "eth0", (str(WEB),)),  # the takeover: at once
-        ("remove", "eth0", (str(WEB),)), ("remove", "eth0", (str(WEB),))]  # release, exit
+        ("remove_now", "eth0", (str(WEB),)),  # INIT -> BACKUP: nothing held
+        ("add_now", "eth0", (str(WEB),)),  # the takeover
+        ("remove_now", "eth0", (str(WEB),)),  # the shutdown's release, then its bow-out
+        ("remove", "eth0", (str(WEB),))]  # the exit's safety net (not a lane's)
+    bow_out = [t for t, a in ports.transport.sent if a.bow_out]  # type: ignore[attr-defined]
+    assert len(bow_out) == 1
     assert ports.announcer.bursts == [  # type: ignore[attr-defined]
         (1003.0, "eth0", (str(WEB.ip),), 3)]
 
@@ -61,7 +65,7 @@ def test_without_the_fast_path_the_lane_adds_as_before() -> None:
 
 def test_a_busy_lane_keeps_its_order() -> None:
     """A release still queued when the VIP is taken again: the add waits behind it."""
-    ports = fast_ports()
+    ports = fast_ports(remove=False)
     gate = asyncio.Event()
     real_remove = ports.addresses.remove
 
