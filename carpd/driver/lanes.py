@@ -128,11 +128,17 @@ class VipWork:
     # -- the core's slow actions -------------------------------------------------------------
 
     def after_pending(self, name: str, fn: Callable[[], None]) -> None:
-        """Run `fn` in the loop once the VIP's operations queued so far are done."""
+        """Run `fn` in the loop once the VIP's operations queued so far are done (at once
+        when none are)."""
+        lane = self._lanes[name]
+        if not lane.busy:
+            fn()
+            return
+
         async def op() -> None:
             fn()
 
-        self._lanes[name].submit(op)
+        lane.submit(op)
 
     def execute(self, a: SlowAction) -> None:
         lane = self._lanes[a.name]
