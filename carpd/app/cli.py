@@ -1,6 +1,7 @@
 """The `carpd` command: parse arguments, load the configuration, check it or run the daemon.
 
-Owns: the command line (`carpd [--config PATH] [--check | --cleanup] [--version]`), the
+Owns: the command line (`carpd [--config PATH] [--node NAME] [--check | --cleanup]
+[--version]`; `--node` picks the node of a file with per-node values), the
 `--check` summary and the exit codes: 0 valid / daemon exited cleanly, 2 invalid configuration
 or usage (as argparse) and, for `--check`, a file that cannot work on this host (the host
 checks of carpd.config.hostcheck), whatever `carpd.app.wiring.run` (or
@@ -21,6 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from carpd import __version__
+from carpd.app.clustercheck import check_cluster, is_this_host
 from carpd.config.hostcheck import HostFindings, check_host, describe_transport
 from carpd.config.loader import Config, ConfigError, load_config
 from carpd.core.carp.election import master_down_interval
@@ -37,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="carpd", description="CARP (ucarp-compatible) virtual IP failover daemon.")
     parser.add_argument("--config", metavar="PATH", default=DEFAULT_CONFIG,
                         help=f"configuration file (default {DEFAULT_CONFIG})")
+    parser.add_argument("--node", metavar="NAME",
+                        help="the node of [carpd] nodes to run as (default: this host's name)")
     parser.add_argument("--check", action="store_true",
                         help="validate the configuration, print one line per VIP and exit "
                              "(0 valid, 2 invalid)")
@@ -60,19 +64,29 @@ def describe_vip(vip: VipParams, password_source: str) -> str:
 
 
 def _check(config: Config) -> int:
-    """The summary, after the checks against this host's addresses (errors: exit 2)."""
-    findings = _host_findings(config)
-    for warning in findings.warnings:
+    """The summary, after the checks against this host's addresses and, for a file with
+    per-node values, the other nodes' (carpd.app.clustercheck) (errors: exit 2)."""
+    cluster = check_cluster(config)
+    findings = _host_findings(config) if is_this_host(config) else _elsewhere(config)
+    for warning in (*cluster.warnings, *findings.warnings):
         print(f"carpd: warning: {warning}", file=sys.stderr)
-    if findings.errors:
-        for error in findings.errors:
+    if findings.errors or cluster.errors:
+        for error in (*cluster.errors, *findings.errors):
             print(f"carpd: error: {error}", file=sys.stderr)
         return EXIT_INVALID
+    for line in cluster.lines:
+        print(line)
     for vip in config.vips:
         print(describe_vip(vip, config.password_sources.get(vip.name, "?")))
     count = len(config.vips)
     print(f"OK: {count} VIP{'' if count == 1 else 's'} in {config.path}")
     return EXIT_OK
+
+
+def _elsewhere(config: Config) -> HostFindings:
+    print(f"carpd: note: checked as node {config.node}, which is not this host: the file is "
+          "not checked against this host's interfaces and addresses", file=sys.stderr)
+    return HostFindings()
 
 
 def _host_findings(config: Config) -> HostFindings:
@@ -105,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cleanup(args.config)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, node=args.node)
     except ConfigError as err:
         print(f"carpd: error: {err}", file=sys.stderr)
         return EXIT_INVALID

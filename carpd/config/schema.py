@@ -38,6 +38,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carpd.config.checks import parse_checks
+from carpd.config.nodes import node_names
 from carpd.config.secrets import credential_name, inline_password
 from carpd.config.values import (
     absolute_path,
@@ -142,6 +143,7 @@ CARPD_KEYS: Mapping[str, KeySpec] = MappingProxyType({
     "control_socket": KeySpec(absolute_path, "control_socket", DEFAULT_CONTROL_SOCKET),
     "state_directory": KeySpec(absolute_path, "state_directory", DEFAULT_STATE_DIRECTORY),
     "metrics_textfile": KeySpec(absolute_path, "metrics_textfile", None),
+    "nodes": KeySpec(node_names, "nodes", ()),  # per-node values: carpd.config.nodes
 })
 
 
