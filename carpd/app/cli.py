@@ -104,12 +104,12 @@ def _host_findings(config: Config) -> HostFindings:
     return check_host(config, host)
 
 
-def _run_daemon(config: Config) -> int:
+def _run_daemon(config: Config, node: str | None) -> int:
     """Hand over to the wiring (carpd.app.wiring builds the adapters around the driver); imported
     only when actually running, so --check works without the I/O dependencies."""
     from carpd.app.wiring import run
 
-    return run(config)
+    return run(config, node)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,4 +127,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"carpd: warning: {warning}", file=sys.stderr)
     if args.check:
         return _check(config)
-    return _run_daemon(config)
+    return _run_daemon(config, args.node)

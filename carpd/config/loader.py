@@ -35,6 +35,7 @@ anything.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import socket
 import unicodedata
@@ -127,6 +128,7 @@ class Config:
     keys: dict[tuple[str, str], KeyAt] = field(default_factory=dict)
     nodes: tuple[str, ...] = ()  # [carpd] nodes: the nodes a per-node value is given for
     node: str | None = None  # the node these VIPs are for (None: the file names no nodes)
+    digest: str = ""  # SHA-256 of the text loaded (has the file changed since?)
 
     def locate(self, vip: str, key: str, text: str) -> str:
         """`text` about VIP `vip`'s `key`, located like the loader's errors and warnings:
@@ -185,6 +187,7 @@ class _Loader:
         self.nodes: tuple[str, ...] = ()
         self.node: str | None = None
         self.lines = LineIndex(text)
+        self.digest = hashlib.sha256(text.encode()).hexdigest()
         self.warnings: list[str] = []
         self._passwords: dict[str, Password] = {}  # setting key -> the password it read
         self._sources: dict[str, str] = {}  # vip name -> origin of its password
@@ -226,7 +229,7 @@ class _Loader:
                                   for key, spec in CARPD_KEYS.items()}
         return Config(path=self.path, vips=vips, warnings=tuple(self.warnings),
                       password_sources=dict(self._sources), keys=dict(self._keys),
-                      node=self.node, **daemon)
+                      node=self.node, digest=self.digest, **daemon)
 
     def choose_node(self, carpd: _Settings) -> None:
         """The node this load is for (carpd.config.nodes), before any per-node value."""
