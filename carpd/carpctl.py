@@ -2,9 +2,12 @@
 
 Owns: argument parsing, the request/response round trip, and rendering (table or JSON).
 Commands: status, explain NAME, watch [--json], metrics, demote NAME|--all [--for D] [--by N],
-promote NAME|--all, maintenance on|off. Durations: 90, 30s, 5m, 1h, 1h30m.
+promote NAME|--all, maintenance on|off, reload --dry-run [--json], config [--json].
+Durations: 90, 30s, 5m, 1h, 1h30m. The daemon writes the text of `reload --dry-run` and
+`config` (carpd.driver.preview, carpd.ops.configview); carpctl prints it, or the JSON.
 Exit codes: 0 success, 1 the daemon refused the request (including "permission denied" for
-demote/promote/maintenance from a user who may only read), 2 usage error, 3 the daemon is not
+demote/promote/maintenance from a user who may only read, and a `reload --dry-run` whose file
+a reload would refuse: its located error is printed), 2 usage error, 3 the daemon is not
 reachable (not running, or the socket is not accessible to this user), 4 the flag was applied
 but could not be saved (it holds only until carpd restarts).
 A daemon whose accept queue is full (connect fails with EAGAIN) or that answers "busy" (too
@@ -145,8 +148,9 @@ def render_table(status: dict[str, Any]) -> str:
 
 
 def _notes(status: dict[str, Any]) -> list[str]:
-    """Lines after the table (never new columns): maintenance, failing checks, hold-down."""
-    notes = []
+    """Lines after the table (never new columns): maintenance, failing checks, hold-down,
+    a file on disk that is not the running one."""
+    notes = [note] if (note := _config_note(status.get("config"))) else []
     if status.get("maintenance", {}).get("on"):
         notes.append(f"maintenance mode ON since {_short_time(status['maintenance']['since'])}"
                      " (carpctl maintenance off)")
@@ -159,6 +163,18 @@ def _notes(status: dict[str, Any]) -> list[str]:
             notes.append(f"{v['name']}: boot hold-down, waiting for "
                          f"{', '.join(v.get('waiting_for', [])) or 'nothing'}")
     return notes
+
+
+def _config_note(c: dict[str, Any] | None) -> str | None:
+    if not c or c.get("on_disk") == "same":
+        return None
+    if c.get("on_disk") == "unreadable":
+        return f"config file {c.get('path')} cannot be read (carpd runs what it loaded)"
+    if c.get("refused"):
+        return (f"config on disk differs from the running one (reload refused at "
+                f"{_short_time(c.get('refused_at'))}: {c['refused']})")
+    return ("config on disk differs from the running one (not reloaded; "
+            "carpctl reload --dry-run shows what a reload would do)")
 
 
 def _skew(v: dict[str, Any]) -> str:
@@ -225,6 +241,13 @@ def _parser() -> argparse.ArgumentParser:
                              help="demotion added to advskew, 1..254 (default 254)")
     mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently")
     mt.add_argument("mode", choices=("on", "off"))
+    rl = sub.add_parser("reload", help="what a reload of the file on disk would do (apply "
+                        "it with `systemctl reload carpd`)")
+    rl.add_argument("--dry-run", action="store_true", required=True,
+                    help="plan the reload in the daemon and print it; nothing is applied")
+    cf = sub.add_parser("config", help="the running configuration (passwords only by origin)")
+    for cmd in (rl, cf):
+        cmd.add_argument("--json", action="store_true", help="machine-readable document")
     return p
 
 
@@ -239,6 +262,10 @@ def _build(args: argparse.Namespace) -> Request:
             return Request(cmd=args.command, args=target)
         case "maintenance":
             return Request(cmd="maintenance", args={"on": args.mode == "on"})
+        case "reload":
+            return Request(cmd="reload", args={"dry_run": args.dry_run})
+        case "config":
+            return Request(cmd="config", args={"json": args.json})
     return Request(cmd=args.command)
 
 
@@ -255,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     except ProtocolError as exc:
         print(f"carpctl: carpd refused the request: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    if args.command in ("reload", "config"):
+        return _print_config_reply(args, result)
     if args.command != "status":
         print(_render_reply(args.command, result))
         return _persisted(result)
@@ -266,6 +295,18 @@ def main(argv: list[str] | None = None) -> int:
         result = {**result, "vips": vips}
     print(json.dumps(result, indent=2) if args.json else render_table(result))
     return 0
+
+
+def _print_config_reply(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """`reload --dry-run` and `config`: the daemon's text (or the JSON); 1 when a reload of
+    the file on disk would be refused (its located error on stderr)."""
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif result.get("valid", True):
+        print(str(result.get("text", "")).rstrip("\n"))
+    else:
+        print(f"carpctl: a reload would be refused: {result.get('error')}", file=sys.stderr)
+    return 0 if result.get("valid", True) else EXIT_REFUSED
 
 
 def _persisted(result: dict[str, Any]) -> int:
