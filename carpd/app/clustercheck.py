@@ -44,7 +44,9 @@ def check_cluster(config: Config) -> ClusterReport:
 
 def _preferred(name: str, configs: dict[str, Config]) -> str:
     order = preferred_order(name, configs)
-    pref = preference_of(order[0][1])
+    pref = preference_of(order[0][1]) if order else None
+    if pref is None:
+        return f"{name}: its protocol's preference is not compared here"
     ranks = ", ".join(f"{node} ({pref.words(vip, 0)})" for node, vip in order)
     tie = len(order) > 1 and pref.rank(order[0][1], 0) == pref.rank(order[1][1], 0)
     return f"{name}: preferred in this order: {ranks}{' (a tie: none is preferred)' if tie else ''}"

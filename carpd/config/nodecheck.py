@@ -14,7 +14,7 @@ advbase + advskew/256 with the demotion added to advskew and capped at 254, comp
 as the CARP profile compares it; lower wins). VRRPv3 adds one entry: the effective priority
 (priority minus the demotion), higher wins, so its rank is the negated priority. Nothing else
 here names advskew or a priority. The address tie-break is not modelled: equal ranks are a
-tie, as an operator should read them.
+tie, as an operator should read them. A VIP whose protocol has no entry yet is not compared.
 Must not: load files (the caller hands over the loaded configurations) or read the host.
 """
 
@@ -56,14 +56,28 @@ PREFERENCES: Mapping[ElectionProtocol, Preference] = {
 }
 
 
-def preference_of(vip: VipParams) -> Preference:
-    return PREFERENCES[protocol_of(vip)]
+def preference_of(vip: VipParams) -> Preference | None:
+    """The VIP's protocol's rule; None for a protocol that has none yet (not compared)."""
+    return PREFERENCES.get(protocol_of(vip))
 
 
 def preferred_order(name: str, configs: Mapping[str, Config]) -> list[tuple[str, VipParams]]:
-    """VIP `name` on each node that has it, the most preferred first (ties in node order)."""
+    """VIP `name` on each node that has it, the most preferred first (ties in node order);
+    empty when its protocol has no rule here, or the nodes disagree on its protocol."""
     found = [(node, vip) for node, c in configs.items() for vip in c.vips if vip.name == name]
-    return sorted(found, key=lambda nv: preference_of(nv[1]).rank(nv[1], 0))
+    prefs = {preference_of(vip) for _, vip in found}
+    if len(prefs) != 1 or None in prefs:
+        return []
+    pref = prefs.pop()
+    assert pref is not None
+    return sorted(found, key=lambda nv: pref.rank(nv[1], 0))
+
+
+def _pref(order: list[tuple[str, VipParams]]) -> Preference:
+    """The rule of a non-empty `preferred_order` (which has one)."""
+    pref = preference_of(order[0][1])
+    assert pref is not None
+    return pref
 
 
 def cluster_warnings(configs: Mapping[str, Config]) -> list[str]:
@@ -76,7 +90,7 @@ def cluster_warnings(configs: Mapping[str, Config]) -> list[str]:
             continue
         tie = _tie(order)
         if tie:
-            key = preference_of(order[0][1]).key
+            key = _pref(order).key
             warnings.append(_locate(configs[order[0][0]], name, key, tie))
             continue
         warnings += [_locate(configs[order[0][0]], name, "check", text)
@@ -85,8 +99,7 @@ def cluster_warnings(configs: Mapping[str, Config]) -> list[str]:
 
 
 def _tie(order: list[tuple[str, VipParams]]) -> str | None:
-    best = order[0][1]
-    pref = preference_of(best)
+    best, pref = order[0][1], _pref(order)
     tied = [node for node, vip in order if pref.rank(vip, 0) == pref.rank(best, 0)]
     if len(tied) < 2:
         return None
@@ -97,7 +110,7 @@ def _tie(order: list[tuple[str, VipParams]]) -> str | None:
 
 def _weak_checks(order: list[tuple[str, VipParams]]) -> list[str]:
     node, vip = order[0]
-    pref = preference_of(vip)
+    pref = _pref(order)
     rivals = [(n, v) for n, v in order[1:] if v.preempt]
     out: list[str] = []
     for check in (c for c in vip.checks if not c.fatal):
@@ -107,7 +120,7 @@ def _weak_checks(order: list[tuple[str, VipParams]]) -> list[str]:
         out.append(f"check {check.name} (weight {check.weight}) on {node}: while it fails "
                    f"{node} advertises {pref.words(vip, check.weight)}, still "
                    f"{_ahead(rivals, order, demoted)}, so the VIP stays on {node}; "
-                   f"{_remedy(vip, check, rivals)}")
+                   f"{_remedy(pref, vip, check, rivals)}")
     return out
 
 
@@ -116,13 +129,14 @@ def _ahead(rivals: list[tuple[str, VipParams]], order: list[tuple[str, VipParams
     if not rivals:
         others = ", ".join(n for n, _ in order[1:])
         return f"ahead, as no other node preempts ({others}: preempt = false)"
-    return ", ".join(f"{'level with' if preference_of(v).rank(v, 0) == demoted else 'ahead of'}"
-                     f" {n} ({preference_of(v).words(v, 0)})" for n, v in rivals)
+    pref = _pref(order)
+    return ", ".join(f"{'level with' if pref.rank(v, 0) == demoted else 'ahead of'}"
+                     f" {n} ({pref.words(v, 0)})" for n, v in rivals)
 
 
-def _remedy(vip: VipParams, check: CheckParams, rivals: list[tuple[str, VipParams]]) -> str:
+def _remedy(pref: Preference, vip: VipParams, check: CheckParams,
+            rivals: list[tuple[str, VipParams]]) -> str:
     """The smallest weight that moves the VIP, found with the protocol's own rank."""
-    pref = preference_of(vip)
     for weight in range(check.weight + 1, MAX_DEMOTION + 1):
         if any(pref.rank(v, 0) < pref.rank(vip, weight) for _, v in rivals):
             return f"use weight = {weight} or more (or fatal = true)"

@@ -1,7 +1,8 @@
 """Per-node values: one carpd.toml deployed unchanged on every node of a cluster.
 
 Owns: the `[carpd] nodes` list (`node_names`), which node a load is for (`select_node`: the
-one named by `carpd --node NAME`, else the one whose name is this host's short host name),
+one named by `carpd --node NAME`, else the one named like this host's short host name, in
+any case),
 the keys that may not differ between nodes (`SHARED_KEYS`) and `per_node_values`, which
 checks one per-node table.
 How it works: any per-VIP key (in [defaults] or [vip.NAME]) may be written as a table keyed by
@@ -73,8 +74,9 @@ def select_node(nodes: tuple[str, ...], requested: str | None, hostname: str) ->
             raise BadValueError(f"--node {requested}: {_not_a_node(requested, nodes)}")
         return requested
     short = short_hostname(hostname)
-    if short in nodes:
-        return short
+    match = [n for n in nodes if n.lower() == short.lower()]  # host names ignore case
+    if match:
+        return match[0]
     raise BadValueError(f"this host is {short!r}, which is none of the nodes "
                         f"({', '.join(nodes)}): start carpd with --node NAME")
 
