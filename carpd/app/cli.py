@@ -18,6 +18,7 @@ imported lazily so `--check` needs nothing but the config module and the pure co
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -39,8 +40,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="carpd", description="CARP (ucarp-compatible) virtual IP failover daemon.")
     parser.add_argument("--config", metavar="PATH", default=DEFAULT_CONFIG,
                         help=f"configuration file (default {DEFAULT_CONFIG})")
-    parser.add_argument("--node", metavar="NAME",
-                        help="the node of [carpd] nodes to run as (default: this host's name)")
+    parser.add_argument("--node", metavar="NAME", default=os.environ.get("CARPD_NODE") or None,
+                        help="the node of [carpd] nodes to run as (default: $CARPD_NODE, "
+                             "else this host's name)")
     parser.add_argument("--check", action="store_true",
                         help="validate the configuration, print one line per VIP and exit "
                              "(0 valid, 2 invalid)")
@@ -63,11 +65,11 @@ def describe_vip(vip: VipParams, password_source: str) -> str:
             f"preempt {'on' if vip.preempt else 'off'}, password {origin}")
 
 
-def _check(config: Config) -> int:
+def _check(config: Config, named: str | None) -> int:
     """The summary, after the checks against this host's addresses and, for a file with
     per-node values, the other nodes' (carpd.app.clustercheck) (errors: exit 2)."""
     cluster = check_cluster(config)
-    findings = _host_findings(config) if is_this_host(config) else _elsewhere(config)
+    findings = _host_findings(config) if is_this_host(named) else _elsewhere(config)
     for warning in (*cluster.warnings, *findings.warnings):
         print(f"carpd: warning: {warning}", file=sys.stderr)
     if findings.errors or cluster.errors:
@@ -117,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cleanup:
         from carpd.app.cleanup import cleanup  # netlink only when actually cleaning up
 
-        return cleanup(args.config)
+        return cleanup(args.config, args.node)
     try:
         config = load_config(args.config, node=args.node)
     except ConfigError as err:
@@ -125,6 +127,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     for warning in config.warnings:
         print(f"carpd: warning: {warning}", file=sys.stderr)
-    if args.check:
-        return _check(config)
+    if args.check:  # a --node other than $CARPD_NODE may name another host
+        return _check(config, None if args.node == os.environ.get("CARPD_NODE") else args.node)
     return _run_daemon(config, args.node)

@@ -4,8 +4,8 @@ Owns: `check_cluster(config)`, which loads the file once more for every other no
 `[carpd] nodes` (so a mistake that only another node's values make, say a per-node interface
 that breaks a rule, fails `--check` here too), and returns the lines `--check` prints (which
 node it checked, who is preferred for each VIP) with carpd.config.nodecheck's warnings, and
-`is_this_host(config)`: whether the node checked is the host `--check` runs on (only then are
-the host's interfaces and addresses the node's).
+`is_this_host`: whether the node checked is the host `--check` runs on (only then are the
+host's interfaces and addresses the node's).
 Must not: print, or touch the network.
 """
 
@@ -52,5 +52,7 @@ def _preferred(name: str, configs: dict[str, Config]) -> str:
     return f"{name}: preferred in this order: {ranks}{' (a tie: none is preferred)' if tie else ''}"
 
 
-def is_this_host(config: Config) -> bool:
-    return config.node is None or config.node == short_hostname(socket.gethostname())
+def is_this_host(named: str | None) -> bool:
+    """Whether the node checked is this host: yes unless `named` on the command line
+    (`--node`; $CARPD_NODE says what this host is) as another host's name."""
+    return named is None or named.lower() == short_hostname(socket.gethostname()).lower()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from carpd.app.cli import main
+from carpd.config.hostcheck import HostFindings
 from carpd.config.loader import Config, load_config
 from carpd.config.nodecheck import PREFERENCES, cluster_warnings, preferred_order
 from carpd.core.profile import ElectionProtocol
@@ -147,3 +148,21 @@ def test_check_fails_on_another_nodes_mistake(workdir: Path,
     assert capsys.readouterr().err.splitlines()[-1] == (
         "carpd: error: carpd.toml:10: vip.web.advbase: advbase 0 requires advskew > 0 (as ucarp)"
         " (as node web2)")
+
+
+def test_carpd_node_names_this_host_so_its_interfaces_are_checked(
+        workdir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """$CARPD_NODE (the unit's Environment=) is what this host is; --node may be another's."""
+    checked: list[str | None] = []
+    monkeypatch.setattr("carpd.app.cli._host_findings",
+                        lambda config: checked.append(config.node) or HostFindings())
+    monkeypatch.setattr("carpd.app.clustercheck.socket.gethostname", lambda: "lb-b")
+    monkeypatch.setenv("CARPD_NODE", "web2")
+    (workdir / "carpd.toml").write_text(CROSSED.replace("{dir}", str(workdir)))
+    assert main(["--check", "--config", "carpd.toml"]) == 0
+    assert main(["--check", "--config", "carpd.toml", "--node", "web1"]) == 0
+    assert checked == ["web2"]
+    out = capsys.readouterr()
+    assert out.out.count("node web2 (nodes: web1, web2)") == 1
+    assert "checked as node web1, which is not this host" in out.err
