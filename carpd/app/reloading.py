@@ -30,6 +30,7 @@ from typing import Any
 
 from carpd.config.loader import Config, ConfigError, load_config
 from carpd.config.reading import MAX_FILE_BYTES
+from carpd.config.written import written_keys
 from carpd.control.protocol import ProtocolError
 from carpd.core.params import VipParams
 from carpd.driver.daemon import Daemon
@@ -105,6 +106,7 @@ class ConfigKeeper:
         carpd = {key: getattr(self._started, key) for key in RESTART_KEYS}
         carpd["nodes"] = self.applied.nodes
         return RunningConfig(path=self.applied.path, vips=vips, carpd=carpd,
+                             keys={v.name: written_keys(v) for v in vips},
                              node=self.applied.node, auto=auto,
                              password_sources=dict(self.applied.password_sources))
 

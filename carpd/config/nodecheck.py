@@ -11,10 +11,11 @@ most preferred first) and `cluster_warnings`, which `carpd --check` prints for a
   (say the smallest weight that would, or that only `fatal = true` can).
 How the protocol plugs in: the rank is the protocol's own rule (CARP: the advert interval
 advbase + advskew/256 with the demotion added to advskew and capped at 254, compared exactly
-as the CARP profile compares it; lower wins). VRRPv3 adds one entry: the effective priority
-(priority minus the demotion), higher wins, so its rank is the negated priority. Nothing else
-here names advskew or a priority. The address tie-break is not modelled: equal ranks are a
-tie, as an operator should read them. A VIP whose protocol has no entry yet is not compared.
+as the CARP profile compares it; lower wins); VRRPv3's is the effective priority (priority
+minus the demotion, at least 1, as its profile advertises it), higher wins, so its rank is
+the negated priority. Nothing else here names advskew or a priority. The address tie-break
+is not modelled: equal ranks are a tie, as an operator should read them. A VIP whose
+protocol has no entry is not compared.
 Must not: load files (the caller hands over the loaded configurations) or read the host.
 """
 
@@ -28,6 +29,7 @@ from carpd.core.carp.election import MAX_ADVSKEW, effective_advskew, interval_ke
 from carpd.core.params import CheckParams, VipParams
 from carpd.core.profile import MAX_DEMOTION, ElectionProtocol
 from carpd.core.profiles import protocol_of
+from carpd.core.vrrp3.election import effective_priority as vrrp3_effective_priority
 
 Rank = tuple[int, ...]  # lower sorts first: the more preferred node
 
@@ -51,8 +53,17 @@ def _carp_words(vip: VipParams, demotion: int) -> str:
     return f"advskew {skew}" if vip.advbase == 1 else f"advbase {vip.advbase} advskew {skew}"
 
 
+def _vrrp3_rank(vip: VipParams, demotion: int) -> Rank:
+    return (-vrrp3_effective_priority(vip.priority, demotion, False),)
+
+
+def _vrrp3_words(vip: VipParams, demotion: int) -> str:
+    return f"priority {vrrp3_effective_priority(vip.priority, demotion, False)}"
+
+
 PREFERENCES: Mapping[ElectionProtocol, Preference] = {
     ElectionProtocol.CARP: Preference(_carp_rank, _carp_words, "advskew"),
+    ElectionProtocol.VRRP3: Preference(_vrrp3_rank, _vrrp3_words, "priority"),
 }
 
 

@@ -11,8 +11,9 @@ node name instead of a plain value, inline (`advskew = { web1 = 0, web2 = 100 }`
 means "one value per node". The table must name every node of `[carpd] nodes` and nothing
 else; each value is checked with the key's own validator (so a mistake in another node's value
 fails `--check` here too), and the loader takes the value of the node it loads for. The keys
-that identify the virtual host on the wire (vhid, addresses, password, multicast group, L2
-broadcast) and the check tables cannot differ: the nodes would not recognise each other.
+that identify the virtual host on the wire (the protocol, vhid or vrid, addresses, password,
+multicast group, L2 broadcast) and the check tables cannot differ: the nodes would not
+recognise each other.
 Nothing here knows a protocol: a VRRPv3 `priority` is per-node like CARP's `advskew`.
 Invariants: node names are short host names (a letter or digit, then letters, digits, `_`,
 `-`; at most 63), listed once; a load of a file without `nodes` has no node, and a per-node
@@ -30,8 +31,9 @@ from collections.abc import Callable, Mapping
 from carpd.config.values import BadValueError, type_name
 
 NODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
-SHARED_KEYS = frozenset({"vhid", "address", "addresses", "password", "password_file",
-                         "password_credential", "multicast_group", "l2_broadcast", "check"})
+SHARED_KEYS = frozenset({"protocol", "vhid", "vrid", "address", "addresses", "password",
+                         "password_file", "password_credential", "multicast_group",
+                         "l2_broadcast", "check"})
 
 
 class NodeValueError(Exception):

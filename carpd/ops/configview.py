@@ -1,13 +1,13 @@
 """The running configuration as the operator reads it: `carpctl config` (TOML or JSON).
 
-Owns: `RunningConfig` (what the daemon runs: its VIPs' parameters, the `[carpd]` settings,
-where each password comes from, which sources were "auto"), `render_toml` and `render_json`.
-How it works: every `VipParams` field is written under the key of the same name (the schema's
-names; a new field shows up with no change here), except `password` (where it comes from:
-`password_file = PATH` or `password_credential = NAME`, or a comment for an inline one) and
-`checks` (`[[vip.NAME.check]]` tables). Values are the running ones: defaults written out,
-`source = "auto"` shown as the address it resolved to, with a comment. None is "auto" for the
-keys that take it and otherwise the key is left out, as a file would leave it.
+Owns: `RunningConfig` (what the daemon runs: its VIPs' parameters and, per VIP, the keys and
+values a file would write for them (carpd.config.written makes those, in the app), the
+`[carpd]` settings, where each password comes from, which sources were "auto"),
+`render_toml` and `render_json`.
+How it works: each VIP's keys are written as given, then its password (where it comes from:
+`password_file = PATH` or `password_credential = NAME`, or a comment for an inline one), then
+its checks (`[[vip.NAME.check]]` tables, from `CheckParams`). Values are the running ones:
+defaults written out, `source = "auto"` shown as the address it resolved to, with a comment.
 Invariant: a password's bytes are never read here: `Secret` is only ever named by its origin,
 so neither rendering can show a password, whatever it is. The TOML of a configuration whose
 passwords come from files or credentials loads back to the same VIPs.
@@ -23,9 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from carpd.core.params import CheckParams, Secret, VipParams
+from carpd.core.params import CheckParams, VipParams
 
-AUTO_KEYS = frozenset({"source", "source6", "na_router"})  # None means "auto"
 INLINE = "inline"
 
 
@@ -33,6 +32,7 @@ INLINE = "inline"
 class RunningConfig:
     path: str
     vips: tuple[VipParams, ...]
+    keys: Mapping[str, tuple[tuple[str, object], ...]]  # vip -> (key, value) as written
     carpd: Mapping[str, object] = field(default_factory=dict)  # [carpd] key -> value
     node: str | None = None
     password_sources: Mapping[str, str] = field(default_factory=dict)  # "file PATH", ...
@@ -56,9 +56,10 @@ def render_json(config: RunningConfig) -> dict[str, Any]:
     vips = []
     for vip in config.vips:
         keys: dict[str, Any] = {"name": vip.name}
-        for key, value in _vip_keys(vip).items():
+        for key, value in config.keys.get(vip.name, ()):
             keys[key] = _jsonable(value)
-        keys["password"] = {"from": config.password_sources.get(vip.name, "unknown")}
+        if vip.name in config.password_sources:  # (a VRRPv3 VIP has none)
+            keys["password"] = {"from": config.password_sources[vip.name]}
         keys["check"] = [{k: _jsonable(v) for k, v in _check_keys(c).items()}
                          for c in vip.checks]
         vips.append(keys)
@@ -68,29 +69,15 @@ def render_json(config: RunningConfig) -> dict[str, Any]:
 
 def _vip_lines(vip: VipParams, config: RunningConfig) -> list[str]:
     lines = []
-    for key, value in _vip_keys(vip).items():
+    for key, value in config.keys.get(vip.name, ()):
         note = '  # "auto", resolved' if (vip.name, key) in config.auto else ""
         lines.append(f"{key} = {_toml(value)}{note}")
-    lines.append(_password_line(config.password_sources.get(vip.name), config.path))
-    return lines
+    origin = config.password_sources.get(vip.name)
+    return lines if origin is None else [*lines, _password_line(origin, config.path)]
 
 
-def _vip_keys(vip: VipParams) -> dict[str, object]:
-    """Key -> running value, in field order; the password and checks are written apart."""
-    out: dict[str, object] = {}
-    for f in dataclasses.fields(VipParams):
-        value = getattr(vip, f.name)
-        if f.name in ("name", "checks") or isinstance(value, Secret):
-            continue
-        if value is None and f.name in AUTO_KEYS:
-            value = "auto"
-        if value is not None:
-            out[f.name] = value
-    return out
-
-
-def _password_line(origin: str | None, path: str) -> str:
-    if origin is None or origin == INLINE:
+def _password_line(origin: str, path: str) -> str:
+    if origin == INLINE:
         return f"# password: written inline in {path} (not shown)"
     kind, _, where = origin.partition(" ")
     if kind == "file":

@@ -110,8 +110,6 @@ def test_only_fatal_moves_a_vip_past_the_slowest_skew(workdir: Path) -> None:
     assert cluster_warnings(configs(workdir, text.split("\n[[")[0] + fatal)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="VRRPv3's rule (priority, higher wins) comes with its "
-                   "profile: then drop this marker")
 def test_every_protocol_has_a_preference() -> None:
     assert set(PREFERENCES) == set(ElectionProtocol)
 
@@ -166,3 +164,33 @@ def test_carpd_node_names_this_host_so_its_interfaces_are_checked(
     out = capsys.readouterr()
     assert out.out.count("node web2 (nodes: web1, web2)") == 1
     assert "checked as node web1, which is not this host" in out.err
+
+
+VRRP = HEAD + """
+[vip.api]
+protocol = "vrrp3"
+vrid = 51
+address = "172.16.90.51/24"
+priority = { web1 = 150, web2 = 100 }
+
+[[vip.api.check]]
+type = "tcp"
+host = "127.0.0.1"
+port = 80
+weight = 50
+"""
+
+
+def test_vrrp_prefers_the_higher_priority_and_a_demotion_lowers_it(workdir: Path) -> None:
+    nodes = configs(workdir, VRRP)
+    assert [n for n, _ in preferred_order("api", nodes)] == ["web1", "web2"]
+    assert cluster_warnings(nodes) == [
+        "carpd.toml:14: vip.api.check: check tcp-80 (weight 50) on web1: while it fails web1 "
+        "advertises priority 100, still level with web2 (priority 100), so the VIP stays on "
+        "web1; use weight = 51 or more (or fatal = true)"]
+    tie = configs(workdir, VRRP.replace("priority = { web1 = 150, web2 = 100 }",
+                                        "priority = 120").replace("weight = 50", "fatal = true"))
+    assert cluster_warnings(tie) == [
+        "carpd.toml:12: vip.api.priority: nodes web1, web2 would all claim it with priority "
+        "120: none is preferred, so whichever comes up first stays MASTER; give each node its "
+        "own value (a table of per-node values)"]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from carpd.config.loader import load_config
+from carpd.config.written import written_keys
 from carpd.control.protocol import ProtocolError, Request
 from carpd.core.params import CheckParams, Secret, VipParams
 from carpd.ops.configcmds import ConfigCommands
@@ -50,6 +51,13 @@ vhid = 2
 address = "172.16.90.32/24"
 source = "172.16.90.101"
 password = "{secret}"
+
+[vip.api]
+protocol = "vrrp3"
+vrid = 51
+address = "172.16.90.51/24"
+priority = {{ web1 = 150, web2 = 100 }}
+advert_interval = 0.1
 """
 
 
@@ -62,7 +70,9 @@ def loaded(tmp_path: Path) -> RunningConfig:
     (tmp_path / "carpd.toml").write_text(text)
     config = load_config(tmp_path / "carpd.toml", node="web2")
     web = dataclasses.replace(config.vips[0], source=ipaddress.IPv4Address("172.16.90.102"))
-    return RunningConfig(path=config.path, vips=(web, config.vips[1]), node=config.node,
+    vips = (web, *config.vips[1:])
+    return RunningConfig(path=config.path, vips=vips, node=config.node,
+                         keys={v.name: written_keys(v) for v in vips},
                          carpd={"control_socket": config.control_socket,
                                 "state_directory": config.state_directory,
                                 "metrics_textfile": None, "nodes": config.nodes},
@@ -81,9 +91,10 @@ def test_toml_shows_what_runs_with_defaults_and_the_password_origin(
     text = render_toml(loaded)
     assert leaks(text) == []
     web = text.split("[vip.web]\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert web[:5] == ["vhid = 1", 'interface = "eth0"',
+    assert web[:6] == ['interface = "eth0"', 'protocol = "carp"', "vhid = 1",
                        'addresses = ["172.16.90.31/24", "2001:db8:90::31/64"]',
                        "advbase = 1", "advskew = 100"]  # node web2's value
+    assert "priority" not in "\n".join(web)  # only the keys of its protocol
     assert 'source = "172.16.90.102"  # "auto", resolved' in web
     assert 'source6 = "auto"' in web and 'na_router = "auto"' in web
     assert "upscript" not in text  # None, as a file leaves it out
@@ -100,13 +111,19 @@ def test_toml_loads_back_to_the_running_vips(loaded: RunningConfig, tmp_path: Pa
                                                 f'password_file = "{tmp_path}/carp.key" #'))
     again = load_config(path, node="web2")
     assert again.vips == loaded.vips  # every setting, the checks and the password included
+    api = render_toml(loaded).split("[vip.api]\n", 1)[1].splitlines()
+    assert api[:4] == ['interface = "eth0"', 'protocol = "vrrp3"', "vrid = 51",
+                       'addresses = ["172.16.90.51/24"]']
+    assert "priority = 100" in api and "advert_interval = 0.1" in api
+    assert not any(line.startswith(("advskew", "password")) for line in api)
     assert again.control_socket == loaded.carpd["control_socket"]
 
 
 def test_json_names_the_password_by_origin(loaded: RunningConfig, tmp_path: Path) -> None:
     doc = render_json(loaded)
     assert leaks(json.dumps(doc)) == []
-    web, mail = doc["vips"]
+    web, mail, api = doc["vips"]
+    assert api["priority"] == 100 and "password" not in api  # VRRPv3 has none
     assert web["password"] == {"from": f"file {tmp_path}/carp.key"}
     assert mail["password"] == {"from": "inline"}
     assert web["advskew"] == 100 and web["addresses"] == ["172.16.90.31/24",
@@ -120,7 +137,7 @@ def test_a_credential_is_named_and_any_secret_stays_hidden() -> None:
     check = CheckParams(name="c", type="tcp", weight=5, host="::1", port=1)
     vip = VipParams(name="x", vhid=9, interface="eth0", password=Secret(SECRET.encode()),
                     addresses=(ipaddress.IPv4Interface("10.0.0.9/24"),), checks=(check,))
-    running = RunningConfig(path="/etc/carpd.toml", vips=(vip,),
+    running = RunningConfig(path="/etc/carpd.toml", vips=(vip,), keys={},
                             password_sources={"x": "credential carp"})
     text = render_toml(running)
     assert 'password_credential = "carp"' in text and leaks(text) == []
