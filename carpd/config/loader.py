@@ -37,7 +37,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-import socket
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -139,12 +138,6 @@ class Config:
             text = f"{text} (inherited by vip.{vip})"
         return _located(self.path, at.line, at.key, text)
 
-    def locate_vip(self, vip: str, text: str) -> str:
-        """`text` about VIP `vip` as a whole: at the first line of its own keys."""
-        own = [at.line for (name, _), at in self.keys.items()
-               if name == vip and at.key.startswith(f"vip.{vip}.") and at.line is not None]
-        return _located(self.path, min(own, default=None), f"vip.{vip}", text)
-
 
 @dataclass(frozen=True, slots=True)
 class _Setting:
@@ -181,7 +174,7 @@ class _Loader:
     """One pass over one file; raises ConfigError at the first problem (file order)."""
 
     def __init__(self, path: str, text: str, environ: Mapping[str, str],
-                 node: str | None, hostname: str) -> None:
+                 node: str | None, hostname: str | None) -> None:
         self.path = path
         self.environ = environ
         self.requested, self.hostname = node, hostname
@@ -443,6 +436,5 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
         text, document = read_document(name)
     except FileRefused as err:
         raise ConfigError(name, err.line, "", err.reason) from None
-    loader = _Loader(name, text, os.environ if environ is None else environ, node,
-                     socket.gethostname() if hostname is None else hostname)
+    loader = _Loader(name, text, os.environ if environ is None else environ, node, hostname)
     return loader.load(document)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from carpd.config.loader import Config
+from carpd.config.loader import Config, ConfigError
 from carpd.core.carp.election import MAX_ADVSKEW, effective_advskew, interval_key
 from carpd.core.params import CheckParams, VipParams
 from carpd.core.profile import MAX_DEMOTION, ElectionProtocol
@@ -155,7 +155,10 @@ def _remedy(pref: Preference, vip: VipParams, check: CheckParams,
 
 
 def _locate(config: Config, vip: str, key: str, text: str) -> str:
-    """At the VIP's `key` where it is written, else at the VIP."""
+    """At the VIP's `key` where it is written, else at the VIP (the first line of its own
+    keys), as the loader locates its messages."""
     if (vip, key) in config.keys:
         return config.locate(vip, key, text)
-    return config.locate_vip(vip, text)
+    own = [at.line for (name, _), at in config.keys.items()
+           if name == vip and at.key.startswith(f"vip.{vip}.") and at.line is not None]
+    return str(ConfigError(config.path, min(own, default=None), f"vip.{vip}", text))

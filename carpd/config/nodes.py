@@ -18,14 +18,15 @@ Nothing here knows a protocol: a VRRPv3 `priority` is per-node like CARP's `advs
 Invariants: node names are short host names (a letter or digit, then letters, digits, `_`,
 `-`; at most 63), listed once; a load of a file without `nodes` has no node, and a per-node
 table in it is an error that says to declare the nodes.
-Must not: read files, the environment or the host name (the loader passes it in), or locate
-errors (it raises `NodeValueError` with the key path below the table; the loader locates it).
+Must not: read files or the environment, or locate errors (it raises `NodeValueError` with
+the key path below the table; the loader locates it).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import socket
 from collections.abc import Callable, Mapping
 
 from carpd.config.values import BadValueError, type_name
@@ -64,8 +65,10 @@ def short_hostname(hostname: str) -> str:
     return hostname.split(".", 1)[0]
 
 
-def select_node(nodes: tuple[str, ...], requested: str | None, hostname: str) -> str | None:
-    """The node a load is for, None for a file without nodes; BadValueError says why none."""
+def select_node(nodes: tuple[str, ...], requested: str | None,
+                hostname: str | None = None) -> str | None:
+    """The node a load is for, None for a file without nodes; BadValueError says why none.
+    `hostname` defaults to this host's name."""
     if not nodes:
         if requested is not None:
             raise BadValueError(f"--node {requested}: this file names no nodes (add [carpd] "
@@ -75,7 +78,7 @@ def select_node(nodes: tuple[str, ...], requested: str | None, hostname: str) ->
         if requested not in nodes:
             raise BadValueError(f"--node {requested}: {_not_a_node(requested, nodes)}")
         return requested
-    short = short_hostname(hostname)
+    short = short_hostname(socket.gethostname() if hostname is None else hostname)
     match = [n for n in nodes if n.lower() == short.lower()]  # host names ignore case
     if match:
         return match[0]
