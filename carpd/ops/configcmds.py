@@ -5,8 +5,11 @@ Owns: `ConfigService`, what these commands need from the side that can read and 
 file (carpd.app.reloading implements it; ops never imports the loader), and `ConfigCommands`,
 which answers them:
 - `reload` with `dry_run: true`: the service loads the file on disk and plans the reload as a
-  reload would (carpd.driver.preview); nothing is applied. `dry_run: false` is refused with a
-  pointer to `systemctl reload carpd`: applying goes through SIGHUP, one reload at a time;
+  reload would (carpd.driver.preview); nothing is applied. It changes nothing, yet only a
+  peer that may write may ask: it shows the file on disk, which may be readable by root only
+  (anyone who may look sees what runs, in status and `config`). `dry_run: false` is refused
+  with a pointer to `systemctl reload carpd`: applying goes through SIGHUP, one reload at a
+  time;
 - `config` (`json: true` for the JSON form): the running configuration, rendered by
   carpd.ops.configview, passwords only by where they come from;
 - `status`: `config` tells whether the file on disk is the one running, and the last refused
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from carpd.control.protocol import ProtocolError, Request
+from carpd.control.protocol import Peer, ProtocolError, Request
 from carpd.ops.configview import RunningConfig, render_json, render_toml
 
 
@@ -37,7 +40,11 @@ class ConfigCommands:
     def __init__(self, service: ConfigService) -> None:
         self._service = service
 
-    async def reload(self, req: Request) -> dict[str, Any]:
+    async def reload(self, req: Request, peer: Peer | None) -> dict[str, Any]:
+        if peer is not None and not peer.may_write:
+            raise ProtocolError(f"permission denied: uid {peer.uid} may look at what runs but "
+                                "not at the file on disk (root or the control socket's group "
+                                "may)")
         if req.args.get("dry_run") is not True:
             raise ProtocolError("only a dry run is done through the control socket "
                                 "(dry_run: true); apply with `systemctl reload carpd` "

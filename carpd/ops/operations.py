@@ -104,7 +104,7 @@ class Operations:
         """One control request; `peer` is None for in-process callers (trusted). The
         configuration's commands (and status's `config` section) are ops/configcmds.py's."""
         if self._config is not None and req.cmd == "reload":
-            return await self._config.reload(req)
+            return await self._config.reload(req, peer)
         if self._config is not None and req.cmd == "config":
             return self._config.config(req)
         result = self._commands.run(req, peer)

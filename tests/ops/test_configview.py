@@ -15,7 +15,7 @@ import pytest
 
 from carpd.config.loader import load_config
 from carpd.config.written import written_keys
-from carpd.control.protocol import ProtocolError, Request
+from carpd.control.protocol import Peer, ProtocolError, Request
 from carpd.core.params import CheckParams, Secret, VipParams
 from carpd.ops.configcmds import ConfigCommands
 from carpd.ops.configview import RunningConfig, render_json, render_toml
@@ -160,10 +160,14 @@ class FakeService:
 
 def test_commands_route_dry_run_config_and_the_status_section(loaded: RunningConfig) -> None:
     commands = ConfigCommands(FakeService(loaded))
-    assert asyncio.run(commands.reload(Request(cmd="reload", args={"dry_run": True}))) == {
-        "valid": True, "text": "planned"}
+    dry = Request(cmd="reload", args={"dry_run": True})
+    writer = Peer(pid=1, uid=0, gid=0, may_write=True)
+    assert asyncio.run(commands.reload(dry, writer)) == {"valid": True, "text": "planned"}
     with pytest.raises(ProtocolError, match="systemctl reload carpd"):
-        asyncio.run(commands.reload(Request(cmd="reload")))
+        asyncio.run(commands.reload(Request(cmd="reload"), None))
+    with pytest.raises(ProtocolError, match="permission denied: uid 1000 may look at what "
+                       "runs but not at the file on disk"):
+        asyncio.run(commands.reload(dry, Peer(pid=2, uid=1000, gid=1000, may_write=False)))
     assert commands.config(Request(cmd="config"))["text"] == render_toml(loaded)
     assert commands.config(Request(cmd="config", args={"json": True})) == render_json(loaded)
     assert asyncio.run(commands.status({"vips": []})) == {"vips": [],
