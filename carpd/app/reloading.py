@@ -12,7 +12,8 @@ refusal that `Daemon.refusal` keeps), and implements carpd.ops.configcmds.Config
   origins and "auto" sources, for carpd.ops.configview;
 - `file_state`: whether the file on disk still has the digest of the running one. The file is
   stat'ed on each request and read (in a thread, at most the loader's size bound) only when
-  its size, times or inode changed, so a status poll costs one stat.
+  its size, times or inode changed, so a status poll costs one stat; a path that is not a
+  regular file (a FIFO would block the read) is "unreadable".
 Invariants: an invalid file, a refused reload or a bug in one never ends the loop or leaves
 systemd without READY=1; the running configuration changes only through `Daemon.reload`.
 Must not: hold protocol or planning logic, or show a password (only its origin).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,6 +127,8 @@ class ConfigKeeper:
             st = os.stat(self.applied.path)
         except OSError:
             return None
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read: not a config file
+            return None
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         if key != self._seen[0]:
             self._seen = (key, await asyncio.to_thread(_digest, self.applied.path))
@@ -132,8 +136,8 @@ class ConfigKeeper:
 
 
 def _digest(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
+    try:  # non-blocking, as the loader opens it (carpd.config.reading)
+        with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NONBLOCK)) as handle:
             return hashlib.sha256(handle.read(MAX_FILE_BYTES + 1)).hexdigest()
     except OSError:
         return None

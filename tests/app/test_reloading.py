@@ -6,6 +6,7 @@ refusal, fixed), and the running configuration names where passwords come from."
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,16 @@ def test_status_and_config_through_the_operator_side(tmp_path: Path) -> None:
     text = out["config"]["text"]
     assert 'source = "172.16.90.101"  # "auto", resolved' in text
     assert f'password_file = "{tmp_path}/carp.key"' in text and "s3cret" not in text
+
+
+def test_a_fifo_in_place_of_the_file_is_unreadable_and_never_blocks(tmp_path: Path) -> None:
+    async def steps(keeper: ConfigKeeper, reload: Any, write: Any, d: Harness) -> dict[str, Any]:
+        path = tmp_path / "carpd.toml"
+        path.unlink()
+        os.mkfifo(path)
+        gone = await keeper.file_state()
+        path.unlink()
+        return {"fifo": gone, "missing": await keeper.file_state()}
+
+    out = scene(tmp_path, steps)
+    assert out["fifo"]["on_disk"] == "unreadable" and out["missing"]["on_disk"] == "unreadable"
