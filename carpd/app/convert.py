@@ -206,16 +206,16 @@ class _Converter:
 
     def sync_key(self, vip: Vip, group: Group | None, group_names: dict[str, str]) -> None:
         """sync_group: the instance's group, or for a split instance one named after it."""
+        if vip.split_from is not None:
+            self.findings.append(Finding(vip.origin.where, f"vrrp_instance {vip.kname}", DIFF,
+                                         f"its IPv{vip.family} addresses become VIP "
+                                         f"{vip.table.name[4:]} (same vrid, multicast, in one "
+                                         "sync_group with the other family): a keepalived peer "
+                                         "running this instance sends no adverts for them, so "
+                                         "convert both servers together"))
         key = group.name if group is not None else None
         if key is None and (vip.split_from is not None or self.is_split(vip)):
             key = f"instance {vip.kname}"
-            if vip.split_from is not None:
-                self.findings.append(Finding(vip.origin.where, f"vrrp_instance {vip.kname}", DIFF,
-                                             f"its IPv{vip.family} addresses become VIP "
-                                             f"{vip.table.name[4:]} (same vrid, multicast, in one "
-                                             "sync_group with the other family): a keepalived "
-                                             "peer running this instance sends no adverts for "
-                                             "them, so convert both servers together"))
         if key is None:
             return
         if key not in group_names:

@@ -206,7 +206,8 @@ def _process_probe(defs: Definitions, block: Statement,
     rise = 1 + math.ceil(delays["fork_delay"])
     fall = 1 + math.ceil(delays["terminate_delay"])
     if rise > 1 or fall > 1:
-        findings.append(Finding(block.where, "delay", DIFF, "carpd polls the process every "
+        findings.append(Finding(block.where, f"vrrp_track_process {block.args[0]} delay", DIFF,
+                                "carpd polls the process every "
                                 "second: the delays become rise/fall counts of 1 s polls"))
     timing = _timing(1.0, None, rise, fall, where=block.where, findings=findings)
     return Probe(check_name(block.args[0]), [("type", "exec"), ("command", command), *timing],
