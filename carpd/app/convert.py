@@ -3,7 +3,7 @@
 Owns: the subcommand's arguments and exit codes (0 everything translated; 1 something was
 left out or differs, the output still printed; 2 the file cannot be read or parsed, one line
 `carpd convert: error: FILE:LINE: REASON`, no traceback), and the translation of a whole
-configuration: global_defs (vrrp_version, vrrp_strict, vrrp_check_unicast_src, script_user),
+configuration: global_defs (vrrp_version, vrrp_check_unicast_src, script_user; the rest reported),
 the definitions the tracking refers to, vrrp_sync_group (-> sync_group, and its track_* on
 every member), each vrrp_instance through carpd.app.keepalived.vips, the carpd names of
 VIPs and groups (lowercase, invalid characters as '-', unique), the checks and the priority
@@ -127,12 +127,10 @@ class _Converter:
             if keyword == "vrrp_version" and stmt.args[:1] in (("2",), ("3",)):
                 self.glob.version = int(stmt.args[0])
                 continue
-            if keyword == "vrrp_strict":
-                self.glob.strict = True
-            elif keyword == "vrrp_check_unicast_src":
+            if keyword == "vrrp_check_unicast_src":
                 self.glob.check_unicast_src = True
                 continue
-            elif keyword == "script_user":
+            if keyword == "script_user":
                 self.defs.script_user = stmt.args
             entry = global_entry(keyword)
             if entry is None:

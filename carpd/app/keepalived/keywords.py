@@ -43,8 +43,11 @@ NO_MAIL = "carpd sends no mail; every state change is a journal record (CARP_STA
 SCHEDULING = ("carpd's scheduling and memory are its systemd unit's business (Nice=, CPUAffinity=, "
               "CPUSchedulingPolicy=, MemoryLock via LimitMEMLOCK=)")
 LVS = "carpd does no load balancing: keep keepalived (or ipvsadm) for the LVS part"
-STRICT = ("carpd does not copy vrrp_strict: it installs no firewall rules and keeps its own "
-          "checks; the no_accept part is carried over as accept_mode")
+STRICT = ("carpd does not copy vrrp_strict: it installs no firewall rules, so a master accepts "
+          "traffic to its VIPs (strict mode's no_accept; filter it in your firewall if needed), "
+          "and it keeps its own receive checks")
+NO_ACCEPT = ("carpd's VIPs are ordinary addresses, so a master always accepts traffic to them "
+             "(accept_mode = false is refused); filter it in your firewall if needed")
 FIFO = "carpd has no notify FIFO; `carpctl watch` streams every state change"
 GARP = ("carpd announces a new master with garp_count/na_count (3) gratuitous ARPs/NAs, "
         "garp_interval/na_interval (1 s) apart, and no later refresh; set those keys if your "
@@ -103,7 +106,7 @@ GLOBAL_DEFS: Table = {
                                          "to a higher priority"),
     "vrrp_down_timer_adverts": (NT, "carpd's Master_Down_Interval is always 3 intervals plus "
                                     "the skew, as RFC 5798 says"),
-    "vrrp_strict": (NOTE, STRICT),
+    "vrrp_strict": (DIFF, STRICT),
     "vrrp_iptables": (NOTE, "carpd installs no firewall rules"),
     "vrrp_ipsets": (NOTE, "carpd installs no firewall rules"),
     "nftables": (NOTE, "carpd installs no firewall rules"),
@@ -188,7 +191,8 @@ INSTANCE: Table = {
     "virtual_rules": (NT, "carpd moves addresses only: add the rules in a master unit "
                           "(master_units) or an upscript"),
     "skip_check_adv_addr": (NOTE, "carpd checks every advert the same way"),
-    "strict_mode": (NOTE, STRICT),
+    "strict_mode": (DIFF, STRICT),
+    "no_accept": (NT, NO_ACCEPT),
     "debug": (NOTE, "carpd's log goes to the journal; `carpctl explain` shows the election"),
     "notify_stop": (NT, "carpd runs the downscript when a MASTER stops; there is no separate "
                         "stop hook"),

@@ -3,9 +3,9 @@
 Owns: `map_instance`, `Globals` (what global_defs says about every instance) and `Vip` (a
 table being built, with its tracking, sync group and origin). The mapping:
 interface, virtual_router_id -> vrid, priority (255 -> owner = true), advert_int ->
-advert_interval, nopreempt -> preempt = false, preempt_delay, accept/no_accept (and
-vrrp_strict's implied no_accept) -> accept_mode, unicast_src_ip/mcast_src_ip -> source or
-source6, unicast_peer -> peers (with accept_source "peers" when keepalived checked the
+advert_interval, nopreempt -> preempt = false, preempt_delay, accept (carpd's only mode;
+no_accept and vrrp_strict's implied no_accept are reported), unicast_src_ip/mcast_src_ip ->
+source or source6, unicast_peer -> peers (with accept_source "peers" when keepalived checked the
 source: check_unicast_src, min_ttl/max_ttl; "any" otherwise, as keepalived accepted any; and
 accept_ttl from min_ttl, 1 without: keepalived skips the TTL check for unicast),
 unicast_ttl -> peer_ttl, virtual_ipaddress -> address(es). A carpd VRRP VIP has one family (RFC
@@ -44,7 +44,7 @@ IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 OPTION_ARGS = {"brd", "broadcast", "dev", "scope", "label", "peer", "preferred_lft",
                "track_group"}
 SIMPLE = {"state", "interface", "virtual_router_id", "priority", "advert_int", "nopreempt",
-          "preempt", "preempt_delay", "accept", "no_accept", "version", "unicast_src_ip",
+          "preempt", "preempt_delay", "accept", "version", "unicast_src_ip",
           "mcast_src_ip", "unicast_ttl", "check_unicast_src", "authentication"}
 ADDRESS_BLOCKS = ("virtual_ipaddress", "virtual_ipaddress_excluded")
 
@@ -52,7 +52,6 @@ ADDRESS_BLOCKS = ("virtual_ipaddress", "virtual_ipaddress_excluded")
 @dataclass
 class Globals:
     version: int = 2
-    strict: bool = False
     check_unicast_src: bool = False
     vrrp2_as_vrrp3: bool = False
 
@@ -240,7 +239,6 @@ def _election(got: _Gathered, table: Table, glob: Globals, findings: list[Findin
             table.set("preempt_delay", float(stmt.args[0]))
         except (IndexError, ValueError):
             findings.append(Finding(stmt.where, stmt.keyword, NT, "needs a number of seconds"))
-    _accept(got, table, glob, owner)
     if "state" in got.simple:
         _state(got.simple["state"], owner, findings)
     return owner
@@ -257,13 +255,6 @@ def _advert(stmt: Statement, table: Table, findings: list[Finding]) -> None:
         findings.append(Finding(stmt.where, stmt.keyword, NOTE, f"{seconds:g} s rounded to "
                                 f"{rounded:g} s (VRRPv3 counts centiseconds, as keepalived does)"))
     table.set("advert_interval", float(rounded))
-
-
-def _accept(got: _Gathered, table: Table, glob: Globals, owner: bool) -> None:
-    if "no_accept" in got.simple:
-        table.set("accept_mode", False)
-    elif glob.strict and "accept" not in got.simple and not owner:
-        table.set("accept_mode", False, "vrrp_strict implies no_accept")
 
 
 def _state(stmt: Statement, owner: bool, findings: list[Finding]) -> None:
