@@ -147,6 +147,11 @@ def _address(line: Statement, interface: str, findings: list[Finding]
     except ValueError:
         findings.append(Finding(line.where, line.keyword, NT, "not an IP address"))
         return None
+    if address.version == 6 and address.ip.is_link_local:
+        findings.append(Finding(line.where, line.keyword, NT, "carpd refuses link-local VIPs "
+                                "(docs/configuration.md); its adverts then list one address "
+                                "fewer, which a keepalived peer that has it rejects"))
+        return None
     deprecated = address.version == 6 and address.network.prefixlen == 128
     args = list(line.args)
     while args:
