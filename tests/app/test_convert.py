@@ -337,7 +337,8 @@ def test_systemctl_hooks_become_master_units(tmp_path: Path) -> None:
 def test_a_hook_with_arguments_or_another_user_is_not_translated(tmp_path: Path) -> None:
     result = convert_text(tmp_path, instance(
         "    virtual_ipaddress {\n        10.0.0.1/24\n    }\n"
-        '    notify_master "/usr/local/bin/vip up" \n    notify_backup /usr/local/bin/down nobody\n'))
+        '    notify_master "/usr/local/bin/vip up"\n'
+        "    notify_backup /usr/local/bin/down nobody\n"))
     assert "bare absolute path" in found(result, "notify_master").reason
     assert "own user" in found(result, "notify_backup").reason
     assert "upscript" not in result.text and "downscript" not in result.text
