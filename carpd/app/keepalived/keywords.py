@@ -100,8 +100,9 @@ GLOBAL_DEFS: Table = {
     "vrrp_gna_interval": (NOTE, GARP),
     "vrrp_min_garp": (NOTE, GARP),
     "vrrp_garp_extra_if": (NOTE, GARP),
-    "vrrp_lower_prio_no_advert": (NOTE, "carpd never answers a lower-priority advert with its "
-                                        "own (the RFC's behaviour, what this asks for)"),
+    "vrrp_lower_prio_no_advert": (NT, "a carpd MASTER always answers a lower-priority advert "
+                                      "at once with its own and one round of GARPs/NAs (RFC "
+                                      "9568, keepalived's default); it cannot be switched off"),
     "vrrp_higher_prio_send_advert": (NT, "carpd does not send a last advert before yielding "
                                          "to a higher priority"),
     "vrrp_down_timer_adverts": (NT, "carpd's Master_Down_Interval is always 3 intervals plus "
@@ -113,8 +114,8 @@ GLOBAL_DEFS: Table = {
     "nftables_priority": (NOTE, "carpd installs no firewall rules"),
     "nftables_ifindex": (NOTE, "carpd installs no firewall rules"),
     "nftables_counters": (NOTE, "carpd installs no firewall rules"),
-    "vrrp_skip_check_adv_addr": (NOTE, "carpd checks an advert's fields the same way whatever "
-                                       "the master"),
+    "vrrp_skip_check_adv_addr": (NOTE, "carpd never compares an advert's address list (a MAY "
+                                       "of RFC 5798), so there is nothing to skip"),
     "vrrp_notify_fifo": (NT, FIFO),
     "vrrp_notify_fifo_script": (NT, FIFO),
     "notify_fifo": (NT, FIFO),
@@ -132,8 +133,8 @@ GLOBAL_DEFS: Table = {
     "process_name": (NOTE, "carpd is one process named carpd"),
     "instance": (NOTE, "one carpd per host reads one file"),
     "use_pid_dir": (NOTE, "carpd writes no pid file (systemd tracks it)"),
-    "dynamic_interfaces": (NOTE, "carpd waits for a missing interface (INIT) and follows it "
-                                 "when it appears"),
+    "dynamic_interfaces": (NT, "carpd needs every VIP's interface at start (exit 6); it "
+                               "follows an interface deleted and re-created later"),
     "vrrp_startup_delay": (NT, "carpd's boot hold-down waits for carrier, the source address, "
                                "require_units and every check's first result instead of a fixed "
                                "delay"),
@@ -174,8 +175,8 @@ INSTANCE: Table = {
     "native_ipv6": (NOTE, "the addresses decide the family in carpd too"),
     "dont_track_primary": (NT, "carpd always follows its interface: lost carrier is INIT"),
     "track_bfd": (NT, "carpd has no BFD; a tcp or exec check can watch the peer instead"),
-    "track_src_ip": (NOTE, "carpd refuses to start when the source is not on the interface "
-                           "and keeps the VIP in INIT while it is missing"),
+    "track_src_ip": (NT, "carpd refuses to start when a configured source is not on the "
+                         "interface (exit 6) but has no FAULT for a source removed later"),
     "mcast_dst_ip": (NT, "carpd's VRRP adverts go to the RFC 5798 groups (224.0.0.18, "
                          "ff02::12)"),
     "unicast_fault_no_peer": (NOTE, "carpd never falls back to multicast: no peers means "
@@ -190,7 +191,7 @@ INSTANCE: Table = {
                            "(master_units) or an upscript"),
     "virtual_rules": (NT, "carpd moves addresses only: add the rules in a master unit "
                           "(master_units) or an upscript"),
-    "skip_check_adv_addr": (NOTE, "carpd checks every advert the same way"),
+    "skip_check_adv_addr": (NOTE, "carpd never compares an advert's address list"),
     "strict_mode": (DIFF, STRICT),
     "no_accept": (NT, NO_ACCEPT),
     "debug": (NOTE, "carpd's log goes to the journal; `carpctl explain` shows the election"),
