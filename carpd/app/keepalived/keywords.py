@@ -182,7 +182,8 @@ INSTANCE: Table = {
     "unicast_fault_no_peer": (NOTE, "carpd never falls back to multicast: no peers means "
                                     "multicast, configured peers mean unicast"),
     "old_unicast_checksum": (NT, "carpd sends the RFC 5798 checksum over the real destination "
-                                 "only; keepalived before 1.3.7 used the group address"),
+                                 "(it accepts the old group-address form on receive); it never "
+                                 "sends the old form"),
     "promote_secondaries": (NOTE, "carpd removes only its own addresses; set "
                                   "net.ipv4.conf.IFACE.promote_secondaries=1 yourself if other "
                                   "addresses share the VIP's prefix"),
