@@ -433,3 +433,24 @@ def test_the_self_check_reports_what_carpd_would_refuse(capsys: pytest.CaptureFi
     line = next(x for x in err.splitlines() if "<output>" in x)
     assert "vip.vi_1.upscript: not translated: carpd's loader refuses the output" in line
     assert os.path.exists(conf)
+
+
+def test_the_worked_example_in_the_docs_is_the_converters_output() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "migrating-from-keepalived.md").read_text()
+    shown = doc.split("prints:\n\n```toml\n", 1)[1].split("```", 1)[0]
+    result = convert_sample("pair_a.conf")
+    assert result.text.replace(str(SAMPLES / "pair_a.conf"),
+                               "/etc/keepalived/keepalived.conf") == shown
+    stderr = doc.split("and on stderr", 1)[1].split("```\n", 1)[1].split("```", 1)[0]
+    listed = [line.removeprefix("carpd convert: ") for line in stderr.splitlines()[:-1]]
+    assert listed == [str(f).replace(str(SAMPLES / "pair_a.conf"),
+                                     "/etc/keepalived/keepalived.conf")
+                      for f in result.findings]
+
+
+def test_odd_characters_in_names_and_paths_stay_valid_toml(tmp_path: Path) -> None:
+    result = convert_text(tmp_path, instance(
+        "    virtual_ipaddress {\n        10.0.0.1/24\n    }\n", name="We\x07b\x7f\u00e9"))
+    document = tomllib.loads(result.text)
+    assert list(document["vip"]) == ["we-b--"]
+    assert "# vrrp_instance We?b?\u00e9 (" in result.text

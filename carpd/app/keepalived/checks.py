@@ -124,6 +124,7 @@ def _as_user(argv: tuple[str, ...], user: tuple[str, ...]) -> list[str]:
 
 
 def _script_probe(defs: Definitions, block: Statement, findings: list[Finding]) -> Probe | None:
+    """A vrrp_script block (one flat case per keyword, hence the length)."""
     argv: tuple[str, ...] = ()
     values: dict[str, float] = {}
     user: tuple[str, ...] = defs.script_user
@@ -134,7 +135,7 @@ def _script_probe(defs: Definitions, block: Statement, findings: list[Finding]) 
                 words = quoted_words(stmt.raw, stmt.where)
                 argv = quoted_words(words[1], stmt.where) if len(words) > 1 else ()
             case "interval" | "timeout" | "rise" | "fall":
-                number = _number(stmt, 0, findings)
+                number = _number(stmt, 1, findings)  # keepalived turns 0 into 1
                 if number is not None:
                     values[stmt.keyword] = number
             case "weight":
@@ -164,6 +165,7 @@ def ere_literal(text: str) -> str:
 
 def _process_probe(defs: Definitions, block: Statement,
                    findings: list[Finding]) -> Probe | None:
+    """A vrrp_track_process block (one flat case per keyword, hence the length)."""
     del defs
     process: tuple[str, ...] = ()
     full = False

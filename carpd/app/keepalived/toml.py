@@ -1,7 +1,8 @@
 """A small TOML writer for the converter's output: tables of plain keys, with comments.
 
 Owns: `Table` (a `[name]` or `[[name]]` header, comment lines above it, and ordered keys, each
-with an optional trailing comment) and `render(header_comments, tables)`. Values are strings
+with an optional trailing comment) and `render(header_comments, tables)`. Comments lose their
+control characters (shown as `?`), which TOML does not allow in them. Values are strings
 (basic strings, with `"`, `\\` and control characters escaped), booleans, integers, floats
 (written so that TOML reads back the same float: `1.0`, `0.1`, never an exponent) and arrays
 of those. The output is what tomllib parses back to the same values (tests check it).
@@ -72,8 +73,13 @@ def value_text(value: Value) -> str:
     return string(value)
 
 
+def comment(text: str) -> str:
+    """`text` fit for a TOML comment: no control characters (TOML allows only tab)."""
+    return "".join(char if char.isprintable() else "?" for char in text)
+
+
 def _comment_lines(comments: Sequence[str]) -> list[str]:
-    return [f"# {line}".rstrip() for text in comments for line in text.split("\n")]
+    return [f"# {comment(line)}".rstrip() for text in comments for line in text.split("\n")]
 
 
 def render(header_comments: Sequence[str], tables: Sequence[Table]) -> str:
@@ -82,7 +88,7 @@ def render(header_comments: Sequence[str], tables: Sequence[Table]) -> str:
         lines.append("")
         lines.extend(_comment_lines(table.comments))
         lines.append(f"[[{table.name}]]" if table.array else f"[{table.name}]")
-        for key, value, comment in table.keys:
-            tail = f"  # {comment}" if comment else ""
+        for key, value, note in table.keys:
+            tail = f"  # {comment(note)}" if note else ""
             lines.append(f"{key} = {value_text(value)}{tail}")
     return "\n".join(lines).lstrip("\n") + "\n"

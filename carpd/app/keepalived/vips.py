@@ -64,7 +64,6 @@ class Vip:
     origin: Statement
     tracked: list[Tracked] = field(default_factory=list)
     split_from: Vip | None = None  # the VIP of the instance's main family, for a split VIP
-    sync_group: str | None = None
 
 
 @dataclass
@@ -126,8 +125,9 @@ def _version(kname: str, got: _Gathered, glob: Globals, family: int, *, where: S
     version = glob.version if stmt is None else (_int(stmt, 2, 3, findings) or glob.version)
     if family == 6 or version == 3:
         return True
-    why = ("keepalived runs it as VRRPv2 (its default for IPv4; no `vrrp_version 3` in "
-           "global_defs, no `version 3` here) and carpd speaks VRRPv3 only")
+    why = ("keepalived runs it as VRRPv2 (" + ("`version 2` here" if stmt is not None else
+           "its default for IPv4; no `vrrp_version 3` in global_defs, no `version 3` here")
+           + ") and carpd speaks VRRPv3 only")
     if glob.vrrp2_as_vrrp3:
         findings.append(Finding(where.where, f"vrrp_instance {kname}", DIFF, f"{why}: translated "
                                 "as VRRPv3 (--vrrp2-as-vrrp3); its keepalived peers must be "
