@@ -261,6 +261,10 @@ class _Converter:
                                                  "no vrrp_instance"))
         tables = self.tables(self.all_vips, member_of)
         self.unused()
+        if not self.instances:
+            self.findings.append(Finding(Where(self.source, 1), "vrrp_instance", NT,
+                                         "the configuration has no vrrp_instance: nothing to "
+                                         "convert"))
         return tables
 
     def unused(self) -> None:
@@ -312,7 +316,8 @@ def _parser() -> argparse.ArgumentParser:
         "(exit 0 all translated, 1 something left out, 2 unreadable or unparsable).")
     parser.add_argument("source", choices=["keepalived"], help="the other daemon")
     parser.add_argument("file", help="its configuration, e.g. /etc/keepalived/keepalived.conf")
-    parser.add_argument("--config-id", default=socket.gethostname().split(".", 1)[0],
+    parser.add_argument("--config-id", metavar="ID",
+                        default=socket.gethostname().split(".", 1)[0],
                         help="keepalived's config id for `@ID` lines (keepalived -i; default "
                              "this host's short name, as keepalived)")
     parser.add_argument("--vrrp2-as-vrrp3", action="store_true",

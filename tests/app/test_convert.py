@@ -454,3 +454,10 @@ def test_odd_characters_in_names_and_paths_stay_valid_toml(tmp_path: Path) -> No
     document = tomllib.loads(result.text)
     assert list(document["vip"]) == ["we-b--"]
     assert "# vrrp_instance We?b?\u00e9 (" in result.text
+
+
+def test_a_file_without_instances_is_not_a_success(tmp_path: Path) -> None:
+    result = convert_text(tmp_path, "! only a comment\ninclude conf.d/*.conf\n")
+    assert result.vips == 0 and result.exit_code == 1
+    assert "no vrrp_instance" in found(result, "vrrp_instance").reason
+    assert "matches no file" in found(result, "include").reason

@@ -173,18 +173,21 @@ def _unconditional(line: str) -> bool:
 
 
 def _read_text(path: str, where: Where | None) -> str:
+    """The text of `path`; `where` is the include line that names it (None: the main file,
+    which the error already names)."""
+    name = "the file" if where is None else path
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as err:
-        raise ConfError(path, where, f"cannot read {path}: {err.strerror or err}") from None
+        raise ConfError(path, where, f"cannot read {name}: {err.strerror or err}") from None
     if len(data) > MAX_BYTES:
-        raise ConfError(path, where, f"{path} is larger than 1 MiB; a keepalived.conf is far "
+        raise ConfError(path, where, f"{name} is larger than 1 MiB; a keepalived.conf is far "
                                      "smaller")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ConfError(path, where, f"{path} is not UTF-8 text (byte {err.start})") from None
+        raise ConfError(path, where, f"{name} is not UTF-8 text (byte {err.start})") from None
 
 
 def decomment(text: str) -> str:
