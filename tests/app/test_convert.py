@@ -461,3 +461,15 @@ def test_a_file_without_instances_is_not_a_success(tmp_path: Path) -> None:
     assert result.vips == 0 and result.exit_code == 1
     assert "no vrrp_instance" in found(result, "vrrp_instance").reason
     assert "matches no file" in found(result, "include").reason
+
+
+@pytest.mark.parametrize(("config_id", "priority"), [("lb-a", 150), ("lb-b", 100)])
+def test_one_shared_file_converts_per_server(tmp_path: Path, config_id: str,
+                                            priority: int) -> None:
+    result = convert_sample("includes.conf", config_id)
+    config = load(tmp_path, result)
+    assert {(v.name, v.priority) for v in config.vips} == {("app", priority),
+                                                           ("mail", priority)}
+    assert [str(a) for a in vip(config, "app").addresses] == ["192.0.2.80/24"]
+    assert vip(config, "mail").checks == ()
+    assert found(result, "include").severity is NOTE  # the skipped conditional lines
