@@ -1,7 +1,8 @@
 """The `carpd` command: parse arguments, load the configuration, check it or run the daemon.
 
 Owns: the command line (`carpd [--config PATH] [--node NAME] [--check | --cleanup]
-[--version]`; `--node` picks the node of a file with per-node values), the
+[--version]`; `--node` picks the node of a file with per-node values; and `carpd convert
+...`, handed to carpd.app.convert), the
 `--check` summary and the exit codes: 0 valid / daemon exited cleanly, 2 invalid configuration
 or usage (as argparse) and, for `--check`, a file that cannot work on this host (the host
 checks of carpd.config.hostcheck), whatever `carpd.app.wiring.run` (or
@@ -52,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                              "master units, then exit (systemd runs it after carpd exits: "
                              "ExecStopPost=); idempotent, needs no password")
     parser.add_argument("--version", action="version", version=f"carpd {__version__}")
+    parser.epilog = ("`carpd convert keepalived FILE` prints the carpd.toml equivalent of a "
+                     "keepalived.conf (see `carpd convert --help`).")
     return parser
 
 
@@ -129,7 +132,12 @@ def _run_daemon(config: Config, node: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["convert"]:
+        from carpd.app.convert import main as convert  # a subcommand of its own
+
+        return convert(arguments[1:])
+    args = _parser().parse_args(arguments)
     if args.cleanup:
         from carpd.app.cleanup import cleanup  # netlink only when actually cleaning up
 
