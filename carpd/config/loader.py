@@ -44,7 +44,7 @@ from typing import Any
 
 from carpd.config.checks import BadCheckError
 from carpd.config.lines import LineIndex, split_key
-from carpd.config.nodes import NodeValueError, per_node_values, select_node
+from carpd.config.nodes import TABLE_KEYS, NodeValueError, per_node_values, select_node
 from carpd.config.protocols import for_protocol, misplaced_key
 from carpd.config.reading import FileRefused, read_document
 from carpd.config.rules import RuleError, check_between, check_scope, check_vip
@@ -261,7 +261,7 @@ class _Loader:
         if key not in keys:
             raise self.error_at((*split_key(where), key),
                                 _misplaced(where, key, value, tuple(keys)))
-        if keys is VIP_KEYS and isinstance(value, dict):
+        if keys is VIP_KEYS and isinstance(value, dict) and key not in TABLE_KEYS:
             return self.per_node_setting(where, key, value)
         try:
             checked = keys[key].validate(value)

@@ -7,8 +7,9 @@ the keys that may not differ between nodes (`SHARED_KEYS`) and `per_node_values`
 checks one per-node table.
 How it works: any per-VIP key (in [defaults] or [vip.NAME]) may be written as a table keyed by
 node name instead of a plain value, inline (`advskew = { web1 = 0, web2 = 100 }`) or as a
-`[vip.web.advskew]` table; no per-VIP key takes a table as its plain value, so a table always
-means "one value per node". The table must name every node of `[carpd] nodes` and nothing
+`[vip.web.advskew]` table; no per-VIP key but `check` (`TABLE_KEYS`, whose tables its own
+validator judges) takes a table as its value, so a table anywhere else means "one value per
+node". The table must name every node of `[carpd] nodes` and nothing
 else; each value is checked with the key's own validator (so a mistake in another node's value
 fails `--check` here too), and the loader takes the value of the node it loads for. The keys
 that identify the virtual host on the wire (the protocol, vhid or vrid, addresses, password,
@@ -32,6 +33,7 @@ from collections.abc import Callable, Mapping
 from carpd.config.values import BadValueError, type_name
 
 NODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+TABLE_KEYS = frozenset({"check"})  # take tables themselves: a table is never per-node there
 SHARED_KEYS = frozenset({"protocol", "vhid", "vrid", "address", "addresses", "password",
                          "password_file", "password_credential", "multicast_group",
                          "l2_broadcast", "check"})

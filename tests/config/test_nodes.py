@@ -157,3 +157,9 @@ def test_node_names_and_selection_on_their_own() -> None:
         node_names([""])
     assert select_node((), None, "anything") is None
     assert select_node(("web1", "web2"), None, "WEB2.example.com") == "web2"  # as DNS: any case
+
+
+def test_a_single_check_table_is_judged_as_a_check_not_as_per_node_values(workdir: Path) -> None:
+    text = FILE + '\n[vip.web.check]\ntype = "tcp"\n'
+    message = error(workdir, text, node="web1")
+    assert message.startswith("carpd.toml:22: vip.web.check: ") and "node" not in message
