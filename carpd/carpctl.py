@@ -206,14 +206,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="for monitoring: one line per problem, exit 1 if any (0: none)")
     ex = sub.add_parser("explain", help="why a VIP is in its state here, in one paragraph")
     ex.add_argument("name")
-    hi = sub.add_parser("history", help="the recent transitions, their causes and masters")
-    hi.add_argument("name", nargs="?", help="only this VIP")
-    hi.add_argument("--json", action="store_true", help="one JSON document")
-    wa = sub.add_parser("watch", help="live stream of transitions, check results, anomalies")
-    wa.add_argument("name", nargs="?", help="only this VIP (and operator actions)")
-    wa.add_argument("--changes", action="store_true",
-                    help="only changes: no repeated check results or anomaly counts")
-    wa.add_argument("--json", action="store_true", help="one JSON object per line")
+    _incident_parsers(sub)
     sub.add_parser("metrics", help="metrics in the Prometheus text format")
     for verb, text in (("demote", "demote a VIP (or all) on this node"),
                        ("promote", "clear the operator demotion of a VIP (or all)")):
@@ -229,6 +222,18 @@ def _parser() -> argparse.ArgumentParser:
     mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently")
     mt.add_argument("mode", choices=("on", "off"))
     return p
+
+
+def _incident_parsers(sub: Any) -> None:
+    """`history` and `watch` (their rendering: carpd/control/views.py, render_event)."""
+    hi = sub.add_parser("history", help="the recent transitions, their causes and masters")
+    hi.add_argument("name", nargs="?", help="only this VIP")
+    hi.add_argument("--json", action="store_true", help="one JSON document")
+    wa = sub.add_parser("watch", help="live stream of transitions, check results, anomalies")
+    wa.add_argument("name", nargs="?", help="only this VIP (and operator actions)")
+    wa.add_argument("--changes", action="store_true",
+                    help="only changes: no repeated check results or anomaly counts")
+    wa.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
 def _build(args: argparse.Namespace) -> Request:
