@@ -56,7 +56,16 @@ def problems(doc: StatusDocument, now: float) -> tuple[Problem, ...]:
 
 def current(v: VipStatus, p: AnomalyPeerStatus, now: float) -> bool:
     """The anomaly is happening now (see the module docstring)."""
-    return now - p.last_seen_at <= max(RECENT_S, 3.0 * v.advbase)
+    return now - p.last_seen_at <= max(RECENT_S, 3.0 * _advert_interval(v))
+
+
+def _advert_interval(v: VipStatus) -> float:
+    """Our advert interval in seconds, from the profile's figures (CARP: advbase; VRRPv3:
+    advert_interval_cs); 0 when neither is there."""
+    if v.advbase is not None:
+        return float(v.advbase)
+    centiseconds = v.election.get("advert_interval_cs")
+    return 0.0 if centiseconds is None else centiseconds / 100
 
 
 def claim_text(p: AnomalyPeerStatus, now: float) -> str:
