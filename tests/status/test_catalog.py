@@ -8,7 +8,11 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "packaging" / "carpd.catalog"
@@ -116,3 +120,20 @@ def test_an_id_without_an_entry_or_an_unknown_name_is_reported(tmp_path: Path) -
 def test_the_package_installs_the_catalog_where_journald_reads_it() -> None:
     install = (REPO / "packaging" / "debian" / "carpd.install").read_text()
     assert "packaging/carpd.catalog usr/lib/systemd/catalog/" in install
+
+
+@pytest.mark.skipif(shutil.which("journalctl") is None, reason="no journalctl here")
+def test_journalctl_compiles_the_catalog_with_every_entry(tmp_path: Path) -> None:
+    """What `journalctl --update-catalog` makes of the file, in a scratch root (never the
+    host's /var): every entry parses, with its subject."""
+    catalog_dir = tmp_path / "usr" / "lib" / "systemd" / "catalog"
+    catalog_dir.mkdir(parents=True)
+    (tmp_path / "var" / "lib" / "systemd" / "catalog").mkdir(parents=True)
+    shutil.copy(CATALOG, catalog_dir / "carpd.catalog")
+    update = subprocess.run(["journalctl", "--root", str(tmp_path), "--update-catalog"],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert (update.returncode, update.stderr) == (0, "")
+    listed = subprocess.run(["journalctl", "--root", str(tmp_path), "--list-catalog"],
+                            capture_output=True, text=True, timeout=30, check=True).stdout
+    ids = {line.split()[0] for line in listed.splitlines() if line.strip()}
+    assert ids == set(catalog_entries(CATALOG.read_text()))
