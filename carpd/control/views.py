@@ -47,7 +47,9 @@ def notes(status: dict[str, Any]) -> list[str]:
 
 
 def _took_over(t: dict[str, Any]) -> bool:
+    """A takeover because a peer master went silent (its master-down timer ran out)."""
     return bool(t.get("to") == "MASTER" and t.get("from") == "BACKUP"
+                and str(t.get("reason", "")).startswith("master_down_timer")
                 and t.get("master_before") not in (None, SELF))
 
 

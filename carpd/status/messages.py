@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from carpd.core.actions import HoldDownReleased, StateChanged, VhidState
+from carpd.core.states import Reason
 
 STATE_CHANGED = "92dd296804234c9298501830338ebcfa"
 PACKET_DROPPED = "7a7fae6f4117476fbe3465e9ed975bba"
@@ -39,7 +40,8 @@ def hold_down_released(a: HoldDownReleased) -> tuple[int, str]:
 def state_changed(a: StateChanged, now: float,
                   wall_iso: Callable[[float], str]) -> tuple[int, str, dict[str, object]]:
     """(priority, message, journal fields) of a transition at the monotonic instant `now`;
-    a takeover from a peer master adds CARP_LOST_MASTER and CARP_LOST_MASTER_HEARD (ISO)."""
+    a takeover because a peer master went silent (a master-down timer) adds
+    CARP_LOST_MASTER and CARP_LOST_MASTER_HEARD (ISO)."""
     peer = f" (peer {a.peer})" if a.peer is not None else ""
     prio = NOTICE if VhidState.MASTER in (a.old, a.new) else INFO
     text = f"vip {a.name}: {a.old.value} -> {a.new.value} ({a.reason_code}){peer}"
@@ -49,7 +51,8 @@ def state_changed(a: StateChanged, now: float,
         "CARP_PREV_STATE": a.old.value, "CARP_REASON": a.reason_code, "CARP_PEER": a.peer,
         "CARP_RANK": a.rank or None}
     lost, heard_at = a.last_master, a.last_master_heard_at
-    if a.new is VhidState.MASTER and lost is not None and heard_at is not None:
+    silent = a.reason in (Reason.MASTER_DOWN_TIMER, Reason.MASTER_DOWN_TIMER_INET6)
+    if silent and a.new is VhidState.MASTER and lost is not None and heard_at is not None:
         heard = wall_iso(heard_at)
         text += (f"; took over from master {lost}, last heard {heard} "
                  f"({now - heard_at:.1f} s before)")

@@ -7,7 +7,8 @@ a peer master when that master's last advert was heard, our rank afterwards in t
 words, the demotions in force and `behind`: the check or operator action that moved us (a
 fault's check, or the named demotions in words); and its JSON form (`transition_json`).
 Invariants: `master_before`/`master_after` are an address, SELF or None (not known); a
-takeover (`took_over`) is a change to MASTER from BACKUP with a master lost.
+takeover (`took_over`) is a change to MASTER from BACKUP because a known peer master went
+silent (a master-down timer ran out).
 Must not: read a clock (the caller passes the instant and the wall-clock conversion) or keep
 records (carpd/ops/history.py keeps the bounded ring).
 """
@@ -22,8 +23,11 @@ from carpd.core.actions import StateChanged, VhidState
 from carpd.core.machine import HOLD_DOWN, SYNC_GROUP
 from carpd.core.policy.demotions import OPERATOR
 from carpd.core.policy.maintenance import MAINTENANCE
+from carpd.core.states import Reason
 
 SELF = "self"  # master_before/master_after: this node
+MASTER_WENT_SILENT = frozenset({Reason.MASTER_DOWN_TIMER.value,
+                                Reason.MASTER_DOWN_TIMER_INET6.value})
 _DEMOTION_WORDS = {OPERATOR: "operator demotion", MAINTENANCE: "maintenance mode",
                    HOLD_DOWN: "boot hold-down", SYNC_GROUP: "sync group member down"}
 
@@ -50,6 +54,7 @@ class TransitionRecord:
     @property
     def took_over(self) -> bool:
         return (self.old is VhidState.BACKUP and self.new is VhidState.MASTER
+                and self.reason in MASTER_WENT_SILENT
                 and self.master_before not in (None, SELF))
 
 

@@ -146,3 +146,9 @@ def test_no_takeover_note_when_the_master_before_was_unknown_or_this_node() -> N
         status = status_json([], vips=[vip_json(last_transition={**TAKEOVER,
                                                                   "master_before": before})])
         assert views.notes(status) == []
+
+
+def test_no_takeover_note_for_a_master_that_bowed_out() -> None:
+    status = status_json([], vips=[vip_json(last_transition={**TAKEOVER,
+                                                              "reason": "peer_bowed_out"})])
+    assert views.notes(status) == []

@@ -36,3 +36,13 @@ def test_other_transitions_keep_their_short_form_without_lost_master_fields() ->
     assert (prio, text) == (msg.INFO, "vip web: INIT -> BACKUP (start)")
     assert "CARP_LOST_MASTER" not in fields
     assert fields["CARP_RANK"] is None  # no rank given: the field is left out of the record
+
+
+def test_a_master_that_bowed_out_is_no_silent_takeover() -> None:
+    """Its bow-out was heard just now: the record does not say "last heard" of its adverts."""
+    a = StateChanged(name="web", vhid=1, interface="eth0", old=VhidState.BACKUP,
+                     new=VhidState.MASTER, reason=Reason.PEER_BOWED_OUT, last_master=LOST,
+                     last_master_heard_at=100.0)
+    _, text, fields = msg.state_changed(a, 100.4, iso)
+    assert text == "vip web: BACKUP -> MASTER (peer_bowed_out)"
+    assert "CARP_LOST_MASTER" not in fields
