@@ -253,7 +253,9 @@ def test_frr_preempts_carpd_and_carpd_preempts_back(
         lab: Lab, frr: FrrRouter, carpd_nodes: list[VrrpCarpd], tmp_path: Path) -> None:
     """carpd (150) Master, FRR (100) Backup. FRR's priority raised to 200 live: FRR
     discards carpd's adverts and takes over at its MDI; carpd goes BACKUP on FRR's first
-    advert. FRR lowered to 50: carpd (preempt on) takes over again at its own MDI."""
+    advert. FRR lowered to 50: carpd (preempt on) takes over again at its own MDI. Then a
+    graceful carpd stop: priority 0 in both families, FRR (50) Master after Skew_Time(50)
+    = 80 ms (FRR truncates to whole centiseconds), below its 380 ms MDI."""
     node = start_carpd(lab, carpd_nodes, tmp_path, 150)
     assert both(node, "MASTER", 10) and frr_both(frr, "Backup", 3), why(node, frr)
     t_up = time.time()
@@ -276,3 +278,18 @@ def test_frr_preempts_carpd_and_carpd_preempts_back(
             carpd_mdi=master_down(150, FAST))
     for f in FAMILIES:
         print(f"carpd's view IPv{f}: {node.vip(NAMES[f])}")
+    cap = start_capture(lab, "obs", 2.0)
+    node.terminate()
+    assert frr_both(frr, "Master", 2), why(node, frr)
+    seen = frames(cap)
+    resign = {f.family: f.t for f in seen if f.mac == CARPD_MAC and f.priority == 0}
+    assert set(resign) == {4, 6}, seen
+    took = {}
+    for f in FAMILIES:
+        adv = first_advert(seen, VMAC[f], f, resign[f])
+        assert adv is not None, seen
+        took[f] = adv.t - resign[f]
+    timings("carpd SIGTERM, priority 0 -> FRR's first advert (s)", IPv4=took[4],
+            IPv6=took[6], skew=skew(50, FAST), mdi=master_down(50, FAST))
+    for f in FAMILIES:
+        assert took[f] < master_down(50, FAST) - FAST, (f, took[f], frr.report())
