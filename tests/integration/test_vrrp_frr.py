@@ -124,8 +124,9 @@ def test_keepalived_and_frr_elect_one_master_and_hand_over(lab: Lab, frr: FrrRou
         time.sleep(1.0)  # ten adverts
         assert [e for e in ka.events() if e.state != "BACKUP"] == [], ka.report()
         assert all(frr.status(f) == "Master" for f in FAMILIES), frr.report()
+        frr.stop_watchfrr()  # it can take seconds; vrrpd goes on meanwhile
         cap = start_capture(lab, "obs", 1.5)
-        t_stop = frr.stop()
+        t_stop = frr.stop(wait_all=False)
         took = {f: ka.wait_state(f"VI{f}", "MASTER", 3, after=t_stop) for f in FAMILIES}
         seen = frames(cap)
         resign = {f.family: f.t for f in seen if f.priority == 0 and f.mac.startswith(
@@ -133,7 +134,7 @@ def test_keepalived_and_frr_elect_one_master_and_hand_over(lab: Lab, frr: FrrRou
         timings("FRR stop -> keepalived MASTER (s after FRR's priority 0)",
                 **{f"IPv{f}": (t - resign[f]) if t and f in resign else None
                    for f, t in took.items()})
-        assert set(resign) == {4, 6}, seen
+        assert set(resign) == {4, 6}, (t_stop, seen, ka.report(), frr.report())
         for f in FAMILIES:
             t = took[f]
             assert t is not None, ka.report()
@@ -194,9 +195,11 @@ def test_carpd_preempts_frr_stays_master_and_frr_takes_over_after_sigkill(
     assert "Datagram invalid" not in frr.log_text(), frr.report()
     seen = frames(cap)
     check_carpd_adverts(lab, seen, 150, 10)
-    # carpd listened before it took over: no carpd advert in its first interval
-    first = min(f.t for f in seen if f.mac == CARPD_MAC)
-    assert first - t0 > FAST, (first - t0, why(node, frr))
+    # carpd listened before it took over: it heard FRR's lower-priority adverts for about
+    # its MDI (3-4 of them) and then preempted (as MASTER it hears nothing more from FRR)
+    for f in FAMILIES:
+        heard = node.vip(NAMES[f])["counters"]["adverts_received"]  # type: ignore[index]
+        assert heard >= 2, (f, heard, why(node, frr))
 
     t_kill = node.kill()
     took = {f: frr.wait_change(f, "Master", master_down(100, FAST) + MARGIN, after=t_kill)
@@ -231,6 +234,7 @@ def test_carpd_backup_adopts_frr_interval_and_takes_over_after_skew_on_frr_stop(
     assert node.vip("v4")["master"] == "10.99.0.3", node.vip("v4")
     assert node.vip("v6")["master"] == frr.family(6)["primaryAddress"], (
         node.vip("v6"), frr.family(6))
+    frr.stop_watchfrr()
     cap = start_capture(lab, "obs", 2.0)
     t_stop = frr.stop(wait_all=False)
     assert both(node, "MASTER", 2.0), why(node, frr)
@@ -284,12 +288,15 @@ def test_frr_preempts_carpd_and_carpd_preempts_back(
     seen = frames(cap)
     resign = {f.family: f.t for f in seen if f.mac == CARPD_MAC and f.priority == 0}
     assert set(resign) == {4, 6}, seen
-    took = {}
+    took, advert = {}, {}
     for f in FAMILIES:
+        change = frr.wait_change(f, "Master", 1, after=resign[f])
         adv = first_advert(seen, VMAC[f], f, resign[f])
-        assert adv is not None, seen
-        took[f] = adv.t - resign[f]
-    timings("carpd SIGTERM, priority 0 -> FRR's first advert (s)", IPv4=took[4],
+        assert change is not None and adv is not None, (seen, frr.report())
+        took[f], advert[f] = change - resign[f], adv.t - resign[f]
+    timings("carpd SIGTERM, priority 0 -> FRR Backup -> Master (s, FRR's log)", IPv4=took[4],
             IPv6=took[6], skew=skew(50, FAST), mdi=master_down(50, FAST))
+    timings("carpd SIGTERM, priority 0 -> FRR's first advert (s, observer)", IPv4=advert[4],
+            IPv6=advert[6])
     for f in FAMILIES:
         assert took[f] < master_down(50, FAST) - FAST, (f, took[f], frr.report())

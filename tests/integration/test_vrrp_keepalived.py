@@ -195,6 +195,7 @@ def test_carpd_backup_adopts_keepalived_interval_and_takes_over_after_sigkill(
     assert node.vip("v4")["master"] == "10.99.0.2"
     assert node.vip("v6")["master"] == lab.hosts["ka"].link_local
     cap = start_capture(lab, "obs", 3.0)
+    time.sleep(0.3)  # a few of keepalived's adverts first
     t_kill = ka.kill()
     assert both(node, "MASTER", master_down(50, FAST) + MARGIN), why(node, ka)
     seen = frames(cap)
@@ -314,12 +315,12 @@ def test_unicast_ipv4_with_keepalived_and_a_rejected_stranger(
     BACKUP without complaint. A stranger 10.99.0.9 sends priority-254 adverts to carpd: all
     dropped as unknown_peer, carpd stays MASTER. SIGKILL carpd: keepalived MASTER."""
     node = carpd(150, vips=[uni4(150)])
+    assert both(node, "MASTER", 10, ("u4",)), why(node, None)
     ka = keepalived(instances=[KaInstance(
         "VU4", (f"{UNI4}/24",), vrid=52, priority=100, advert_int=FAST,
         unicast_src="10.99.0.2", unicast_peers=("10.99.0.1",), peer_min_ttl=255)])
-    at_ka = start_capture(lab, "ka", 1.5)
-    at_obs = start_capture(lab, "obs", 1.5)
-    assert both(node, "MASTER", 10, ("u4",)), why(node, ka)
+    at_ka = start_capture(lab, "ka", 1.0)
+    at_obs = start_capture(lab, "obs", 1.0)
     assert ka.wait_state("VU4", "BACKUP", 5), why(node, ka)
     got, multicast = frames(at_ka), frames(at_obs)
     mine = [f for f in got if f.mac == CARPD_MAC and f.vrid == 52]

@@ -385,12 +385,23 @@ class FrrRouter:
                 out[daemon] = pid
         return out
 
+    def stop_watchfrr(self, timeout: float = 8.0) -> None:
+        """SIGINT to watchfrr alone (so it restarts nothing); the daemons keep running."""
+        pid = self.pids().get("watchfrr")
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+            if not _wait_gone(pid, timeout):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
     def stop(self, sig: signal.Signals = signal.SIGINT, timeout: float = 8.0,
              wait_all: bool = True) -> float:
         """Stop the daemons by PID (watchfrr first so nothing is restarted, zebra last), as
         frrinit.sh does; SIGKILL what is left after `timeout`. vrrpd resigns with priority
         0 on SIGINT/SIGTERM. `wait_all=False` returns once vrrpd is gone (zebra takes ~2 s
         more; a later stop/close waits for it). Returns the time vrrpd was signalled."""
+        self.stop_watchfrr(timeout)
         pids, t_vrrpd = self.pids(), time.time()
         if not wait_all:
             pids = {d: p for d, p in pids.items() if d != "zebra"}
