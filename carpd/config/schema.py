@@ -14,8 +14,9 @@ field; VRRPv3's advert_interval is stored in centiseconds). Ranges follow ucarp:
 1..255, advbase 0..255 (0 only with advskew > 0, a rule between keys that the loader
 checks), advskew 0..254 (255 with advbase 255 is CARP's bow-out sentinel), deadratio >= 1;
 the password's 19-byte limit is secrets.py's. The IPv6 and unicast keys (source6, peers,
-peer_ttl, accept_*, na_*, deprecate_ipv6_vip) follow the design's recommended carpd keys; na_count/na_interval mirror garp_count/garp_interval. The
-rules between them (a peer's family needs a VIP of that family, ...) are rules.py's.
+peer_ttl, accept_*, na_*, deprecate_ipv6_vip) follow the design's recommended carpd keys;
+na_count/na_interval mirror garp_count/garp_interval. The rules between them (a peer's
+family needs a VIP of that family, ...) are rules.py's.
 Invariants: the loader fills the required fields first, in table order (interface, vhid,
 addresses, password: the order missing keys are reported in), then the others; every
 `VipParams` field but `name` is filled by exactly one group; a key's default is the
