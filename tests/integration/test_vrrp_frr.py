@@ -300,3 +300,39 @@ def test_frr_preempts_carpd_and_carpd_preempts_back(
             IPv6=advert[6])
     for f in FAMILIES:
         assert took[f] < master_down(50, FAST) - FAST, (f, took[f], frr.report())
+
+
+def test_sigkill_carpd_with_keepalived_and_frr_backups_leaves_one_master_per_family(
+        lab: Lab, frr: FrrRouter, carpd_nodes: list[VrrpCarpd], tmp_path: Path) -> None:
+    """Section 4.6 item 3: carpd (150) MASTER, keepalived and FRR both BACKUP at 100.
+    SIGKILL carpd: their timers (FRR 360 ms truncated, keepalived 360.9 ms) race. The RFC
+    lets the greater primary address win when both promote (IPv4: FRR's 10.99.0.3), but
+    FRR 8.4.4 sends its first advert only once its macvlan is out of protodown, and was seen
+    to yield to keepalived's equal-priority advert in those milliseconds. What must hold:
+    afterwards keepalived and FRR agree, exactly one master per family (who is printed)."""
+    node = start_carpd(lab, carpd_nodes, tmp_path, 150)
+    assert both(node, "MASTER", 10) and frr_both(frr, "Backup", 3), why(node, frr)
+    ka = Keepalived(lab, tmp_path / "ka", [
+        KaInstance("VI4", (f"{VIP4}/24",), advert_int=FAST),
+        KaInstance("VI6", (f"{VIP6}/64",), advert_int=FAST)])
+    try:
+        ka.start()
+        assert ka.wait_state("VI4", "BACKUP", 5) and ka.wait_state("VI6", "BACKUP", 5)
+        time.sleep(0.5)
+        t_kill = node.kill()
+        time.sleep(master_down(100, FAST) + 1.0)  # the race and any tie-break are over
+        ka_changes = [(e.name, e.state, round(e.t - t_kill, 3)) for e in ka.events(t_kill)]
+        frr_changes = [(e.name, e.state, round(e.t - t_kill, 3)) for e in frr.changes(t_kill)]
+        ll = frr.family(6).get("primaryAddress") or frr.family(6).get("interface")
+        print(f"\nafter SIGKILL carpd: keepalived {ka_changes}\nFRR {frr_changes} "
+              f"(FRR's IPv6 link-local {ll}, keepalived's {lab.hosts['ka'].link_local})")
+        winners = {}
+        for f in FAMILIES:
+            masters = [frr.status(f) == "Master", ka.state(f"VI{f}") == "MASTER"]
+            assert masters.count(True) == 1, (f, ka_changes, frr_changes, ka.report(),
+                                              frr.report())
+            assert frr.status(f) in ("Master", "Backup"), frr.family(f)
+            winners[f"IPv{f}"] = "FRR" if masters[0] else "keepalived"
+        print(f"masters: {winners}")
+    finally:
+        ka.stop()
