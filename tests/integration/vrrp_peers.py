@@ -43,7 +43,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.integration.carpd_host import Carpd, toml_value
-from tests.integration.netns import Lab, wait_until
+from tests.integration.netns import FAMILY, Lab, _owner_alive, wait_until
 
 KEEPALIVED = "/usr/sbin/keepalived"
 FRRINIT = "/usr/lib/frr/frrinit.sh"
@@ -310,6 +310,7 @@ class FrrRouter:
             shutil.chown(path, "frr", "frr")
 
     def start(self) -> FrrRouter:
+        remove_stale_frr()
         if not self._macvlans:
             self.macvlans()
         self.write()
@@ -373,27 +374,11 @@ class FrrRouter:
         return hits[0].t if hits else None
 
     def pids(self) -> dict[str, int]:
-        """PIDs from the pathspace's pid files that really are its FRR daemons."""
-        out = {}
-        for daemon in FRR_DAEMONS:
-            try:
-                pid = int((self.run_dir / f"{daemon}.pid").read_text().split()[0])
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except (OSError, ValueError, IndexError):
-                continue
-            if cmdline[0].endswith(daemon.encode()) and self.pathspace.encode() in cmdline:
-                out[daemon] = pid
-        return out
+        return frr_pids(self.pathspace)
 
     def stop_watchfrr(self, timeout: float = 8.0) -> None:
         """SIGINT to watchfrr alone (so it restarts nothing); the daemons keep running."""
-        pid = self.pids().get("watchfrr")
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGINT)
-            if not _wait_gone(pid, timeout):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        stop_frr(self.pathspace, ("watchfrr",), timeout=timeout)
 
     def stop(self, sig: signal.Signals = signal.SIGINT, timeout: float = 8.0,
              wait_all: bool = True) -> float:
@@ -402,22 +387,10 @@ class FrrRouter:
         0 on SIGINT/SIGTERM. `wait_all=False` returns once vrrpd is gone (zebra takes ~2 s
         more; a later stop/close waits for it). Returns the time vrrpd was signalled."""
         self.stop_watchfrr(timeout)
-        pids, t_vrrpd = self.pids(), time.time()
-        if not wait_all:
-            pids = {d: p for d, p in pids.items() if d != "zebra"}
-        for daemon in FRR_DAEMONS:
-            if daemon in pids:
-                if daemon == "vrrpd":
-                    t_vrrpd = time.time()
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pids[daemon], sig)
-                if daemon in ("watchfrr", "staticd"):
-                    _wait_gone(pids[daemon], timeout)
-        for pid in pids.values():
-            if not _wait_gone(pid, timeout):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                _wait_gone(pid, 2.0)
+        t_vrrpd = time.time()
+        stop_frr(self.pathspace, ("vrrpd", "staticd"), sig, timeout)
+        if wait_all:
+            stop_frr(self.pathspace, ("zebra",), sig, timeout)
         return t_vrrpd
 
     def close(self) -> None:
@@ -432,6 +405,49 @@ class FrrRouter:
     def report(self) -> str:
         lines = [ln for ln in self.log_text().splitlines() if "[Q79JG-SJBP4]" not in ln]
         return f"--- FRR {self.show()}\n--- FRR log ---\n" + "\n".join(lines[-60:])
+
+
+def frr_pids(pathspace: str) -> dict[str, int]:
+    """PIDs from the pathspace's pid files that really are its FRR daemons."""
+    out = {}
+    for daemon in FRR_DAEMONS:
+        try:
+            pid = int((Path("/var/run/frr") / pathspace / f"{daemon}.pid").read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if cmdline[0].endswith(daemon.encode()) and pathspace.encode() in cmdline:
+            out[daemon] = pid
+    return out
+
+
+def stop_frr(pathspace: str, daemons: tuple[str, ...], sig: signal.Signals = signal.SIGINT,
+             timeout: float = 8.0) -> None:
+    """Signal those of `daemons` that run, wait for them; SIGKILL after `timeout`."""
+    pids = frr_pids(pathspace)
+    running = [pids[d] for d in daemons if d in pids]
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    for pid in running:
+        if not _wait_gone(pid, timeout):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, 2.0)
+
+
+def remove_stale_frr() -> list[str]:
+    """Stop the daemons of, and remove, FRR pathspaces of lab namespaces whose creating
+    process is gone (a crashed earlier run): /etc/frr/<FAMILY><pid>-... and its run dir."""
+    removed = []
+    for etc in Path("/etc/frr").glob(f"{FAMILY}*"):
+        if etc.is_dir() and not _owner_alive(etc.name):
+            for daemons in (("watchfrr",), ("vrrpd", "staticd"), ("zebra",)):
+                stop_frr(etc.name, daemons, timeout=5.0)
+            for path in (etc, Path("/var/run/frr") / etc.name):
+                shutil.rmtree(path, ignore_errors=True)
+            removed.append(etc.name)
+    return removed
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
