@@ -15,7 +15,9 @@ How it works:
   namespace of the same name) and starts it with `frrinit.sh start <namespace>`. It reads
   FRR's own view with `vtysh -N <namespace> -c 'show vrrp N json'`, changes it live through
   vtysh, stops the daemons by the PIDs in /var/run/frr/<namespace>/ (each checked to be an
-  FRR process of that pathspace) and removes both directories and its log folder.
+  FRR process of that pathspace) and removes both directories and its log folder. A
+  pathspace left by a crashed run (its lab's owner process gone) is stopped and removed by
+  the next start (`remove_stale_frr`), as Lab removes stale namespaces.
 * `VrrpCarpd` is carpd_host.Carpd with a config of `protocol = "vrrp3"` VIPs.
 * `start_capture` records every protocol-112 frame an observer sees (AF_PACKET, both
   families) with its MAC, addresses, TTL/hop limit, TOS/class and VRRP bytes; `inject`
