@@ -13,7 +13,10 @@ which answers them:
 - `config` (`json: true` for the JSON form): the running configuration, rendered by
   carpd.ops.configview, passwords only by where they come from;
 - `status`: `config` tells whether the file on disk is the one running, and the last refused
-  reload (when, and the loader's located error).
+  reload (when, and the loader's located error); a refused reload while the file on disk
+  still differs from the running one is also a `config_refused` problem (carpd/status/
+  problems.py), so `carpctl status` notes it and `status --check` fails until the file is
+  fixed or reverted (a mere edit not reloaded yet is no problem).
 Must not: load the file, read the clock, or apply a configuration.
 """
 
@@ -23,6 +26,7 @@ from typing import Any, Protocol
 
 from carpd.control.protocol import Peer, ProtocolError, Request
 from carpd.ops.configview import RunningConfig, render_json, render_toml
+from carpd.status.problems import Problem, ProblemKind, clock, problem_json
 
 
 class ConfigService(Protocol):
@@ -58,4 +62,11 @@ class ConfigCommands:
         return {"text": render_toml(running)}
 
     async def status(self, document: dict[str, Any]) -> dict[str, Any]:
-        return {**document, "config": await self._service.file_state()}
+        state = await self._service.file_state()
+        found = list(document.get("problems", []))
+        if state.get("refused") and state.get("on_disk") != "same":
+            found.append(problem_json(Problem(
+                kind=ProblemKind.CONFIG_REFUSED, vip=None,
+                text=f"config on disk differs from the running one (reload refused at "
+                     f"{clock(state.get('refused_at'))}: {state['refused']})")))
+        return {**document, "config": state, "problems": found}

@@ -226,9 +226,11 @@ def test_refused_reload_shows_in_status_until_the_file_is_fixed(
         a.signal(signal.SIGHUP)
         refused = wait_for(lambda: ((a.status() or {}).get("config") or {}).get("refused"), 10)
         assert refused is not None, a.log_text()
-        status = show(a, "status")
+        status, check = show(a, "status"), show(a, "status", "--check")
         assert "config on disk differs from the running one (reload refused at " in status.stdout
-        assert status.stdout.rstrip().endswith(f": {error})")
+        assert status.stdout.rstrip().endswith(f" UTC: {error})")
+        assert check.returncode == 1 and check.stdout.startswith(
+            "CONFIG_REFUSED: config on disk differs from the running one (reload refused at ")
         assert f"reload refused, still running the previous configuration: {error}" in \
             a.log_text()
     finally:
@@ -237,4 +239,5 @@ def test_refused_reload_shows_in_status_until_the_file_is_fixed(
     fixed = wait_for(lambda: ((a.status() or {}).get("config") or {}).get("refused") is None, 10)
     assert fixed is not None, a.log_text()
     assert "config on disk" not in show(a, "status").stdout
+    assert show(a, "status", "--check").returncode == 0
     assert snapshot(a) == before

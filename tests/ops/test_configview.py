@@ -170,5 +170,24 @@ def test_commands_route_dry_run_config_and_the_status_section(loaded: RunningCon
         asyncio.run(commands.reload(dry, Peer(pid=2, uid=1000, gid=1000, may_write=False)))
     assert commands.config(Request(cmd="config"))["text"] == render_toml(loaded)
     assert commands.config(Request(cmd="config", args={"json": True})) == render_json(loaded)
-    assert asyncio.run(commands.status({"vips": []})) == {"vips": [],
-                                                          "config": {"on_disk": "changed"}}
+    assert asyncio.run(commands.status({"vips": [], "problems": []})) == {
+        "vips": [], "config": {"on_disk": "changed"}, "problems": []}
+
+
+@pytest.mark.parametrize(("on_disk", "problem"), [("changed", True), ("same", False)])
+def test_a_refused_reload_is_a_problem_while_the_file_still_differs(
+        loaded: RunningConfig, on_disk: str, problem: bool) -> None:
+    state = {"on_disk": on_disk, "refused_at": "2027-01-15T08:00:00.000+00:00",
+             "refused": "/etc/carpd.toml:3: vip.web.vhid: bad"}
+
+    class Refused(FakeService):
+        async def file_state(self) -> dict[str, Any]:
+            return state
+
+    maintenance = {"kind": "maintenance", "vip": None, "text": "maintenance mode on"}
+    doc = asyncio.run(ConfigCommands(Refused(loaded)).status({"problems": [maintenance]}))
+    assert doc["config"] == state
+    assert doc["problems"] == [maintenance] + ([{
+        "kind": "config_refused", "vip": None,
+        "text": "config on disk differs from the running one (reload refused at 2027-01-15 "
+                "08:00:00 UTC: /etc/carpd.toml:3: vip.web.vhid: bad)"}] if problem else [])
