@@ -153,3 +153,17 @@ def test_a_fifo_in_place_of_the_file_is_unreadable_and_never_blocks(tmp_path: Pa
 
     out = scene(tmp_path, steps)
     assert out["fifo"]["on_disk"] == "unreadable" and out["missing"]["on_disk"] == "unreadable"
+
+
+def test_the_reload_does_what_its_dry_run_said(tmp_path: Path) -> None:
+    async def steps(keeper: ConfigKeeper, reload: Any, write: Any, d: Harness) -> dict[str, Any]:
+        write(skew=40)
+        dry = await keeper.dry_run()
+        await reload()
+        return {"dry": dry, "after": await keeper.dry_run()}
+
+    out = scene(tmp_path, steps)
+    assert [(v["name"], v["verdict"], v["changes"]) for v in out["dry"]["vips"]] == [
+        ("web", "retuned", ["advskew 0 -> 40"])]
+    assert "configuration reloaded: web retuned (advskew 0 -> 40)" in out["log"]
+    assert out["after"]["noop"] is True  # what runs is now the file on disk
