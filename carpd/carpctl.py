@@ -1,16 +1,18 @@
 """carpctl: the operator's command line for a running carpd (talks to its control socket).
 
 Owns: argument parsing, the request/response round trip, and rendering (table or JSON).
-Commands: status, explain NAME, watch [--json], metrics, demote NAME|--all [--for D] [--by N],
-promote NAME|--all, maintenance on|off. Durations: 90, 30s, 5m, 1h, 1h30m.
+Commands: status, explain NAME, watch [--json], metrics, doctor [--json] (carpd.doctor: the
+host's checks), demote NAME|--all [--for D] [--by N], promote NAME|--all, maintenance on|off.
+Durations: 90, 30s, 5m, 1h, 1h30m.
 Exit codes: 0 success, 1 the daemon refused the request (including "permission denied" for
 demote/promote/maintenance from a user who may only read), 2 usage error, 3 the daemon is not
 reachable (not running, or the socket is not accessible to this user), 4 the flag was applied
-but could not be saved (it holds only until carpd restarts).
+but could not be saved (it holds only until carpd restarts), 5 doctor found a FAIL.
 A daemon whose accept queue is full (connect fails with EAGAIN) or that answers "busy" (too
 many control connections) is retried for up to RETRY_S with a short growing pause; only then
 is it reported unreachable.
-Must not: import the daemon or any adapter (only carpd.control), so it runs unprivileged.
+Must not: import the daemon or any adapter (only carpd.control and carpd.doctor), so it runs
+unprivileged.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from carpd.control.protocol import (
     decode_response,
     encode_request,
 )
+from carpd.doctor import run as run_doctor
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 3
@@ -212,6 +215,8 @@ def _parser() -> argparse.ArgumentParser:
     wa = sub.add_parser("watch", help="live stream of transitions, check results, anomalies")
     wa.add_argument("--json", action="store_true", help="one JSON object per line")
     sub.add_parser("metrics", help="metrics in the Prometheus text format")
+    dr = sub.add_parser("doctor", help="check this host for what breaks failover")
+    dr.add_argument("--json", action="store_true", help="the findings as JSON")
     for verb, text in (("demote", "demote a VIP (or all) on this node"),
                        ("promote", "clear the operator demotion of a VIP (or all)")):
         cmd = sub.add_parser(verb, help=text)
@@ -246,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "watch":
         return watch(args.socket, as_json=args.json)
+    if args.command == "doctor":
+        return doctor(args.socket, as_json=args.json)
     try:
         result = request(args.socket, _build(args))
     except Unreachable as exc:
@@ -266,6 +273,18 @@ def main(argv: list[str] | None = None) -> int:
         result = {**result, "vips": vips}
     print(json.dumps(result, indent=2) if args.json else render_table(result))
     return 0
+
+
+def doctor(path: str, *, as_json: bool) -> int:
+    """The daemon's status (if it answers) and this host's checks (carpd.doctor)."""
+    status, why = None, ""
+    try:
+        status = request(path, Request(cmd="status"))
+    except (Unreachable, ProtocolError) as exc:
+        why = str(exc)
+    text, code = run_doctor(status, why, as_json=as_json)
+    print(text)
+    return code
 
 
 def _persisted(result: dict[str, Any]) -> int:
