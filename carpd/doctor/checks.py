@@ -331,8 +331,9 @@ def check_arp(vip: Vip, facts: Facts) -> list[Finding]:
                           scope=vip.interface, key="arp_ignore", value=1))]
     flux = _same_subnet(vip, facts)
     if ign == 0 and flux:
-        return [Finding("arp", vip.name, Level.WARN, f"{shown}: {', '.join(flux)} share "
-                        f"{vip.interface}'s subnet and answer ARP for the VIP too (ARP flux)",
+        return [Finding("arp", vip.name, Level.WARN, f"{shown}: another interface in "
+                        f"{vip.interface}'s subnet ({', '.join(flux)}) answers ARP for the "
+                        "VIP too (ARP flux)",
                         SYSCTL_FIX.format(scope="all", key="arp_ignore", value=1)
                         + " and arp_announce=2")]
     return [_ok("arp", vip, shown)]
@@ -362,7 +363,8 @@ def check_other_cluster(vip: Vip, facts: Facts) -> list[Finding]:
     bad = max(int(counters.get("auth_failures", 0)), int(anomalies.get("foreign_advert", 0)))
     found = []
     if bad:
-        found.append(_fail("other_cluster", vip, f"{bad} adverts for vhid {vip.vhid} on "
+        adverts = f"{bad} advert{'s' if bad > 1 else ''}"
+        found.append(_fail("other_cluster", vip, f"{adverts} for vhid {vip.vhid} on "
                            f"{vip.interface} failed our HMAC since carpd started: another "
                            "cluster uses this VHID here, or a peer has another password or "
                            "address set", "give one cluster another vhid, or make password "
