@@ -158,9 +158,21 @@ def _notes(status: dict[str, Any]) -> list[str]:
         if failing:
             notes.append(f"{v['name']}: failing checks: {', '.join(failing)} "
                          f"(carpctl explain {v['name']})")
+        notes += _unit_notes(v)
         if v.get("hold_down"):
             notes.append(f"{v['name']}: boot hold-down, waiting for "
                          f"{', '.join(v.get('waiting_for', [])) or 'nothing'}")
+    return notes
+
+
+def _unit_notes(v: dict[str, Any]) -> list[str]:
+    """Master units whose last job failed; unit jobs that fell back to systemctl."""
+    notes = [f"{v['name']}: master unit {u['unit']} {u['verb']} {u['result']} at "
+             f"{_short_time(u.get('at'))} (carpctl explain {v['name']})"
+             for u in v.get("units", []) if u.get("failed")]
+    if any(u.get("via") == "systemctl" for u in v.get("units", [])):
+        notes.append(f"{v['name']}: unit jobs via systemctl, results untracked (D-Bus not "
+                     "reachable)")
     return notes
 
 

@@ -16,6 +16,7 @@ Must not: read a clock, decide anything the core has not (it only reshapes snaps
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from carpd.core.node import NodeStatistics
 from carpd.core.policy.checks import CheckStatistics
 from carpd.core.policy.demotions import OperatorDemotion
 from carpd.core.stats import VhidStatistics
+from carpd.core.unitjobs import UnitJobResult, UnitJobStatistics
 
 WallIso = Callable[[float], str]  # a monotonic instant -> ISO 8601 wall-clock time
 
@@ -62,6 +64,22 @@ class CheckStatus:
     changes: int
     flapping: bool
     errors: int = 0  # results that could not be made (no descriptors, memory, processes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitJobStatus:
+    """The last job carpd asked systemd for on one master unit (core/unitjobs.py)."""
+
+    unit: str
+    verb: str  # start, stop
+    result: UnitJobResult
+    via: str  # dbus, systemctl (the bus was not reachable: `detail` says why), none
+    detail: str
+    at: str
+
+    @property
+    def failed(self) -> bool:
+        return self.result.failed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +130,8 @@ class VipStatus:
     waiting_for: tuple[str, ...]  # what a boot hold-down still waits for
     checks: tuple[CheckStatus, ...]
     anomalies: Mapping[AnomalyKind, int]
+    units: tuple[UnitJobStatus, ...] = ()  # the last job per master unit
+    unit_jobs: Mapping[UnitJobResult, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,6 +179,9 @@ class _VipBuilder:
             self._checks.setdefault(c.vip, []).append(self._check(c))
         self._operator = {d.name: d for d in stats.policy.operator_demotions}
         self._waits = {h.name: h.waiting_for for h in stats.policy.hold_downs}
+        self._units: dict[str, list[UnitJobStatus]] = {}
+        for job in stats.unit_jobs:
+            self._units.setdefault(job.vip, []).append(self._unit(job))
 
     def build(self, s: VhidStatistics) -> VipStatus:
         p = self._params[s.name]
@@ -181,7 +204,13 @@ class _VipBuilder:
             operator_demotion=self._operator_status(self._operator.get(s.name)),
             waiting_for=self._waits.get(s.name, ()),
             checks=tuple(self._checks.get(s.name, ())),
-            anomalies=self._stats.anomalies.get(s.name, {}))
+            anomalies=self._stats.anomalies.get(s.name, {}),
+            units=tuple(self._units.get(s.name, ())),
+            unit_jobs=self._stats.unit_job_counts.get(s.name, {}))
+
+    def _unit(self, j: UnitJobStatistics) -> UnitJobStatus:
+        return UnitJobStatus(unit=j.unit, verb=j.verb.value, result=j.result,
+                             via=j.via.value, detail=j.detail, at=self._iso(j.at))
 
     def _counters(self, s: VhidStatistics) -> VipCounters:
         drops = self._stats.vip_drops.get(s.name, {})

@@ -2,7 +2,8 @@
 
 Owns: turning one VipStatus of the status document (carpd.status.document) into prose: the
 state and since when, the reason in words, the master seen and what it advertises, our
-effective advskew as base + each named demotion, and which checks fail and why. The numbers
+effective advskew as base + each named demotion, which checks fail and why, and which master
+unit's last job failed (or that unit jobs fell back to systemctl). The numbers
 it names (the hold-down's 240, the cap of 254, the send-error rule) come from the core.
 Must not: compute anything the status document does not say (it is also what scripts read).
 """
@@ -50,7 +51,8 @@ def reason_text(reason: str) -> str:
 
 def explain(vip: VipStatus, *, maintenance: bool = False, ago: str = "") -> str:
     """The paragraph for one VIP of the status document."""
-    parts = [_state(vip, ago), _master(vip), _path(vip), _skew(vip, maintenance), _checks(vip)]
+    parts = [_state(vip, ago), _master(vip), _path(vip), _skew(vip, maintenance), _checks(vip),
+             _units(vip)]
     return " ".join(p for p in parts if p)
 
 
@@ -124,3 +126,16 @@ def _checks(v: VipStatus) -> str:
 def _failing(c: CheckStatus) -> str:
     effect = "fatal" if c.fatal else f"weight {c.weight}"
     return f"{c.name} ({c.type} {c.target}, {effect}): {c.detail or 'no detail'}"
+
+
+def _units(v: VipStatus) -> str:
+    """The master units whose last job failed, and a fallback to systemctl."""
+    said = [f"{u.verb} of {u.unit} ended {u.result.value} at {u.at}"
+            + (f" ({u.detail})" if u.detail else "") for u in v.units if u.failed]
+    text = (f"Master unit job{'s' if len(said) > 1 else ''} failed: {'; '.join(said)} "
+            "(systemctl status UNIT; the election does not depend on it).") if said else ""
+    fallback = next((u for u in v.units if u.via == "systemctl"), None)
+    if fallback is not None:
+        text += (" " if text else "") + ("Unit jobs go through systemctl --no-block, their "
+                                         f"results untracked: {fallback.detail}.")
+    return text

@@ -48,6 +48,9 @@ def vip_json(v: VipStatus) -> dict[str, Any]:
         "waiting_for": list(v.waiting_for),
         "checks": [_check_json(ch) for ch in v.checks],
         "anomalies": {kind.value: n for kind, n in v.anomalies.items()},
+        "groups": list(v.groups),
+        "units": [{"unit": u.unit, "verb": u.verb, "result": u.result.value, "via": u.via,
+                   "detail": u.detail, "at": u.at, "failed": u.failed} for u in v.units],
     }
 
 

@@ -80,7 +80,9 @@ EXPECTED: dict[str, Any] = {'node': {'hostname': 'web', 'version': '0.1.0', 'upt
                            'errors': 0,
                            'changes': 0,
                            'flapping': False}],
-               'anomalies': {'foreign_advert': 1}},
+               'anomalies': {'foreign_advert': 1},
+               'groups': ['224.0.0.18'],
+               'units': []},
               {'name': 'mail',
                'vhid': 2,
                'interface': 'eth0',
@@ -112,7 +114,9 @@ EXPECTED: dict[str, Any] = {'node': {'hostname': 'web', 'version': '0.1.0', 'upt
                'operator_demotion': None,
                'waiting_for': ['db.service active'],
                'checks': [],
-               'anomalies': {}}],
+               'anomalies': {},
+               'groups': ['224.0.0.18'],
+               'units': []}],
      'interface_drops': {'eth0': {'bad_hmac': 1, 'short': 1}},
      'maintenance': {'on': True, 'since': '2027-01-15T08:00:04.250+00:00'}}
 

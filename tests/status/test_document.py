@@ -46,7 +46,7 @@ VIP_KEYS = [
     "effective_advskew", "preempt", "master", "source", "source6", "peers", "demotions",
     "counters", "faults",
     "hold_down", "send_suppressed", "master_advbase", "master_advskew", "operator_demotion",
-    "waiting_for", "checks", "anomalies"]
+    "waiting_for", "checks", "anomalies", "groups", "units"]
 
 
 def at(instant: float) -> str:
