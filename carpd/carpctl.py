@@ -130,7 +130,7 @@ def _read_line(sock: socket.socket) -> bytes:
 
 
 def render_table(status: dict[str, Any]) -> str:
-    cols = ("NAME", "VHID", "IFACE", "ADDRESSES", "STATE", "SINCE", "REASON", "MASTER", "SKEW")
+    cols = ("NAME", "VHID", "IFACE", "ADDRESSES", "STATE", "SINCE", "REASON", "MASTER", "RANK")
     rows = [cols]
     for v in status.get("vips", []):
         rows.append((
@@ -177,8 +177,12 @@ def _unit_notes(v: dict[str, Any]) -> list[str]:
 
 
 def _skew(v: dict[str, Any]) -> str:
-    base, eff = v.get("advskew"), v.get("effective_advskew")
-    return str(eff) if eff == base else f"{eff} (base {base})"
+    """CARP: the effective advskew; VRRPv3: "prio" and the effective priority."""
+    if v.get("protocol") == "vrrp3":
+        base, eff, word = v.get("priority"), v.get("effective_priority"), "prio "
+    else:
+        base, eff, word = v.get("advskew"), v.get("effective_advskew"), ""
+    return f"{word}{eff}" if eff == base else f"{word}{eff} (base {base})"
 
 
 def _short_time(iso: str | None) -> str:

@@ -25,6 +25,7 @@ from carpd.config.hostcheck import HostFindings, check_host, describe_transport
 from carpd.config.loader import Config, ConfigError, load_config
 from carpd.core.carp.election import master_down_interval
 from carpd.core.params import VipParams
+from carpd.core.vrrp3.election import master_down_usec
 
 DEFAULT_CONFIG = "/etc/carpd.toml"
 EXIT_OK = 0
@@ -50,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def describe_vip(vip: VipParams, password_source: str) -> str:
     """One line for `--check`, e.g. `web: vhid 1 on eth0, 172.16.90.31/24, advbase 1 ...`."""
+    if vip.protocol == "vrrp3":
+        return _describe_vrrp(vip)
     down = master_down_interval(vip.advbase, vip.deadratio, vip.advskew)
     origin = "inline" if password_source == INLINE else f"from {password_source}"
     addresses = " ".join(str(a) for a in vip.addresses)
@@ -57,6 +60,17 @@ def describe_vip(vip: VipParams, password_source: str) -> str:
             f"({describe_transport(vip)}), "
             f"advbase {vip.advbase} advskew {vip.advskew} (master-down {down:.2f} s), "
             f"preempt {'on' if vip.preempt else 'off'}, password {origin}")
+
+
+def _describe_vrrp(vip: VipParams) -> str:
+    """`api: VRRPv3 vrid 51 on eth0, ..., priority 150, advert_interval 0.10 s (master-down
+    0.34 s while the master keeps it), preempt on`."""
+    down = master_down_usec(vip.priority, vip.advert_interval_cs) / 1e6
+    addresses = " ".join(str(a) for a in vip.addresses)
+    return (f"{vip.name}: VRRPv3 vrid {vip.vhid} on {vip.interface}, {addresses} "
+            f"({describe_transport(vip)}), priority {vip.priority}, advert_interval "
+            f"{vip.advert_interval_cs / 100:.2f} s (master-down {down:.3f} s with a master at "
+            f"that interval), preempt {'on' if vip.preempt else 'off'}")
 
 
 def _check(config: Config) -> int:
