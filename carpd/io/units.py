@@ -11,9 +11,10 @@ the core, which records it for status, explain and metrics).
   skipped...), which is matched to the job by its path (a signal that overtakes the method
   reply is kept until the reply names its job). Nothing waits for a unit to come up. A call
   that fails (no such unit, access denied) is an ERROR result with systemd's message.
-  When the bus cannot be reached (or dbus-fast is missing) the job falls back to
-  `SystemctlUnits` for that job, reported `via systemctl` with why; the next job tries the
-  bus again.
+  Jobs still waiting for their signal when the connection is found lost (at the next job)
+  are reported ERROR. When the bus cannot be reached (or dbus-fast is missing) the job falls
+  back to `SystemctlUnits` for that job, reported `via systemctl` with why; the next job
+  tries the bus again.
 - `SystemctlUnits`: `systemctl --no-block start|stop UNIT...` (queues the jobs and returns),
   with a timeout: QUEUED when systemctl succeeded (the outcome is not tracked), ERROR with
   its message otherwise.
@@ -178,12 +179,22 @@ class DbusUnits:
 
     async def _ensure_bus(self) -> MessageBus:
         if self._bus is None or not self._bus.connected:
+            self._lost()
             bus = await self._connect()
             bus.add_message_handler(self._on_message)
             await _call(bus, "Subscribe", "", [])
             await _call(bus, "AddMatch", "s", [JOB_REMOVED], target=DBUS)
             self._bus = bus
         return self._bus
+
+    def _lost(self) -> None:
+        """The connection went away: the jobs still waiting for JobRemoved will not hear it."""
+        for name, unit, verb in self._pending.values():
+            self._done(name, unit, verb, UnitJobResult.ERROR,
+                       "the system bus connection was lost before the job ended")
+        self._pending.clear()
+        self._early.clear()
+        self._bus = None
 
     def _queued(self, path: str, name: str, unit: str, verb: UnitVerb) -> None:
         early = self._early.pop(path, None)

@@ -75,8 +75,14 @@ async def _jobs(bus: FakeBus, *starts: tuple[str, ...]) -> tuple[DbusUnits, list
     units.report_to(got.append)
     for names in starts:
         units.start_units("web", names)
-    await units._queues.drain(1.0)  # the calls are made once the queue is done
+    await settle(units)
     return units, got
+
+
+async def settle(units: DbusUnits) -> None:
+    """Every job queued so far has made its calls (the fake answers at once)."""
+    queues = units._queues._queues.values()
+    await asyncio.wait_for(asyncio.gather(*(q.join() for q in queues)), 1.0)
 
 
 def test_results_come_from_job_removed_matched_by_job_path() -> None:
@@ -133,3 +139,17 @@ def test_no_bus_falls_back_to_systemctl_and_says_why(tmp_path: Any) -> None:
         (UnitVerb.START, UnitJobResult.QUEUED, UnitJobVia.SYSTEMCTL),
         (UnitVerb.STOP, UnitJobResult.QUEUED, UnitJobVia.SYSTEMCTL)]
     assert got[0].detail == "D-Bus not reachable: No such file or directory"
+
+
+def test_jobs_pending_when_the_bus_is_lost_are_reported_at_the_next_job() -> None:
+    async def main() -> list[Any]:
+        bus = FakeBus()
+        units, got = await _jobs(bus, ("slow.service",))
+        bus.connected = False
+        units.start_units("web", ("next.service",))
+        await settle(units)
+        return got
+
+    got = run(main())
+    assert [(g.unit, g.result) for g in got] == [("slow.service", UnitJobResult.ERROR)]
+    assert "connection was lost" in got[0].detail
