@@ -118,6 +118,11 @@ class Vip:
     def families(self) -> list[str]:
         return sorted({_family(a) for a in self.addresses})
 
+    @property
+    def id_word(self) -> str:
+        """CARP's word for the VIP's id, or VRRP's."""
+        return "vrid" if str(self.status.get("protocol", "carp")).startswith("vrrp") else "vhid"
+
     def known_peers(self, family: str) -> list[str]:
         """Unicast peers, else the master we hear (if it is not us)."""
         peers = [p for p in self.peers if _family(p) == family]
@@ -364,10 +369,11 @@ def check_other_cluster(vip: Vip, facts: Facts) -> list[Finding]:
     found = []
     if bad:
         adverts = f"{bad} advert{'s' if bad > 1 else ''}"
-        found.append(_fail("other_cluster", vip, f"{adverts} for vhid {vip.vhid} on "
+        found.append(_fail("other_cluster", vip, f"{adverts} for {vip.id_word} {vip.vhid} on "
                            f"{vip.interface} failed our HMAC since carpd started: another "
-                           "cluster uses this VHID here, or a peer has another password or "
-                           "address set", "give one cluster another vhid, or make password "
+                           f"cluster uses this {vip.id_word} here, or a peer has another "
+                           "password or address set", f"give one cluster another "
+                           f"{vip.id_word}, or make password "
                            "and addresses agree on every node (carpctl watch names the "
                            "sender)"))
     if int(anomalies.get("dual_master", 0)):
@@ -375,7 +381,8 @@ def check_other_cluster(vip: Vip, facts: Facts) -> list[Finding]:
                            "reports: another node advertised as master at the same time",
                            "find why the nodes do not hear each other (firewall, multicast "
                            "on both nodes, the switch's IGMP snooping)"))
-    return found or [_ok("other_cluster", vip, f"no foreign adverts for vhid {vip.vhid}")]
+    return found or [_ok("other_cluster", vip, f"no foreign adverts for {vip.id_word} "
+                         f"{vip.vhid}")]
 
 
 def check_duplicate(vip: Vip, facts: Facts) -> list[Finding]:
