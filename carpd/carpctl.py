@@ -243,7 +243,8 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--for", dest="duration", type=parse_duration, metavar="DURATION",
                              help="expire after DURATION (30s, 5m, 1h); default: until promote")
             cmd.add_argument("--by", type=int, default=254, metavar="N",
-                             help="demotion added to advskew, 1..254 (default 254)")
+                             help="demotion, 1..254 (default 254): added to a CARP VIP's advskew, "
+                                  "subtracted from a VRRPv3 VIP's priority")
     mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently")
     mt.add_argument("mode", choices=("on", "off"))
     return p

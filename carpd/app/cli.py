@@ -1,6 +1,7 @@
 """The `carpd` command: parse arguments, load the configuration, check it or run the daemon.
 
-Owns: the command line (`carpd [--config PATH] [--check | --cleanup] [--version]`), the
+Owns: the command line (`carpd [--config PATH] [--check | --cleanup] [--version]`, and
+`carpd convert ...`, handed to carpd.app.convert), the
 `--check` summary and the exit codes: 0 valid / daemon exited cleanly, 2 invalid configuration
 or usage (as argparse) and, for `--check`, a file that cannot work on this host (the host
 checks of carpd.config.hostcheck), whatever `carpd.app.wiring.run` (or
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                              "master units, then exit (systemd runs it after carpd exits: "
                              "ExecStopPost=); idempotent, needs no password")
     parser.add_argument("--version", action="version", version=f"carpd {__version__}")
+    parser.epilog = ("`carpd convert keepalived FILE` prints the carpd.toml equivalent of a "
+                     "keepalived.conf (see `carpd convert --help`).")
     return parser
 
 
@@ -113,7 +116,12 @@ def _run_daemon(config: Config) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["convert"]:
+        from carpd.app.convert import main as convert  # a subcommand of its own
+
+        return convert(arguments[1:])
+    args = _parser().parse_args(arguments)
     if args.cleanup:
         from carpd.app.cleanup import cleanup  # netlink only when actually cleaning up
 
