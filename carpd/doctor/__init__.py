@@ -3,7 +3,8 @@
 Owns: `run(status, unreachable, as_json) -> (text, exit status)`, which the carpctl
 subcommand calls with the daemon's status document (None when the daemon is not reachable,
 with the reason). The package: carpd.doctor.host reads the host (the only impure module),
-carpd.doctor.parsers and carpd.doctor.firewall turn what it read into values,
+carpd.doctor.parsers, carpd.doctor.nftables and carpd.doctor.iptables turn what it read into
+values, carpd.doctor.firewall evaluates rule sets,
 carpd.doctor.checks turns status and values into findings (OK, WARN, FAIL, each FAIL with
 its fix). docs/troubleshooting.md explains every check.
 Layering: like carpctl, this package imports only the standard library, carpd.control and

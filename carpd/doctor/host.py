@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from carpd.doctor.checks import Facts, OtherDaemon, Vip
-from carpd.doctor.firewall import parse_iptables_save, parse_nft_json
+from carpd.doctor.iptables import parse_iptables_save
+from carpd.doctor.nftables import parse_nft_json
 from carpd.doctor.parsers import (
     keepalived_addresses,
     keepalived_config_path,

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from carpd.doctor.checks import Facts, Level, OtherDaemon, diagnose
-from carpd.doctor.firewall import parse_iptables_save, parse_nft_json
+from carpd.doctor.iptables import parse_iptables_save
+from carpd.doctor.nftables import parse_nft_json
 from carpd.doctor.parsers import Link, parse_igmp
 
 SAMPLES = Path(__file__).parent / "samples"

@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from carpd.doctor.firewall import (
-    Probe,
-    Verdict,
-    evaluate,
-    parse_iptables_save,
-    parse_nft_json,
-)
+from carpd.doctor.firewall import Probe, Verdict, evaluate
+from carpd.doctor.iptables import parse_iptables_save
+from carpd.doctor.nftables import parse_nft_json
 
 SAMPLES = Path(__file__).parent / "samples"
 NFT = parse_nft_json((SAMPLES / "nft-mixed.json").read_text())
