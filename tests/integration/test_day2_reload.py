@@ -227,10 +227,12 @@ def test_refused_reload_shows_in_status_until_the_file_is_fixed(
         refused = wait_for(lambda: ((a.status() or {}).get("config") or {}).get("refused"), 10)
         assert refused is not None, a.log_text()
         status, check = show(a, "status"), show(a, "status", "--check")
-        assert "config on disk differs from the running one (reload refused at " in status.stdout
-        assert status.stdout.rstrip().endswith(f" UTC: {error})")
-        assert check.returncode == 1 and check.stdout.startswith(
-            "CONFIG_REFUSED: config on disk differs from the running one (reload refused at ")
+        note = [line for line in status.stdout.splitlines() if line.startswith("config on disk")]
+        assert len(note) == 1 and note[0].endswith(f" UTC: {error})")
+        assert note[0].startswith("config on disk differs from the running one (reload refused "
+                                  "at ")
+        # (other problems may be listed too: an anomaly of the start-up is recent for 10 s)
+        assert check.returncode == 1 and f"CONFIG_REFUSED: {note[0]}" in check.stdout.splitlines()
         assert f"reload refused, still running the previous configuration: {error}" in \
             a.log_text()
     finally:
@@ -239,5 +241,5 @@ def test_refused_reload_shows_in_status_until_the_file_is_fixed(
     fixed = wait_for(lambda: ((a.status() or {}).get("config") or {}).get("refused") is None, 10)
     assert fixed is not None, a.log_text()
     assert "config on disk" not in show(a, "status").stdout
-    assert show(a, "status", "--check").returncode == 0
+    assert "CONFIG_REFUSED" not in show(a, "status", "--check").stdout
     assert snapshot(a) == before
