@@ -1,16 +1,24 @@
 """carpctl: the operator's command line for a running carpd (talks to its control socket).
 
 Owns: argument parsing, the request/response round trip, and rendering (table or JSON).
-Commands: status, explain NAME, watch [--json], metrics, demote NAME|--all [--for D] [--by N],
-promote NAME|--all, maintenance on|off. Durations: 90, 30s, 5m, 1h, 1h30m.
-Exit codes: 0 success, 1 the daemon refused the request (including "permission denied" for
+Commands: status [NAME] [--json|--check], explain NAME, history [NAME] [--json],
+watch [NAME] [--changes] [--json], metrics, doctor [--json]
+(carpd.doctor: the host's checks), demote NAME|--all [--for D] [--by N],
+promote NAME|--all, maintenance on|off, reload --dry-run [--json], config [--json].
+Durations: 90, 30s, 5m, 1h, 1h30m. The incident views (table notes, --check, history) are
+rendered by carpd/control/views.py; the text of `reload --dry-run` and `config` is the
+daemon's (carpd.driver.preview, carpd.ops.configview), printed as is, or the JSON.
+Exit codes: 0 success, 1 the daemon refused the request (`status --check`: a problem was
+found, one line each; a `reload --dry-run` whose file a reload would refuse: its located
+error is printed) (including "permission denied" for
 demote/promote/maintenance from a user who may only read), 2 usage error, 3 the daemon is not
 reachable (not running, or the socket is not accessible to this user), 4 the flag was applied
-but could not be saved (it holds only until carpd restarts).
+but could not be saved (it holds only until carpd restarts), 5 doctor found a FAIL.
 A daemon whose accept queue is full (connect fails with EAGAIN) or that answers "busy" (too
 many control connections) is retried for up to RETRY_S with a short growing pause; only then
 is it reported unreachable.
-Must not: import the daemon or any adapter (only carpd.control), so it runs unprivileged.
+Must not: import the daemon or any adapter (only carpd.control and carpd.doctor), so it runs
+unprivileged.
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ from carpd.control.protocol import (
     decode_response,
     encode_request,
 )
+from carpd.control.views import check as check_view
+from carpd.control.views import notes as incident_notes
+from carpd.control.views import render_history
+from carpd.doctor import run as run_doctor
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 3
@@ -145,20 +157,34 @@ def render_table(status: dict[str, Any]) -> str:
 
 
 def _notes(status: dict[str, Any]) -> list[str]:
-    """Lines after the table (never new columns): maintenance, failing checks, hold-down."""
-    notes = []
-    if status.get("maintenance", {}).get("on"):
-        notes.append(f"maintenance mode ON since {_short_time(status['maintenance']['since'])}"
-                     " (carpctl maintenance off)")
+    """Lines after the table (never new columns): carpd/control/views.py `notes`, then
+    the master units whose last job failed, then a file on disk that is not the running one
+    (a refused reload is one of the problems)."""
+    notes = incident_notes(status)
     for v in status.get("vips", []):
-        failing = [c["name"] for c in v.get("checks", []) if c["state"] == "failing"]
-        if failing:
-            notes.append(f"{v['name']}: failing checks: {', '.join(failing)} "
-                         f"(carpctl explain {v['name']})")
-        if v.get("hold_down"):
-            notes.append(f"{v['name']}: boot hold-down, waiting for "
-                         f"{', '.join(v.get('waiting_for', [])) or 'nothing'}")
+        notes += _unit_notes(v)
+    note = _config_note(status.get("config"))
+    return [*notes, *([note] if note else [])]
+
+
+def _unit_notes(v: dict[str, Any]) -> list[str]:
+    """Master units whose last job failed; unit jobs that fell back to systemctl."""
+    notes = [f"{v['name']}: master unit {u['unit']} {u['verb']} {u['result']} at "
+             f"{_short_time(u.get('at'))} (carpctl explain {v['name']})"
+             for u in v.get("units", []) if u.get("failed")]
+    if any(u.get("via") == "systemctl" for u in v.get("units", [])):
+        notes.append(f"{v['name']}: unit jobs via systemctl, results untracked (D-Bus not "
+                     "reachable)")
     return notes
+
+
+def _config_note(c: dict[str, Any] | None) -> str | None:
+    if not c or c.get("on_disk") == "same" or c.get("refused"):
+        return None  # (a refused reload is in the problems)
+    if c.get("on_disk") == "unreadable":
+        return f"config file {c.get('path')} cannot be read (carpd runs what it loaded)"
+    return ("config on disk differs from the running one (not reloaded; "
+            "carpctl reload --dry-run shows what a reload would do)")
 
 
 def _skew(v: dict[str, Any]) -> str:
@@ -210,12 +236,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     st = sub.add_parser("status", help="state of every VIP (or one)")
     st.add_argument("name", nargs="?", help="only this VIP")
-    st.add_argument("--json", action="store_true", help="machine-readable document")
+    st_out = st.add_mutually_exclusive_group()
+    st_out.add_argument("--json", action="store_true", help="machine-readable document")
+    st_out.add_argument("--check", action="store_true",
+                        help="for monitoring: one line per problem, exit 1 if any (0: none)")
     ex = sub.add_parser("explain", help="why a VIP is in its state here, in one paragraph")
     ex.add_argument("name")
-    wa = sub.add_parser("watch", help="live stream of transitions, check results, anomalies")
-    wa.add_argument("--json", action="store_true", help="one JSON object per line")
+    _incident_parsers(sub)
     sub.add_parser("metrics", help="metrics in the Prometheus text format")
+    dr = sub.add_parser("doctor", help="check this host for what breaks failover")
+    dr.add_argument("--json", action="store_true", help="the findings as JSON")
     for verb, text in (("demote", "demote a VIP (or all) on this node"),
                        ("promote", "clear the operator demotion of a VIP (or all)")):
         cmd = sub.add_parser(verb, help=text)
@@ -226,10 +256,30 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--for", dest="duration", type=parse_duration, metavar="DURATION",
                              help="expire after DURATION (30s, 5m, 1h); default: until promote")
             cmd.add_argument("--by", type=int, default=254, metavar="N",
-                             help="demotion added to advskew, 1..254 (default 254)")
+                             help="demotion, 1..254 (default 254): added to a CARP VIP's advskew, "
+                                  "subtracted from a VRRPv3 VIP's priority")
     mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently")
     mt.add_argument("mode", choices=("on", "off"))
+    rl = sub.add_parser("reload", help="what a reload of the file on disk would do (apply "
+                        "it with `systemctl reload carpd`)")
+    rl.add_argument("--dry-run", action="store_true", required=True,
+                    help="plan the reload in the daemon and print it; nothing is applied")
+    cf = sub.add_parser("config", help="the running configuration (passwords only by origin)")
+    for cmd in (rl, cf):
+        cmd.add_argument("--json", action="store_true", help="machine-readable document")
     return p
+
+
+def _incident_parsers(sub: Any) -> None:
+    """`history` and `watch` (their rendering: carpd/control/views.py, render_event)."""
+    hi = sub.add_parser("history", help="the recent transitions, their causes and masters")
+    hi.add_argument("name", nargs="?", help="only this VIP")
+    hi.add_argument("--json", action="store_true", help="one JSON document")
+    wa = sub.add_parser("watch", help="live stream of transitions, check results, anomalies")
+    wa.add_argument("name", nargs="?", help="only this VIP (and operator actions)")
+    wa.add_argument("--changes", action="store_true",
+                    help="only changes: no repeated check results or anomaly counts")
+    wa.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
 def _build(args: argparse.Namespace) -> Request:
@@ -243,13 +293,21 @@ def _build(args: argparse.Namespace) -> Request:
             return Request(cmd=args.command, args=target)
         case "maintenance":
             return Request(cmd="maintenance", args={"on": args.mode == "on"})
+        case "reload":
+            return Request(cmd="reload", args={"dry_run": args.dry_run})
+        case "config":
+            return Request(cmd="config", args={"json": args.json})
+        case "history" if args.name is not None:
+            return Request(cmd="history", args={"name": args.name})
     return Request(cmd=args.command)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "watch":
-        return watch(args.socket, as_json=args.json)
+        return watch(args.socket, as_json=args.json, name=args.name, changes=args.changes)
+    if args.command == "doctor":
+        return doctor(args.socket, as_json=args.json)
     try:
         result = request(args.socket, _build(args))
     except Unreachable as exc:
@@ -259,17 +317,48 @@ def main(argv: list[str] | None = None) -> int:
     except ProtocolError as exc:
         print(f"carpctl: carpd refused the request: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    if args.command in ("reload", "config"):
+        return _print_config_reply(args, result)
     if args.command != "status":
-        print(_render_reply(args.command, result))
+        print(_render_reply(args.command, result, as_json=getattr(args, "json", False)))
         return _persisted(result)
     if args.name is not None:
         vips = [v for v in result.get("vips", []) if v.get("name") == args.name]
         if not vips:
             print(f"carpctl: no VIP named {args.name!r}", file=sys.stderr)
             return EXIT_REFUSED
-        result = {**result, "vips": vips}
+        problems = [p for p in result.get("problems", []) if p.get("vip") in (None, args.name)]
+        result = {**result, "vips": vips, "problems": problems}
+    if args.check:
+        code, lines = check_view(result)
+        print("\n".join(lines))
+        return code
     print(json.dumps(result, indent=2) if args.json else render_table(result))
     return 0
+
+
+def _print_config_reply(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """`reload --dry-run` and `config`: the daemon's text (or the JSON); 1 when a reload of
+    the file on disk would be refused (its located error on stderr)."""
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif result.get("valid", True):
+        print(str(result.get("text", "")).rstrip("\n"))
+    else:
+        print(f"carpctl: a reload would be refused: {result.get('error')}", file=sys.stderr)
+    return 0 if result.get("valid", True) else EXIT_REFUSED
+
+
+def doctor(path: str, *, as_json: bool) -> int:
+    """The daemon's status (if it answers) and this host's checks (carpd.doctor)."""
+    status, why = None, ""
+    try:
+        status = request(path, Request(cmd="status"))
+    except (Unreachable, ProtocolError) as exc:
+        why = str(exc)
+    text, code = run_doctor(status, why, as_json=as_json)
+    print(text)
+    return code
 
 
 def _persisted(result: dict[str, Any]) -> int:
@@ -282,10 +371,12 @@ def _persisted(result: dict[str, Any]) -> int:
     return EXIT_NOT_PERSISTED
 
 
-def _render_reply(command: str, r: dict[str, Any]) -> str:
+def _render_reply(command: str, r: dict[str, Any], *, as_json: bool = False) -> str:
     match command:
         case "explain":
             return str(r["text"])
+        case "history" if not as_json:
+            return render_history(r["entries"])
         case "metrics":
             return str(r["text"]).rstrip("\n")
         case "demote":
@@ -314,8 +405,9 @@ def render_event(e: dict[str, Any]) -> str:
     return f"{when} {e.get('type')}: {e.get('detail', '')}"
 
 
-def watch(path: str, *, as_json: bool) -> int:
-    """Print the daemon's event stream until interrupted or the daemon ends it."""
+def watch(path: str, *, as_json: bool, name: str | None = None, changes: bool = False) -> int:
+    """Print the daemon's event stream until interrupted or the daemon ends it; `name` and
+    `changes` narrow it (the daemon filters: carpd/ops/watch.py)."""
     try:
         sock = _connect(path, TIMEOUT_S, time.monotonic() + RETRY_S)
     except Unreachable as exc:
@@ -323,7 +415,9 @@ def watch(path: str, *, as_json: bool) -> int:
         return EXIT_UNREACHABLE
     with sock:
         try:
-            sock.sendall(encode_request(Request(cmd="watch")))
+            narrow = {"name": name} if name else {}
+            sock.sendall(encode_request(Request(cmd="watch", args={
+                **narrow, **({"changes": True} if changes else {})})))
             stream = sock.makefile("rb")
             decode_response(stream.readline(MAX_MESSAGE))
         except (OSError, TimeoutError) as exc:

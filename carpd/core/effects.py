@@ -14,7 +14,12 @@ per family per interval (each from that family's source, to its group or its pee
 BACKUP, keeps one master-down timer per family: entering BACKUP arms each, an advert heard in
 one family restarts only that family's, and either expiring takes the whole VIP over. The
 bow-out goes out in both families; the announcement is one burst per family (GARP, NA).
+A MASTER with `garp_refresh_interval` re-announces its VIPs every interval (`_refresh_due`,
+on the periodic advert: `garp_refresh_at` is its deadline, cleared when it stops being MASTER).
 Protocol words (intervals, advert bytes, ranks) come from the VIP's ElectionProfile.
+Every StateChanged also carries its context (actions.py): the peer master followed before the
+change and when its last advert was heard (`_master_heard_at`, set wherever a peer's advert
+makes it our master), our rank in the profile's words, and the demotions in force.
 Must not: classify events (machine.py does), read the clock, draw randomness, or log.
 """
 
@@ -60,6 +65,8 @@ class Ctx:
     previous_advertised: object = None  # RETUNED: what we advertised before
     previous_master_down: Duration = 0.0  # RETUNED: the master-down interval before
     resume_window: Duration = 0.0  # RESUME: how long to listen before the first advert
+    master_before: Address | None = None  # the master seen before the effect ran
+    master_heard_at: Instant | None = None  # when that master's last advert was heard
 
 
 class VhidEffects:
@@ -75,6 +82,7 @@ class VhidEffects:
         self._reason: Reason = Reason.CONFIGURED
         self._cause: str | None = None
         self._master: Address | None = None
+        self._master_heard_at: Instant | None = None  # the last advert of a peer master
         self._enabled = False
         self._released_once = False
         self._link_up = True
@@ -85,6 +93,7 @@ class VhidEffects:
         self._resuming = False  # MASTER by RESUME, before its first advert
         self._preempt_at: Instant = since_at  # preempt_delay: no preemption before this
         self.advert_due_at: Instant | None = None
+        self.garp_refresh_at: Instant | None = None  # MASTER: the next re-announcement
         self._master_down: dict[Family, Instant] = {}
         self._n = Counters()
 
@@ -131,12 +140,13 @@ class VhidEffects:
     def _note_master(self, now: Instant, ctx: Ctx) -> list[Action]:
         """FAULT hears an advert: remember who is master (for status), nothing else."""
         self._master = None if ctx.reason is Reason.PEER_BOWED_OUT else ctx.peer
+        self._master_heard_at = now
         return []
 
     def _follow_master(self, now: Instant, ctx: Ctx) -> list[Action]:
         """An advert of the master (or one we do not preempt): restart the master-down
         timer of the family it came in; the other family's keeps running."""
-        self._master = ctx.peer
+        self._master, self._master_heard_at = ctx.peer, now
         self.profile.follow(ctx.advert)
         family = family_of(ctx.peer) if ctx.peer is not None else None
         if family is not None and family in self._master_down:
@@ -149,6 +159,7 @@ class VhidEffects:
         self._released_once = True  # held from now on: a later release is a real one
         self._master = self._source
         self._master_down = {}
+        self._arm_refresh(now)
         return [self._add_addresses(), *self._announce(once=False), *self._adverts(now),
                 *self._master_side()]
 
@@ -173,6 +184,7 @@ class VhidEffects:
         """No other master in the window: announce where the VIP lives, then the first
         advert (on schedule, as every later one)."""
         self._resuming = False
+        self._arm_refresh(now)
         announce: list[Action] = list(self._announce(once=False))
         return announce + self._advertise_on_schedule(now, ctx)
 
@@ -180,7 +192,7 @@ class VhidEffects:
         """Another master spoke before our first advert: release and follow it, sending
         nothing (see `_resume`); no GARP went out, so clients never left it."""
         self.advert_due_at = None
-        self._master = ctx.peer
+        self._master, self._master_heard_at = ctx.peer, now
         self.profile.follow(ctx.advert)
         self._restart_master_down(now)
         return self._release_actions()
@@ -198,7 +210,30 @@ class VhidEffects:
             anchored = due + (self.advert_due_at - now)
             if anchored > now:
                 self.advert_due_at = anchored
-        return adverts
+        return adverts + self._refresh_due(now)
+
+    def _arm_refresh(self, now: Instant) -> None:
+        interval = self.params.garp_refresh_interval
+        self.garp_refresh_at = now + interval if interval else None
+
+    def _refresh_due(self, now: Instant) -> list[Action]:
+        """`garp_refresh_interval`: a MASTER re-announces its VIPs (one GARP/NA round) every
+        interval, for routers that cache ARP for hours. Served by the periodic advert, so at
+        most one advert interval late; the next one is anchored to when this one was due. A
+        reload that turns it on starts counting at the next advert, one that turns it off
+        stops it there."""
+        if not self.params.garp_refresh_interval:
+            self.garp_refresh_at = None
+            return []
+        if self.garp_refresh_at is None:
+            self._arm_refresh(now)
+            return []
+        if now < self.garp_refresh_at:
+            return []
+        interval = self.params.garp_refresh_interval
+        anchored = self.garp_refresh_at + interval
+        self.garp_refresh_at = anchored if anchored > now else now + interval
+        return list(self._announce(once=True))
 
     def _reassert(self, now: Instant, ctx: Ctx) -> list[Action]:
         """A slower master is on the wire: re-announce our VIPs and tell it at once."""
@@ -209,7 +244,7 @@ class VhidEffects:
         then release and follow it."""
         last = self._adverts(now) if self.profile.farewell_on_step_down else ()
         self.advert_due_at = None
-        self._master = ctx.peer
+        self._master, self._master_heard_at = ctx.peer, now
         self.profile.follow(ctx.advert)
         self._restart_master_down(now)
         return [*last, *self._release_actions()]
@@ -275,12 +310,19 @@ class VhidEffects:
 
     def _change_state(self, new: VhidState, now: Instant, ctx: Ctx) -> StateChanged:
         old, self.state = self.state, new
+        if new is not VhidState.MASTER:
+            self.garp_refresh_at = None
         self._resuming = self._resuming and new is VhidState.MASTER
         self._since_at, self._reason, self._cause = now, ctx.reason, ctx.cause
         self._n.transitions += 1
         p = self.params
+        lost = ctx.master_before if ctx.master_before not in self._sources.values() else None
         return StateChanged(name=p.name, vhid=p.vhid, interface=p.interface, old=old, new=new,
-                            reason=ctx.reason, cause=ctx.cause, peer=ctx.peer)
+                            reason=ctx.reason, cause=ctx.cause, peer=ctx.peer,
+                            last_master=lost,
+                            last_master_heard_at=None if lost is None else ctx.master_heard_at,
+                            rank=self.profile.describe_own(self.standing),
+                            demotions=tuple(sorted(self._demotions.items())))
 
     def _restart_master_down(self, now: Instant) -> None:
         """Arm the master-down timer of every family the VIP has addresses in."""

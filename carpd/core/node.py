@@ -30,13 +30,16 @@ rides on the same `handle`: its machine events are fanned out like any other, be
 carrier change or timer tick that caused them, and its deadline is part of `next_deadline()`.
 A VIP already MASTER when its boot hold-down would begin (it resumed after a restart,
 `Resume`) is not held: it was serving a moment ago, and its checks demote it if they fail.
-Anomalies (dual master, foreign advert, check flapping) are counted per VIP and kind; each
+Anomalies (dual master, foreign advert, check flapping) are counted per VIP and kind, and
+their facts (peer, rank, first/last seen) kept in core/anomalies.py's bounded book; each
 (kind, VIP, peer) is logged at most once per `drop_log_interval` seconds. A bad HMAC on one of
 our VHIDs is both a drop and a "foreign_advert" anomaly naming the sender. Both limits are
 core/loglimit.py's, which also caps each drop reason and anomaly kind across all senders per
 interval and returns a LogsSuppressed summary of what that cap held back when the interval
 ends (first in the actions of the event that reaches that instant; its end is part of
 `next_deadline()`), so spoofed senders cannot flood the log or grow the table.
+Unit jobs: `UnitJobFinished` (what became of a master unit's start or stop) is recorded for
+status (core/unitjobs.py) and changes nothing else.
 Must not: read the clock, draw randomness, or touch sockets.
 """
 
@@ -50,6 +53,7 @@ from dataclasses import dataclass
 from carpd.core import accept, demux
 from carpd.core.actions import Action, Anomaly, AnomalyKind, PacketDropped
 from carpd.core.addresses import Address, Family
+from carpd.core.anomalies import AnomalyBook, AnomalyRecord
 from carpd.core.deadlines import DeadlineQueue
 from carpd.core.drops import QUIET_DROPS, DropReason, Rejected
 from carpd.core.events import (
@@ -71,6 +75,7 @@ from carpd.core.events import (
     Shutdown,
     Start,
     TimerFired,
+    UnitJobFinished,
 )
 from carpd.core.loglimit import LogLimit
 from carpd.core.machine import SYNC_GROUP, VhidMachine
@@ -81,6 +86,7 @@ from carpd.core.profile import HOLD_DOWN_DEMOTION, ElectionProtocol
 from carpd.core.profiles import protocol_of
 from carpd.core.states import VhidState
 from carpd.core.stats import VhidStatistics
+from carpd.core.unitjobs import UnitJobResult, UnitJobs, UnitJobStatistics
 
 _Key = tuple[str, Family, ElectionProtocol, int]  # interface, family, protocol, vhid/VRID
 _ID_WORD = {ElectionProtocol.CARP: "vhid", ElectionProtocol.VRRP3: "vrid"}
@@ -95,6 +101,10 @@ class NodeStatistics:
     checks: tuple[CheckStatistics, ...] = ()
     params: tuple[VipParams, ...] = ()  # what each VIP runs with, in configuration order
     policy: PolicyStatistics = dataclasses.field(default_factory=PolicyStatistics)
+    anomaly_records: tuple[AnomalyRecord, ...] = ()  # who, rank, first/last seen (anomalies.py)
+    unit_jobs: tuple[UnitJobStatistics, ...] = ()  # the last job per master unit
+    unit_job_counts: dict[str, dict[UnitJobResult, int]] = dataclasses.field(
+        default_factory=dict)
 
 
 class Node:
@@ -112,7 +122,9 @@ class Node:
         self._log_limit = LogLimit(drop_log_interval)
         self._checks: dict[tuple[str, str], CheckTracker] = {}
         self._anomalies: dict[str, Counter[AnomalyKind]] = {}
+        self._anomaly_book = AnomalyBook()
         self._policy = ElectionPolicy()
+        self._unit_jobs = UnitJobs()  # recorded for status only (core/unitjobs.py)
         self._policy_moved = False  # the policy changed a machine during this handle()
         self._deadlines = DeadlineQueue()
         self._touched: list[VhidMachine] = []
@@ -148,9 +160,11 @@ class Node:
             del self._by_key[demux_key]
         del self._vip_drops[name]
         del self._anomalies[name]
+        self._anomaly_book.forget(name)
         for key in [k for k in self._checks if k[0] == name]:
             del self._checks[key]
         self._policy.forget(name)
+        self._unit_jobs.forget(name)
         self._deadlines.forget(name)
         self._index_sources()
 
@@ -193,7 +207,8 @@ class Node:
         summaries: list[Action] = list(self._log_limit.due(now))
         actions = self._dispatch(event, now)
         if isinstance(event, PacketReceived | TimerFired | SendResult | AddressOpFailed
-                      | DatagramMalformed | PolicyEvent) and not self._policy_moved:
+                      | DatagramMalformed | PolicyEvent | UnitJobFinished) \
+                and not self._policy_moved:
             touched = self._touched  # the frequent events reach these machines only
         else:
             actions += self._sync_groups(now)
@@ -227,6 +242,8 @@ class Node:
             case SendResult(name=name) | AddressOpFailed(name=name):
                 return self._fan_out(self._select(name), event, now) \
                     if name in self._machines else []
+            case UnitJobFinished():
+                return self._unit_job(event, now)
             case BeginHoldDown(name=name):  # not a MASTER (one that resumed at start)
                 vips = [(m.params, m.link_up) for m in self._select(name)
                         if m.state is not VhidState.MASTER]
@@ -234,12 +251,20 @@ class Node:
             case _:  # the other PolicyEvents (mypy checks that nothing else is left)
                 return self._apply(self._policy.handle(event, now), now)
 
+    def _unit_job(self, ev: UnitJobFinished, now: float) -> list[Action]:
+        if ev.name in self._machines:
+            self._unit_jobs.observe(UnitJobStatistics(
+                vip=ev.name, unit=ev.unit, verb=ev.verb, result=ev.result, via=ev.via,
+                detail=ev.detail, at=now))
+        return []
+
     def next_deadline(self) -> float | None:
         due = (self._deadlines.earliest(), self._policy.next_deadline(),
                self._log_limit.next_deadline())
         return min((d for d in due if d is not None), default=None)
 
     def statistics(self) -> NodeStatistics:
+        jobs, counts = self._unit_jobs.statistics()
         return NodeStatistics(
             vips=tuple(m.statistics() for m in self._machines.values()),
             vip_drops={n: dict(c) for n, c in self._vip_drops.items()},
@@ -248,6 +273,8 @@ class Node:
             checks=tuple(t.statistics() for t in self._checks.values()),
             params=tuple(m.params for m in self._machines.values()),
             policy=self._policy.statistics(),
+            anomaly_records=self._anomaly_book.statistics(),
+            unit_jobs=jobs, unit_job_counts=counts,
         )
 
     def tracker(self, name: str, check: str) -> CheckTracker | None:
@@ -312,6 +339,7 @@ class Node:
             if not isinstance(a, Anomaly) or a.name not in self._anomalies:
                 continue
             self._anomalies[a.name][a.kind] += 1
+            self._anomaly_book.record(a, now)
             key = ("anomaly", a.kind, a.name, a.peer)
             if a.log and not self._log_limit.allow(key, a.kind, a.peer, now):
                 actions[i] = dataclasses.replace(a, log=False)

@@ -2,7 +2,8 @@
 
 Owns: the frozen types of what `carpctl status` shows (StatusDocument: NodeInfo, one
 VipStatus per VIP with its VipCounters, CheckStatus list, OperatorDemotionStatus and
-hold-down waits, MaintenanceStatus, interface drops) and `build_document`, the only code that
+hold-down waits, the facts of its anomalies as AnomalyPeerStatus, MaintenanceStatus,
+interface drops) and `build_document`, the only code that
 builds one: from the core's `NodeStatistics` plus the few facts only the driver has (hostname,
 version, uptime) and the driver's monotonic-to-wall-clock conversion, passed in as
 `wall_iso`. Its renderings read it: the JSON of `status --json` and the control socket
@@ -22,11 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from carpd.core.actions import AnomalyKind, CheckState, VhidState
+from carpd.core.anomalies import AnomalyRecord
 from carpd.core.drops import DropReason
 from carpd.core.node import NodeStatistics
 from carpd.core.policy.checks import CheckStatistics
 from carpd.core.policy.demotions import OperatorDemotion
 from carpd.core.stats import VhidStatistics
+from carpd.core.unitjobs import UnitJobResult, UnitJobStatistics
 
 WallIso = Callable[[float], str]  # a monotonic instant -> ISO 8601 wall-clock time
 
@@ -66,6 +69,22 @@ class CheckStatus:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UnitJobStatus:
+    """The last job carpd asked systemd for on one master unit (core/unitjobs.py)."""
+
+    unit: str
+    verb: str  # start, stop
+    result: UnitJobResult
+    via: str  # dbus, systemctl (the bus was not reachable: `detail` says why), none
+    detail: str
+    at: str
+
+    @property
+    def failed(self) -> bool:
+        return self.result.failed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VipCounters:
     adverts_sent: int
     adverts_received: int
@@ -80,6 +99,20 @@ class VipCounters:
 class OperatorDemotionStatus:
     amount: int
     until: str | None  # None: until promoted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnomalyPeerStatus:
+    """Who caused one kind of anomaly on a VIP (core/anomalies.py's record)."""
+
+    kind: AnomalyKind
+    peer: str | None
+    rank: str  # what it advertises, in the protocol's words ("" when not trusted)
+    first_seen: str
+    last_seen: str
+    last_seen_at: float  # monotonic, for "how long ago" (not part of the JSON)
+    count: int
+    detail: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,6 +149,9 @@ class VipStatus:
     waiting_for: tuple[str, ...]  # what a boot hold-down still waits for
     checks: tuple[CheckStatus, ...]
     anomalies: Mapping[AnomalyKind, int]
+    anomaly_peers: tuple[AnomalyPeerStatus, ...] = ()
+    units: tuple[UnitJobStatus, ...] = ()  # the last job per master unit
+    unit_jobs: Mapping[UnitJobResult, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +199,12 @@ class _VipBuilder:
             self._checks.setdefault(c.vip, []).append(self._check(c))
         self._operator = {d.name: d for d in stats.policy.operator_demotions}
         self._waits = {h.name: h.waiting_for for h in stats.policy.hold_downs}
+        self._peers: dict[str, list[AnomalyPeerStatus]] = {}
+        for r in stats.anomaly_records:
+            self._peers.setdefault(r.name, []).append(self._anomaly_peer(r))
+        self._units: dict[str, list[UnitJobStatus]] = {}
+        for job in stats.unit_jobs:
+            self._units.setdefault(job.vip, []).append(self._unit(job))
 
     def build(self, s: VhidStatistics) -> VipStatus:
         p = self._params[s.name]
@@ -186,7 +228,20 @@ class _VipBuilder:
             operator_demotion=self._operator_status(self._operator.get(s.name)),
             waiting_for=self._waits.get(s.name, ()),
             checks=tuple(self._checks.get(s.name, ())),
-            anomalies=self._stats.anomalies.get(s.name, {}))
+            anomalies=self._stats.anomalies.get(s.name, {}),
+            anomaly_peers=tuple(self._peers.get(s.name, ())),
+            units=tuple(self._units.get(s.name, ())),
+            unit_jobs=self._stats.unit_job_counts.get(s.name, {}))
+
+    def _unit(self, j: UnitJobStatistics) -> UnitJobStatus:
+        return UnitJobStatus(unit=j.unit, verb=j.verb.value, result=j.result,
+                             via=j.via.value, detail=j.detail, at=self._iso(j.at))
+
+    def _anomaly_peer(self, r: AnomalyRecord) -> AnomalyPeerStatus:
+        return AnomalyPeerStatus(
+            kind=r.kind, peer=None if r.peer is None else str(r.peer), rank=r.rank,
+            first_seen=self._iso(r.first_at), last_seen=self._iso(r.last_at),
+            last_seen_at=r.last_at, count=r.count, detail=r.detail)
 
     def _counters(self, s: VhidStatistics) -> VipCounters:
         drops = self._stats.vip_drops.get(s.name, {})
