@@ -35,6 +35,7 @@ from bench import report, topology, vrrp3_perf, vrrp3_report
 from bench.vrrp3_servers import IMPLS, Router, master_down_interval
 from bench.vrrp3_trials import (
     FAULTS,
+    SETTLE_S,
     Pair,
     Trial,
     TrialError,
@@ -117,6 +118,8 @@ def block(lab: Lab, impl: str, interval: float, args: argparse.Namespace, work: 
     try:
         log(f"{impl} at {interval:g} s: starting a (priority 150) and b (100)")
         pair.start()
+        if args.perf and not args.cpu_seconds:
+            time.sleep(SETTLE_S)  # a backup just started under perf took 1-2 s to take over
         if args.cpu_seconds:
             out["cpu"] = pair.cpu_window(args.cpu_seconds)
             log(f"{impl} at {interval:g} s: CPU " + ", ".join(
