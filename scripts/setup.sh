@@ -13,6 +13,9 @@ APT_PACKAGES+=(systemd-container util-linux dpkg-dev debhelper dh-python pybuild
                python3-all python3-setuptools lintian python3-pyroute2 python3-systemd)
 # unit health checks in the servers: systemd's D-Bus API (dbus) through python3-dbus-fast
 APT_PACKAGES+=(dbus python3-dbus-fast)
+# routed VIPs (tests/integration/test_routed_*.py, bench): the BGP engines run only inside
+# the tests' namespaces; their host services stay stopped (policy-rc.d while installing)
+APT_PACKAGES+=(frr bird2)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs Debian packages): sudo $0" >&2
