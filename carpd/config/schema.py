@@ -38,6 +38,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carpd.config.checks import parse_checks
+from carpd.config.routed import placement
 from carpd.config.secrets import credential_name, inline_password
 from carpd.config.values import (
     absolute_path,
@@ -61,6 +62,7 @@ from carpd.config.values import (
     without_scope,
 )
 from carpd.core.carp.wire import CARP_GROUP
+from carpd.core.params import DEFAULT_ROUTED_INTERFACE, Placement
 
 DEFAULT_CONTROL_SOCKET = "/run/carpd/control.sock"
 DEFAULT_STATE_DIRECTORY = "/var/lib/carpd"
@@ -136,6 +138,9 @@ VIP_KEYS: Mapping[str, KeySpec] = MappingProxyType({
     "sync_group": KeySpec(sync_group, "sync_group", None),
     "require_units": KeySpec(unit_names, "require_units", (), Fill.EXPAND_NAME),
     "check": KeySpec(parse_checks, "checks", ()),
+    # routed VIPs (docs/routed.md): the addresses as host routes for a BGP engine
+    "placement": KeySpec(placement, "placement", Placement.LINK),
+    "routed_interface": KeySpec(interface_name, "routed_interface", DEFAULT_ROUTED_INTERFACE),
 })
 
 CARPD_KEYS: Mapping[str, KeySpec] = MappingProxyType({

@@ -258,7 +258,7 @@ BAD: list[tuple[str, str, str]] = [
      "source, source6, multicast_group, l2_broadcast, peers, peer_ttl, accept_ttl, "
      "accept_source, accept_multicast, garp_count, garp_interval, na_count, na_interval, "
      "na_router, deprecate_ipv6_vip, master_units, upscript, downscript, xparam, sync_group, "
-     "require_units, check"),
+     "require_units, check, placement, routed_interface"),
     ("unknown-table", "[default]\n" + BASE,
      f"{P}:1: default: unknown table; did you mean 'defaults'?"),
     ("vip-key-at-top", "advskew = 1\n" + BASE,
