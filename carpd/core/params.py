@@ -4,7 +4,8 @@ Owns: `VipParams` (one VHID on one interface, fully resolved), `CheckParams` (on
 check of a VIP: what the tracker needs and what the health adapter runs), `Secret`, and which
 VipParams fields a running machine may take in place (`TUNABLE_FIELDS`, `untunable_changes`):
 everything but the identity of the virtual host on the wire (name, vhid, interface, addresses,
-password, sources, multicast group, L2 broadcast), which peers authenticate and demultiplex on;
+password, sources, multicast group, L2 broadcast), which peers authenticate and demultiplex on,
+and where the addresses go (placement, routed_interface: a change re-creates the VIP);
 unicast peers and the accept rules are tunable (the driver re-joins groups as needed).
 Invariant: a `Secret` never shows its bytes in repr/str, so a password cannot leak through a
 log line, a traceback or a status document by accident.

@@ -200,7 +200,8 @@ class Daemon:
             if self.node is None or (self._stop is not None and self._stop.is_set()):
                 raise ReloadRefused("the daemon is not running its VIPs yet (or any more)")
             vips = await load()
-            resolved = await resolve_for_reload(vips, self._running(), self.ports.addresses)
+            resolved = await resolve_for_reload(vips, self._running(), self.ports.addresses,
+                                                self.ports.log)
             plan = plan_reload(self._running(), resolved)
         except (ReloadRefused, StartupError, OSError) as exc:
             self._log(msg.ERR, f"reload refused, still running the previous configuration: "

@@ -18,6 +18,8 @@ the fault's end and the VIP rejoins as BACKUP.
 Invariants: `Lane.held` is what the last *executed* address operation left on the interface,
 so the reconcile pass compares against the desired state at the lane's position, never
 against a state the lane has not reached yet; a busy lane is never reconciled.
+Every address operation and the pass name the VIP's `address_interface` (a routed VIP's
+`routed_interface`, carpd.driver.placement), where its addresses live.
 Must not: run anything on the advert path (the driver sends adverts itself).
 """
 
@@ -173,9 +175,10 @@ class VipWork:
         """At exit, belt and braces: whatever happened before, no VIP stays on an interface."""
         for p in vips:
             try:
-                await self._ports.addresses.remove(p.interface, p.addresses, label=p.label)
+                await self._ports.addresses.remove(p.address_interface, p.addresses,
+                                                   label=p.label)
             except OSError as exc:
-                if await self.interface_gone(p.interface, exc):
+                if await self.interface_gone(p.address_interface, exc):
                     continue
                 self._log(msg.ERR, f"vip {p.name}: could not remove {p.addresses} at exit: "
                           f"{exc}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=p.name)
@@ -223,7 +226,7 @@ class VipWork:
         """Schedule one pass per interface, coalescing bursts of notifications (our own
         address changes trigger them too)."""
         loop = asyncio.get_running_loop()
-        for iface in sorted({p.interface for p in self._vips()}):
+        for iface in sorted({p.address_interface for p in self._vips()}):
             if (interface is None or iface == interface) and iface not in self._reconciling:
                 self._reconciling.add(iface)
                 loop.call_later(RECONCILE_DEBOUNCE_S, self._start_pass, iface)
@@ -249,7 +252,7 @@ class VipWork:
             return
         for p in self._vips():
             lane = self._lanes.get(p.name)
-            if p.interface != iface or lane is None:
+            if p.address_interface != iface or lane is None:
                 continue
             found = survey(p.addresses, p.label, listing)
             self._note_foreign(p, frozenset(found.foreign))
@@ -267,21 +270,22 @@ class VipWork:
         if foreign == self._foreign.get(p.name, frozenset()):
             return
         self._foreign[p.name] = foreign
+        where = p.address_interface
         if foreign:
-            texts = "; ".join(foreign_copy_text(a, p.interface) for a in sorted(foreign, key=str))
+            texts = "; ".join(foreign_copy_text(a, where) for a in sorted(foreign, key=str))
             self._log(msg.ERR, f"vip {p.name}: {texts}; the VIP is FAULT (not served by this "
                       "host) until it is gone", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name,
-                      CARP_INTERFACE=p.interface)
+                      CARP_INTERFACE=where)
         else:
-            self._log(msg.NOTICE, f"vip {p.name}: no address on {p.interface} equal to the VIP "
+            self._log(msg.NOTICE, f"vip {p.name}: no address on {where} equal to the VIP "
                       "that carpd did not add any more; the VIP runs again",
-                      MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name, CARP_INTERFACE=p.interface)
+                      MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name, CARP_INTERFACE=where)
         self._post(SetFault(name=p.name, source=FOREIGN_ADDRESS, failing=bool(foreign)))
 
     async def _restore(self, p: VipParams, lane: Lane) -> None:
         if not lane.held:
             return  # released meanwhile
-        await self._ports.addresses.add(p.interface, p.addresses, p.label,
+        await self._ports.addresses.add(p.address_interface, p.addresses, p.label,
                                         deprecate_ipv6=p.deprecate_ipv6_vip)
         self._log(msg.WARNING, f"vip {p.name}: address removed behind carpd's back while "
                   "MASTER; restored it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
@@ -292,7 +296,7 @@ class VipWork:
                      have: tuple[AddressWithPrefix, ...]) -> None:
         if lane.held:
             return  # became MASTER meanwhile
-        removed = await self._ports.addresses.remove(p.interface, have, label=p.label)
+        removed = await self._ports.addresses.remove(p.address_interface, have, label=p.label)
         if removed:
             self._log(msg.WARNING, f"vip {p.name}: {', '.join(map(str, removed))} (carpd's) "
                       "present while not MASTER; removed it", MESSAGE_ID=msg.VIP_RECONCILED,

@@ -88,7 +88,8 @@ BAD = [
     ("bad-type", CHECK + 'type = "script"\nweight = 1\n', f"{P}:10: vip.web.check[1].type: "
      "unknown check type 'script': one of unit, exec, tcp, http, interface, bgp"),
     ("typo-type", CHECK + 'type = "htp"\nweight = 1\n', f"{P}:10: vip.web.check[1].type: "
-     "unknown check type 'htp': one of unit, exec, tcp, http, interface, bgp; did you mean 'http'?"),
+     "unknown check type 'htp': one of unit, exec, tcp, http, interface, bgp; did you mean "
+     "'http'?"),
     ("no-weight", CHECK + 'type = "tcp"\nhost = "h"\nport = 1\n', f"{P}:9: "
      "vip.web.check[1].weight: set `weight = 1..254` (added to advskew while failing) or "
      "`fatal = true` (the VIP goes FAULT while failing)"),
