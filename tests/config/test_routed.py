@@ -79,3 +79,28 @@ def test_cleanup_looks_on_the_routed_interface_with_or_without_the_password(
     path.write_text(text.replace('routed_interface = "lo"\n', ""))
     (default,) = targets(str(path))
     assert default.interface == "carpvip0"
+
+
+def test_a_bgp_check_and_its_defaults(workdir: Path) -> None:  # noqa: F811
+    text = ROUTED + ('\n[[vip.web.check]]\ntype = "bgp"\nengine = "bird"\nneighbor = "uplink"\n'
+                     'control = "/run/bird/bird.ctl"\nfatal = true\n')
+    (web,) = load(workdir, text).vips
+    (check,) = web.checks
+    assert (check.name, check.engine, check.neighbor, check.control, check.fatal) == (
+        "bgp-bird-uplink", "bird", "uplink", "/run/bird/bird.ctl", True)
+    assert (check.interval, check.timeout) == (2.0, 2.0)
+    assert check.target() == "bird session uplink"
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    ('engine = "gobgp"\n', "carpd.toml:15: vip.web.check[1].engine: 'gobgp' is not a BGP engine "
+     "carpd can ask: one of frr, bird"),
+    ("", "carpd.toml:12: vip.web.check[1].engine: a bgp check needs `engine`"),
+    ('engine = "frr"\ncontrol = "-x"\n', "carpd.toml:16: vip.web.check[1].control: '-x' is "
+     "neither a vtysh pathspace name nor a socket path"),
+])
+def test_bgp_check_mistakes(workdir: Path, lines: str, expected: str) -> None:  # noqa: F811
+    text = ROUTED + '\n[[vip.web.check]]\ntype = "bgp"\nweight = 50\n' + lines
+    with pytest.raises(ConfigError) as info:
+        load(workdir, text)
+    assert str(info.value) == expected
