@@ -11,8 +11,14 @@ import pytest
 
 from carpd.core.params import Placement, Secret, VipParams
 from carpd.driver.startup import EXIT_HOST_MISMATCH, HostMismatchError, prepare
-from tests.driver.fakes import FakeAddresses, FakeClockLoop, FakeLog, Harness, drive_daemon, \
-    fake_ports
+from tests.driver.fakes import (
+    FakeAddresses,
+    FakeClockLoop,
+    FakeLog,
+    Harness,
+    drive_daemon,
+    fake_ports,
+)
 
 IP = ipaddress.IPv4Address
 VIP32 = ipaddress.IPv4Interface("192.0.2.10/32")
@@ -60,7 +66,7 @@ def test_lo_is_used_as_it_is_and_a_stale_copy_there_is_removed() -> None:
 def test_a_foreign_copy_on_the_routed_interface_is_refused() -> None:
     fake = FakeAddresses(present={"eth0": set(), "lo": set()})
     fake.host["lo"] = {VIP32}
-    with pytest.raises(HostMismatchError, match="192.0.2.10/32 is already on lo"):
+    with pytest.raises(HostMismatchError, match=r"192\.0\.2\.10/32 is already on lo"):
         asyncio.run(prepare((routed(routed_interface="lo"),), fake, FakeLog()))
 
 
