@@ -22,9 +22,11 @@ def assert_faults_moved_the_route(rl: RoutedLab) -> None:
     report = json.dumps([r.__dict__ for r in results], indent=1)
     logs = "\n".join(f"--- {h}\n{n.log_text()[-2000:]}" for h, n in rl.carpd.items())
     for r in results:
-        assert r.to_backup_s is not None, f"{r.fault}: the route never moved to s2\n{report}\n{logs}"
+        assert r.to_backup_s is not None, \
+            f"{r.fault}: the route never moved to s2\n{report}\n{logs}"
         assert r.answered_by_s2, f"{r.fault}: the client never reached s2\n{report}"
-        assert r.back_s is not None, f"{r.fault}: the route never came back to s1\n{report}\n{logs}"
+        assert r.back_s is not None, \
+            f"{r.fault}: the route never came back to s1\n{report}\n{logs}"
         assert r.answered_by_s1_after, f"{r.fault}: the client ends on s1\n{report}"
         assert r.overlap_s <= ADVERT_INTERVAL_S + SAMPLE_SLACK_S, \
             f"{r.fault}: both servers' routes for {r.overlap_s:.2f} s\n{report}"

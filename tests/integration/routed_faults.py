@@ -2,7 +2,8 @@
 
 Owns: `run_faults`: from s1 MASTER with the router's route via s1, each fault in turn (a
 graceful stop of carpd, SIGKILL of carpd followed by the unit's cleanup, SIGKILL of the
-server's BGP daemon, a silent drop of all of the master's traffic on its switch port, which only BFD sees), and after each the repair (carpd
+server's BGP daemon, a silent drop of all of the master's traffic on its switch port, which
+only BFD sees), and after each the repair (carpd
 or the engine started again, the filter removed) with s1 taking the VIP back by preemption.
 For each it measures, from the observer's samples and a client probe stream every 10 ms:
 fault -> the router's FIB via s2, the client's longest outage, repair -> via s1 again, and

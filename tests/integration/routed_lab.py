@@ -274,13 +274,13 @@ class RoutedLab:
             self._engine(name, kind, f"{kind}-server-{suffix}.conf").start()
 
     def _servers(self) -> None:
-        for name, (addr, gateway, _, _, advskew) in SERVERS.items():
+        for name, (_, gateway, _, _, advskew) in SERVERS.items():
             peer = next(a for n, (a, *_rest) in SERVERS.items() if n != name)
             self.lab.python_bg(name, _RESPONDER.format(port=PORT, name=name))
             vip = Vip(name="web", vhid=10, address=f"{VIP}/32", advskew=advskew,
                       peers=(peer,), accept_ttl=254)
             check = "\n".join([
-                f'placement = "routed"', f'routed_interface = "{self.routed_interface}"', "",
+                'placement = "routed"', f'routed_interface = "{self.routed_interface}"', "",
                 "[[vip.web.check]]", 'type = "bgp"', f'engine = "{self.engine_kind}"',
                 f'neighbor = "{gateway}"', f'control = "{self.engines[name].control}"',
                 "fatal = true", f"interval = {CHECK_INTERVAL_S}", "rise = 2", "fall = 2"])

@@ -1,7 +1,8 @@
-"""Routed VIPs with BIRD on the servers (the router runs FRR) (docs/routed.md): one lab, the faults in sequence.
+"""Routed VIPs with BIRD on the servers, FRR on the router (docs/routed.md): one lab, the
+faults in sequence.
 
 The router's FIB sends the VIP to the MASTER; on a graceful stop, a SIGKILL of carpd followed
-by the unit's cleanup, a SIGKILL of the server's bird, and a silent drop-all on the master,
+by the unit's cleanup, a SIGKILL of the server's bird, and a silent drop of the master's traffic,
 the route moves to the other server and the client's probes reach it; it moves back when the
 first server preempts; both servers' paths are never in the router's table for longer than
 one advert interval (plus one observer sample)."""
