@@ -4,8 +4,12 @@ Owns: `SystemctlUnits` — per VIP, one FIFO of unit jobs run by one worker task
 never overtaken by a later start; each job is `systemctl --no-block start|stop UNIT...`
 (queues the job in systemd and returns at once, so nothing waits for the unit to come up),
 with a timeout; a failed job is reported through `on_result` and never touches the
-election. `NullUnits` is used when systemd is not running (a network-namespace demo): it
-reports once that unit jobs are skipped.
+election. The latest state wins: a stop drops the starts of its units still waiting in the
+VIP's queue (a claim unit, docs/routed.md "Clouds without BGP", never starts on a node that
+left MASTER before the start ran), and a start after a stop runs after it (a node that is
+MASTER again claims again). A job already handed to systemctl is systemd's: a later stop
+queues behind it, and systemd's stop job cancels or stops the unit. `NullUnits` is used when
+systemd is not running (a network-namespace demo): it reports once that unit jobs are skipped.
 Must not: block the event loop or the advert path.
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections import deque
 from collections.abc import Callable
 
 # (vip name, verb, units, ok, error text)
@@ -30,30 +35,63 @@ class SystemctlUnits:
         self._on_result = on_result
         self._timeout = timeout
         self._systemctl = systemctl
-        self._queues: dict[str, asyncio.Queue[tuple[str, tuple[str, ...]]]] = {}
+        self._pending: dict[str, deque[tuple[str, tuple[str, ...]]]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._outstanding = 0  # jobs queued or running, every VIP
+        self._idle: asyncio.Event | None = None  # set while nothing is outstanding
         self._workers: dict[str, asyncio.Task[None]] = {}
 
     def start_units(self, name: str, units: tuple[str, ...]) -> None:
         self._submit(name, "start", units)
 
     def stop_units(self, name: str, units: tuple[str, ...]) -> None:
+        """Queued behind what runs now; a start of these units still waiting in the queue is
+        dropped first (the VIP left MASTER before it ran: the claim must never run)."""
+        pending = self._pending.get(name)
+        if pending:
+            kept = [(verb, tuple(u for u in job if verb != "start" or u not in units))
+                    for verb, job in pending]
+            pending.clear()
+            pending.extend((verb, job) for verb, job in kept if job)
+            self._settle(len(kept) - len(pending))
         self._submit(name, "stop", units)
 
+    def pending(self, name: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The jobs of VIP `name` waiting behind the running one, in order."""
+        return list(self._pending.get(name, ()))
+
     def _submit(self, name: str, verb: str, units: tuple[str, ...]) -> None:
-        if name not in self._queues:
-            self._queues[name] = asyncio.Queue()
+        if name not in self._workers:
+            self._pending[name] = deque()
+            self._wake[name] = asyncio.Event()
             self._workers[name] = asyncio.get_running_loop().create_task(self._work(name))
-        self._queues[name].put_nowait((verb, units))
+        self._pending[name].append((verb, units))
+        self._wake[name].set()
+        self._outstanding += 1
+        self._idle_event().clear()
+
+    def _idle_event(self) -> asyncio.Event:
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        return self._idle
+
+    def _settle(self, done: int) -> None:
+        self._outstanding -= done
+        if self._outstanding == 0:
+            self._idle_event().set()
 
     async def _work(self, name: str) -> None:
-        queue = self._queues[name]
+        pending, wake = self._pending[name], self._wake[name]
         while True:
-            verb, units = await queue.get()
+            while not pending:
+                wake.clear()
+                await wake.wait()
+            verb, units = pending.popleft()
             try:
                 ok, err = await self._run(verb, units)
                 self._on_result(name, verb, units, ok, err)
             finally:
-                queue.task_done()
+                self._settle(1)
 
     async def _run(self, verb: str, units: tuple[str, ...]) -> tuple[bool, str]:
         try:
@@ -72,9 +110,9 @@ class SystemctlUnits:
         return proc.returncode == 0, err.decode(errors="replace").strip()
 
     async def drain(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                asyncio.gather(*(q.join() for q in self._queues.values())), timeout)
+        if self._outstanding:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle_event().wait(), timeout)
         for task in self._workers.values():
             task.cancel()
 
