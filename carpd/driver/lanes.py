@@ -18,6 +18,9 @@ the fault's end and the VIP rejoins as BACKUP.
 Invariants: `Lane.held` is what the last *executed* address operation left on the interface,
 so the reconcile pass compares against the desired state at the lane's position, never
 against a state the lane has not reached yet; a busy lane is never reconciled.
+Master units follow the latest state: a StartUnits still queued when a later release is
+queued is skipped (the unit port, in turn, drops a start still waiting behind a stop), so a
+claim unit never starts on a node that is no longer MASTER (docs/routed.md).
 Every address operation and the pass name the VIP's `address_interface` (a routed VIP's
 `routed_interface`, carpd.driver.placement), where its addresses live.
 Must not: run anything on the advert path (the driver sends adverts itself).
@@ -102,6 +105,7 @@ class VipWork:
         self._reconciling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._foreign: dict[str, frozenset[AddressWithPrefix]] = {}  # VIP -> copies not ours
+        self._releases: dict[str, int] = {}  # VIP -> releases the core has asked for so far
 
     # -- membership ------------------------------------------------------------------------
 
@@ -142,15 +146,32 @@ class VipWork:
             case AddAddresses() | RemoveAddresses():
                 if isinstance(a, RemoveAddresses):
                     self._cancel_bursts(a.name)  # stop announcing what we are releasing
+                    self._releases[a.name] = self._releases.get(a.name, 0) + 1
                 lane.submit(lambda: self._address_op(lane, a))
             case Announce():
                 lane.submit(lambda: self._start_burst(a))
             case StartUnits():
-                lane.submit(lambda: self._unit_job(a.name, a.units, start=True))
+                lane.submit(self._unless_released(
+                    a.name, lambda: self._unit_job(a.name, a.units, start=True)))
             case StopUnits():
                 lane.submit(lambda: self._unit_job(a.name, a.units, start=False))
             case RunScript():
                 lane.submit(lambda: self._script(a))
+
+    def _unless_released(self, name: str, op: Callable[[], Awaitable[None]]
+                         ) -> Callable[[], Awaitable[None]]:
+        """`op`, skipped if the VIP was released after it was queued: a master unit (a
+        cloud claim) queued while MASTER never starts once the node has left MASTER."""
+        queued_at = self._releases.get(name, 0)
+
+        async def run() -> None:
+            if self._releases.get(name, 0) == queued_at:
+                await op()
+            else:
+                self._log(msg.INFO, f"vip {name}: master units not started: the VIP was "
+                          "released before their turn", CARP_NAME=name)
+
+        return run
 
     async def _address_op(self, lane: Lane, a: AddAddresses | RemoveAddresses) -> None:
         try:
