@@ -27,7 +27,8 @@ MOVE_TIMEOUT_S = 15.0
 class Measured:
     fault: str
     to_backup_s: float | None  # fault -> FIB via s2
-    outage_s: float  # the client's longest gap in answers (fault and repair)
+    outage_s: float  # the client's longest gap in answers from the fault to the repair
+    outage_back_s: float  # ... from the repair to the end (the move back by preemption)
     answered_by_s2: bool  # probes after the move were answered by s2
     back_s: float | None  # repair -> FIB via s1 again
     answered_by_s1_after: bool  # the last probes were answered by s1
@@ -86,7 +87,8 @@ def run_fault(rl: RoutedLab, name: str, probe_s: float = 60.0) -> Measured:
     return Measured(
         fault=name,
         to_backup_s=None if to_backup is None else to_backup - t_fault,
-        outage_s=result.outage(t_fault - 0.1),
+        outage_s=result.outage(t_fault - 0.1, t_repair),
+        outage_back_s=result.outage(t_repair - 0.1),
         answered_by_s2="s2" in after_move[:50],
         back_s=None if back is None else back - t_repair,
         answered_by_s1_after=bool(last) and set(last) == {"s1"},

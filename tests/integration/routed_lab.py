@@ -108,12 +108,12 @@ class Probe:
     def answered_by(self, after: float) -> list[str]:
         return [name for at, name in self.rows if at >= after and name is not None]
 
-    def outage(self, after: float) -> float:
-        """The longest time without an answered probe from `after` on (probes sent every
-        period; an answered probe ends the gap)."""
+    def outage(self, after: float, before: float = float("inf")) -> float:
+        """The longest time without an answered probe between `after` and `before` (probes
+        sent every period; an answered probe ends the gap)."""
         last, worst = after, 0.0
         for at, name in self.rows:
-            if at < after:
+            if at < after or at > before:
                 continue
             if name is not None:
                 worst = max(worst, at - last)
