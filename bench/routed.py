@@ -65,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
 def _fmt(m: Measured) -> str:
     move = "-" if m.to_backup_s is None else f"{m.to_backup_s:.2f}"
     back = "-" if m.back_s is None else f"{m.back_s:.2f}"
-    return (f"FIB at backup {move} s, outage {m.outage_s:.2f} s, back {back} s "
-            f"(outage {m.outage_back_s:.2f} s), both paths {m.overlap_s:.2f} s")
+    return (f"fault {m.fault_s:.2f} s, FIB at backup {move} s, outage {m.outage_s:.2f} s, back {back} s "
+            f"(outage {m.outage_back_s:.2f} s), both paths {m.overlap_s:.2f} s "
+            f"(+-{m.overlap_resolution_s:.2f})")
 
 
 def _median(values: list[float | None]) -> str:
@@ -82,16 +83,19 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
              f"through the router), bgp check every {meta['check_interval_s']:g} s with fall 2 / "
              f"rise 2 and `fatal`; {meta['trials']} trial(s) per engine and fault; median "
              "(min-max) seconds.", "",
-             "| servers | fault | fault -> router FIB at the backup | client outage | "
+             "| servers | fault | the fault takes | fault -> router FIB at the backup | "
+             "client outage | "
              "repair -> FIB back (preemption) | client outage on the way back | both paths in "
-             "the router's table |", "|---|---|---|---|---|---|---|"]
+             "the router's table (resolution) |", "|---|---|---|---|---|---|---|---|"]
     for engine in dict.fromkeys(r["engine"] for r in rows):
         for fault in FAULTS:
             mine = [r for r in rows if r["engine"] == engine and r["fault"] == fault]
             lines.append(f"| {engine.upper() if engine == 'frr' else 'BIRD'} | {fault} | "
+                         f"{_median([r['fault_s'] for r in mine])} | "
                          f"{_median([r['to_backup_s'] for r in mine])} | "
                          f"{_median([r['outage_s'] for r in mine])} | "
                          f"{_median([r['back_s'] for r in mine])} | "
                          f"{_median([r['outage_back_s'] for r in mine])} | "
-                         f"{_median([r['overlap_s'] for r in mine])} |")
+                         f"{_median([r['overlap_s'] for r in mine])} "
+                         f"({max(r['overlap_resolution_s'] for r in mine):.2f}) |")
     return "\n".join(lines)

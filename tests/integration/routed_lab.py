@@ -348,18 +348,24 @@ class RoutedLab:
                 return found
             time.sleep(0.02)
 
-    def longest_overlap(self, after: float) -> float:
-        """The longest time both servers' BGP paths were in the router's table (from the
-        observer's samples: from the first sample with both to the first without)."""
-        worst, since = 0.0, None
-        for s in self.samples:
-            if s.at < after:
-                continue
-            if len(s.paths) == 2 and since is None:
-                since = s.at
-            elif len(s.paths) < 2 and since is not None:
-                worst, since = max(worst, s.at - since), None
-        return worst
+    def longest_overlap(self, after: float) -> tuple[float, float]:
+        """The longest time both servers' BGP paths were in the router's table, from the
+        observer's samples (from the first look that saw both to the first that did not),
+        and that figure's resolution: the longer of the gaps between looks at its two ends
+        (a loaded machine spaces the looks out; the true time is within that much)."""
+        worst, resolution = 0.0, 0.0
+        since: int | None = None
+        looks = [s for s in self.samples if s.at >= after]
+        for i, look in enumerate(looks):
+            if len(look.paths) == 2 and since is None:
+                since = i
+            elif len(look.paths) < 2 and since is not None:
+                if look.at - looks[since].at > worst:
+                    worst = look.at - looks[since].at
+                    resolution = max(look.at - looks[i - 1].at,
+                                     looks[since].at - looks[max(since - 1, 0)].at)
+                since = None
+        return worst, resolution
 
     # -- the client ---------------------------------------------------------------------------
 
