@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 def _fmt(m: Measured) -> str:
     move = "-" if m.to_backup_s is None else f"{m.to_backup_s:.2f}"
     back = "-" if m.back_s is None else f"{m.back_s:.2f}"
-    return (f"fault {m.fault_s:.2f} s, FIB at backup {move} s, outage {m.outage_s:.2f} s, back {back} s "
+    return (f"fault {m.fault_s:.2f} s, FIB at backup {move} s, outage {m.outage_s:.2f} s, "
+            f"back {back} s "
             f"(outage {m.outage_back_s:.2f} s), both paths {m.overlap_s:.2f} s "
             f"(+-{m.overlap_resolution_s:.2f})")
 
