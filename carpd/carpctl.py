@@ -2,18 +2,20 @@
 
 Owns: argument parsing, the request/response round trip, and rendering (table or JSON).
 Commands: status [NAME] [--json|--check], explain NAME, history [NAME] [--json],
-watch [NAME] [--changes] [--json], metrics, demote NAME|--all [--for D] [--by N],
+watch [NAME] [--changes] [--json], metrics, doctor [--json]
+(carpd.doctor: the host's checks), demote NAME|--all [--for D] [--by N],
 promote NAME|--all, maintenance on|off. Durations: 90, 30s, 5m, 1h, 1h30m. The incident
 views (table notes, --check, history) are rendered by carpd/control/views.py.
 Exit codes: 0 success, 1 the daemon refused the request (`status --check`: a problem was
 found, one line each) (including "permission denied" for
 demote/promote/maintenance from a user who may only read), 2 usage error, 3 the daemon is not
 reachable (not running, or the socket is not accessible to this user), 4 the flag was applied
-but could not be saved (it holds only until carpd restarts).
+but could not be saved (it holds only until carpd restarts), 5 doctor found a FAIL.
 A daemon whose accept queue is full (connect fails with EAGAIN) or that answers "busy" (too
 many control connections) is retried for up to RETRY_S with a short growing pause; only then
 is it reported unreachable.
-Must not: import the daemon or any adapter (only carpd.control), so it runs unprivileged.
+Must not: import the daemon or any adapter (only carpd.control and carpd.doctor), so it runs
+unprivileged.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from carpd.control.protocol import (
 from carpd.control.views import check as check_view
 from carpd.control.views import notes as incident_notes
 from carpd.control.views import render_history
+from carpd.doctor import run as run_doctor
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 3
@@ -151,8 +154,23 @@ def render_table(status: dict[str, Any]) -> str:
 
 
 def _notes(status: dict[str, Any]) -> list[str]:
-    """Lines after the table (never new columns): carpd/control/views.py `notes`."""
-    return incident_notes(status)
+    """Lines after the table (never new columns): carpd/control/views.py `notes`, then
+    the master units whose last job failed."""
+    notes = incident_notes(status)
+    for v in status.get("vips", []):
+        notes += _unit_notes(v)
+    return notes
+
+
+def _unit_notes(v: dict[str, Any]) -> list[str]:
+    """Master units whose last job failed; unit jobs that fell back to systemctl."""
+    notes = [f"{v['name']}: master unit {u['unit']} {u['verb']} {u['result']} at "
+             f"{_short_time(u.get('at'))} (carpctl explain {v['name']})"
+             for u in v.get("units", []) if u.get("failed")]
+    if any(u.get("via") == "systemctl" for u in v.get("units", [])):
+        notes.append(f"{v['name']}: unit jobs via systemctl, results untracked (D-Bus not "
+                     "reachable)")
+    return notes
 
 
 def _skew(v: dict[str, Any]) -> str:
@@ -212,6 +230,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("name")
     _incident_parsers(sub)
     sub.add_parser("metrics", help="metrics in the Prometheus text format")
+    dr = sub.add_parser("doctor", help="check this host for what breaks failover")
+    dr.add_argument("--json", action="store_true", help="the findings as JSON")
     for verb, text in (("demote", "demote a VIP (or all) on this node"),
                        ("promote", "clear the operator demotion of a VIP (or all)")):
         cmd = sub.add_parser(verb, help=text)
@@ -261,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "watch":
         return watch(args.socket, as_json=args.json, name=args.name, changes=args.changes)
+    if args.command == "doctor":
+        return doctor(args.socket, as_json=args.json)
     try:
         result = request(args.socket, _build(args))
     except Unreachable as exc:
@@ -286,6 +308,18 @@ def main(argv: list[str] | None = None) -> int:
         return code
     print(json.dumps(result, indent=2) if args.json else render_table(result))
     return 0
+
+
+def doctor(path: str, *, as_json: bool) -> int:
+    """The daemon's status (if it answers) and this host's checks (carpd.doctor)."""
+    status, why = None, ""
+    try:
+        status = request(path, Request(cmd="status"))
+    except (Unreachable, ProtocolError) as exc:
+        why = str(exc)
+    text, code = run_doctor(status, why, as_json=as_json)
+    print(text)
+    return code
 
 
 def _persisted(result: dict[str, Any]) -> int:

@@ -1,6 +1,6 @@
 """Wiring: build the real adapters around the Daemon and run it under asyncio with signals.
 
-Owns: choosing adapters (journald or stderr, systemctl or no unit jobs), attaching the
+Owns: choosing adapters (journald or stderr, unit jobs over D-Bus or none), attaching the
 operator side (carpd.ops.operations.Operations, which serves the control socket) to the
 Daemon, the signal handlers (SIGTERM/SIGINT -> orderly shutdown, SIGHUP -> reload the
 configuration file, and with CARPD_TEST_HOOKS=1 only, SIGUSR2 -> wedge the loop for the
@@ -32,7 +32,7 @@ from carpd.io.resumefile import ResumeFile
 from carpd.io.scripts import AsyncScriptRunner, ResultCallback
 from carpd.io.statefile import JsonFlags, Textfile
 from carpd.io.systemd import SdNotifier, make_event_log
-from carpd.io.units import NullUnits, SystemctlUnits, systemd_running
+from carpd.io.units import DbusUnits, NullUnits, systemd_running
 from carpd.ops.operations import Operations
 from carpd.status import messages as msg
 
@@ -45,12 +45,8 @@ def run(config: Config) -> int:
 
 
 def _units(log: EventLog) -> UnitPort:
-    if systemd_running():
-        def on_result(name: str, verb: str, units: tuple[str, ...], ok: bool, err: str) -> None:
-            if not ok:
-                log.record(msg.ERR, f"vip {name}: systemctl {verb} {' '.join(units)} failed: "
-                           f"{err}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=name)
-        return SystemctlUnits(on_result)
+    if systemd_running():  # results come back as events (carpd.driver.lanes logs failures)
+        return DbusUnits()
 
     def on_skip(name: str, units: tuple[str, ...]) -> None:
         log.record(msg.INFO, f"vip {name}: systemd is not running; master units "

@@ -143,6 +143,8 @@ VIP_KEYS: Mapping[str, KeySpec] = MappingProxyType({
     "accept_multicast": KeySpec(boolean, "accept_multicast", False),
     "garp_count": KeySpec(_int(0, 100), "garp_count", 3),
     "garp_interval": KeySpec(announce_interval, "garp_interval", 1.0),
+    "garp_refresh_interval": KeySpec(_int(0, 86400, "seconds 0..86400 (0: off)"),
+                                     "garp_refresh_interval", 0),
     "na_count": KeySpec(_int(0, 100), "na_count", 3),
     "na_interval": KeySpec(announce_interval, "na_interval", 1.0),
     "na_router": KeySpec(na_router, "na_router", None),  # "auto" is None too

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from carpd.core.events import UnitJobFinished
+from carpd.core.unitjobs import UnitJobResult
 from carpd.io.units import SystemctlUnits
 
 PROVIDER = """#!/bin/sh
@@ -27,18 +29,18 @@ def flap(tmp_path: Path, steps: list[str]) -> list[str]:
     fake = tmp_path / "systemctl"
     fake.write_text(PROVIDER.format(ledger=ledger))
     fake.chmod(0o755)
-    results: list[tuple[str, bool]] = []
+    results: list[UnitJobFinished] = []
 
     async def main() -> None:
-        units = SystemctlUnits(lambda _n, verb, _u, ok, _e: results.append((verb, ok)),
-                               systemctl=str(fake))
+        units = SystemctlUnits(systemctl=str(fake))
+        units.report_to(results.append)
         for verb in steps:
             (units.start_units if verb == "start" else units.stop_units)("web", CLAIM)
             await asyncio.sleep(0.05)  # transitions faster than the provider answers
         await units.drain(10.0)
 
     asyncio.run(main())
-    assert all(ok for _, ok in results)
+    assert {r.result for r in results} == {UnitJobResult.QUEUED}
     return ledger.read_text().split("\n")[:-1] if ledger.exists() else []
 
 

@@ -7,23 +7,24 @@ from __future__ import annotations
 
 import asyncio
 
+from carpd.core.unitjobs import UnitVerb
 from carpd.io.units import SystemctlUnits
 
 CLAIM = ("claim-vip@web.service",)
 
 
 class Gated(SystemctlUnits):
-    """Each job waits for `release()`; `ran` lists the jobs in the order they ran."""
+    """Each job waits for the gate; `ran` lists the jobs in the order they ran."""
 
     def __init__(self) -> None:
-        super().__init__(lambda *_a: None)
+        super().__init__()
         self.ran: list[tuple[str, tuple[str, ...]]] = []
         self.gate = asyncio.Event()
 
-    async def _run(self, verb: str, units: tuple[str, ...]) -> tuple[bool, str]:
-        self.ran.append((verb, units))
+    async def run(self, name: str, verb: UnitVerb, units: tuple[str, ...], why: str = ""
+                  ) -> None:
+        self.ran.append((verb.value, units))
         await self.gate.wait()
-        return True, ""
 
 
 def scenario(steps: list[tuple[str, tuple[str, ...]]]) -> tuple[list[object], list[object]]:
@@ -33,7 +34,7 @@ def scenario(steps: list[tuple[str, tuple[str, ...]]]) -> tuple[list[object], li
         for verb, names in steps:
             (units.start_units if verb == "start" else units.stop_units)("web", names)
             await asyncio.sleep(0)
-        waiting: list[object] = list(units.pending("web"))
+        waiting: list[object] = [(v.value, u) for v, u in units.pending("web")]
         units.gate.set()
         await units.drain(5.0)
         return waiting, list(units.ran)
