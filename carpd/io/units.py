@@ -119,10 +119,14 @@ class _Queues:
             finally:
                 self._settle(1)
 
-    async def drain(self, timeout: float) -> None:
+    async def join(self) -> None:
+        """Until every job queued so far has run (or was dropped)."""
         if self._outstanding:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle_event().wait(), timeout)
+            await self._idle_event().wait()
+
+    async def drain(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.join(), timeout)
         for task in self._workers.values():
             task.cancel()
 
