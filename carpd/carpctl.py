@@ -4,10 +4,13 @@ Owns: argument parsing, the request/response round trip, and rendering (table or
 Commands: status [NAME] [--json|--check], explain NAME, history [NAME] [--json],
 watch [NAME] [--changes] [--json], metrics, doctor [--json]
 (carpd.doctor: the host's checks), demote NAME|--all [--for D] [--by N],
-promote NAME|--all, maintenance on|off. Durations: 90, 30s, 5m, 1h, 1h30m. The incident
-views (table notes, --check, history) are rendered by carpd/control/views.py.
+promote NAME|--all, maintenance on|off, reload --dry-run [--json], config [--json].
+Durations: 90, 30s, 5m, 1h, 1h30m. The incident views (table notes, --check, history) are
+rendered by carpd/control/views.py; the text of `reload --dry-run` and `config` is the
+daemon's (carpd.driver.preview, carpd.ops.configview), printed as is, or the JSON.
 Exit codes: 0 success, 1 the daemon refused the request (`status --check`: a problem was
-found, one line each) (including "permission denied" for
+found, one line each; a `reload --dry-run` whose file a reload would refuse: its located
+error is printed) (including "permission denied" for
 demote/promote/maintenance from a user who may only read), 2 usage error, 3 the daemon is not
 reachable (not running, or the socket is not accessible to this user), 4 the flag was applied
 but could not be saved (it holds only until carpd restarts), 5 doctor found a FAIL.
@@ -155,11 +158,13 @@ def render_table(status: dict[str, Any]) -> str:
 
 def _notes(status: dict[str, Any]) -> list[str]:
     """Lines after the table (never new columns): carpd/control/views.py `notes`, then
-    the master units whose last job failed."""
+    the master units whose last job failed, then a file on disk that is not the running one
+    (a refused reload is one of the problems)."""
     notes = incident_notes(status)
     for v in status.get("vips", []):
         notes += _unit_notes(v)
-    return notes
+    note = _config_note(status.get("config"))
+    return [*notes, *([note] if note else [])]
 
 
 def _unit_notes(v: dict[str, Any]) -> list[str]:
@@ -171,6 +176,15 @@ def _unit_notes(v: dict[str, Any]) -> list[str]:
         notes.append(f"{v['name']}: unit jobs via systemctl, results untracked (D-Bus not "
                      "reachable)")
     return notes
+
+
+def _config_note(c: dict[str, Any] | None) -> str | None:
+    if not c or c.get("on_disk") == "same" or c.get("refused"):
+        return None  # (a refused reload is in the problems)
+    if c.get("on_disk") == "unreadable":
+        return f"config file {c.get('path')} cannot be read (carpd runs what it loaded)"
+    return ("config on disk differs from the running one (not reloaded; "
+            "carpctl reload --dry-run shows what a reload would do)")
 
 
 def _skew(v: dict[str, Any]) -> str:
@@ -246,6 +260,13 @@ def _parser() -> argparse.ArgumentParser:
                                   "subtracted from a VRRPv3 VIP's priority")
     mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently")
     mt.add_argument("mode", choices=("on", "off"))
+    rl = sub.add_parser("reload", help="what a reload of the file on disk would do (apply "
+                        "it with `systemctl reload carpd`)")
+    rl.add_argument("--dry-run", action="store_true", required=True,
+                    help="plan the reload in the daemon and print it; nothing is applied")
+    cf = sub.add_parser("config", help="the running configuration (passwords only by origin)")
+    for cmd in (rl, cf):
+        cmd.add_argument("--json", action="store_true", help="machine-readable document")
     return p
 
 
@@ -272,6 +293,10 @@ def _build(args: argparse.Namespace) -> Request:
             return Request(cmd=args.command, args=target)
         case "maintenance":
             return Request(cmd="maintenance", args={"on": args.mode == "on"})
+        case "reload":
+            return Request(cmd="reload", args={"dry_run": args.dry_run})
+        case "config":
+            return Request(cmd="config", args={"json": args.json})
         case "history" if args.name is not None:
             return Request(cmd="history", args={"name": args.name})
     return Request(cmd=args.command)
@@ -292,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     except ProtocolError as exc:
         print(f"carpctl: carpd refused the request: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    if args.command in ("reload", "config"):
+        return _print_config_reply(args, result)
     if args.command != "status":
         print(_render_reply(args.command, result, as_json=getattr(args, "json", False)))
         return _persisted(result)
@@ -308,6 +335,18 @@ def main(argv: list[str] | None = None) -> int:
         return code
     print(json.dumps(result, indent=2) if args.json else render_table(result))
     return 0
+
+
+def _print_config_reply(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """`reload --dry-run` and `config`: the daemon's text (or the JSON); 1 when a reload of
+    the file on disk would be refused (its located error on stderr)."""
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif result.get("valid", True):
+        print(str(result.get("text", "")).rstrip("\n"))
+    else:
+        print(f"carpctl: a reload would be refused: {result.get('error')}", file=sys.stderr)
+    return 0 if result.get("valid", True) else EXIT_REFUSED
 
 
 def doctor(path: str, *, as_json: bool) -> int:

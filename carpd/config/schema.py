@@ -40,6 +40,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carpd.config.checks import parse_checks
+from carpd.config.nodes import node_names
 from carpd.config.protocols import (
     advert_interval,
     preempt_delay,
@@ -166,6 +167,7 @@ CARPD_KEYS: Mapping[str, KeySpec] = MappingProxyType({
     "control_socket": KeySpec(absolute_path, "control_socket", DEFAULT_CONTROL_SOCKET),
     "state_directory": KeySpec(absolute_path, "state_directory", DEFAULT_STATE_DIRECTORY),
     "metrics_textfile": KeySpec(absolute_path, "metrics_textfile", None),
+    "nodes": KeySpec(node_names, "nodes", ()),  # per-node values: carpd.config.nodes
 })
 
 

@@ -26,7 +26,7 @@ source cannot be answered or routed beyond the link). A problem is a `StartupErr
 the VIP and what is wrong.
 Routed VIPs (carpd.driver.placement): a VIP touches two interfaces, its advert `interface`
 (the source) and its `address_interface` (the VIPs, stale copies); a missing routed interface
-is created as a dummy first, at start and at reload.
+is created as a dummy first, at start and, once a reload is planned, for the VIPs it adds.
 Must not: start anything (the driver does once these succeed), or contain protocol rules.
 """
 
@@ -54,12 +54,6 @@ Leftovers = dict[str, tuple[AddressWithPrefix, ...]]  # VIP name -> carpd's copi
 Listings = dict[str, tuple[InterfaceAddress, ...]]  # interface -> its addresses
 
 
-class _NoLog:
-    def record(self, priority: int, message: str, **fields: object) -> None:
-        return
-
-
-NO_LOG = _NoLog()
 
 
 class StartupError(Exception):
@@ -78,7 +72,7 @@ async def prepare(configured: tuple[VipParams, ...], addresses: AddressPort,
                   log: EventLog, keep: frozenset[str] = frozenset()) -> tuple[VipParams, ...]:
     """The configuration fits the host, stale VIPs removed (except those of the VIPs in
     `keep`, which may resume), 'auto' sources resolved."""
-    await _routed_interfaces(configured, addresses, log)
+    await ensure_routed(configured, addresses, log)
     listings: Listings = {}
     problems: list[str] = []
     for iface, vips in _by_interface(configured, interfaces_of).items():
@@ -107,8 +101,10 @@ async def prepare(configured: tuple[VipParams, ...], addresses: AddressPort,
     return tuple(resolved)
 
 
-async def _routed_interfaces(vips: Iterable[VipParams], addresses: AddressPort,
-                             log: EventLog) -> None:
+async def ensure_routed(vips: Iterable[VipParams], addresses: AddressPort,
+                        log: EventLog) -> None:
+    """The routed interfaces of these VIPs, created as dummies where missing (at start, and
+    for the VIPs a reload adds, once it is planned: planning itself only reads)."""
     try:
         await ensure_routed_interfaces(vips, addresses, log)
     except RoutedInterfaceError as err:
@@ -173,13 +169,14 @@ def _no_interface(iface: str, vips: list[VipParams]) -> str:
 
 
 async def resolve_for_reload(vips: tuple[VipParams, ...], running: tuple[VipParams, ...],
-                             addresses: AddressPort, log: EventLog | None = None
-                             ) -> tuple[VipParams, ...]:
+                             addresses: AddressPort) -> tuple[VipParams, ...]:
     """'auto' sources resolve to what the interface already sends from in that family (one
     source per interface and family), or, where nothing runs yet, as at start. A VIP whose
-    interface or addresses are not running yet must fit the host as at start."""
-    await _routed_interfaces(vips, addresses, log or NO_LOG)
+    interface or addresses are not running yet must fit the host as at start; a routed
+    interface that does not exist yet is not an error (`ensure_routed` creates it once the
+    reload is planned) and has nothing on it."""
     running_ifaces = {i for p in running for i in interfaces_of(p)}
+    running_ifaces |= {p.routed_interface for p in vips if p.routed}
     same = {(p.name, p.interface, p.address_interface, p.addresses) for p in running}
     new = [p for p in vips
            if (p.name, p.interface, p.address_interface, p.addresses) not in same]
@@ -188,7 +185,8 @@ async def resolve_for_reload(vips: tuple[VipParams, ...], running: tuple[VipPara
         if iface not in running_ifaces and not await addresses.exists(iface):
             raise StartupError(_no_interface(iface, ifvips))
         if any(iface in interfaces_of(p) for p in new):
-            listings[iface] = await addresses.listing(iface)
+            listings[iface] = await addresses.listing(iface) \
+                if await addresses.exists(iface) else ()
     problems = host_problems(new, listings)
     if problems:
         raise StartupError("; ".join(problems))

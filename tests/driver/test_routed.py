@@ -10,7 +10,7 @@ import ipaddress
 import pytest
 
 from carpd.core.params import Placement, Secret, VipParams
-from carpd.driver.startup import EXIT_HOST_MISMATCH, HostMismatchError, prepare
+from carpd.driver.startup import EXIT_HOST_MISMATCH, HostMismatchError, prepare, resolve_for_reload
 from tests.driver.fakes import (
     FakeAddresses,
     FakeClockLoop,
@@ -111,3 +111,30 @@ def test_the_reconcile_pass_restores_a_routed_address_removed_behind_carpds_back
     rc, _ = drive_daemon(scenario, ports, (routed(routed_interface="lo"),))
     assert rc == 0
     assert ports.announcer.bursts == []  # type: ignore[attr-defined]
+
+
+def test_planning_a_reload_creates_nothing_and_does_not_refuse_a_missing_dummy() -> None:
+    fake = FakeAddresses()
+    asyncio.run(resolve_for_reload((routed(),), (), fake))
+    assert [op for op in fake.ops if op[0] == "create"] == []
+
+
+def test_a_reload_that_adds_a_routed_vip_creates_its_dummy() -> None:
+    async def scenario(d: Harness, loop: FakeClockLoop) -> None:
+        await asyncio.sleep(0.5)
+
+        async def load() -> tuple[VipParams, ...]:
+            return (routed(),)
+
+        assert await d.reload(load)
+        await asyncio.sleep(0.5)
+
+    ports = fake_ports()
+    plain = routed(name="mail", vhid=2, placement=Placement.LINK,
+                   addresses=(ipaddress.IPv4Interface("172.16.90.32/24"),), peers=(),
+                   accept_ttl=255)
+    rc, _ = drive_daemon(scenario, ports, (plain,))
+    assert rc == 0
+    assert isinstance(ports.addresses, FakeAddresses)
+    assert [op for op in ports.addresses.ops if op[0] == "create"] == [
+        ("create", "carpvip0", ())]
