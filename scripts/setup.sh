@@ -15,7 +15,9 @@ APT_PACKAGES+=(systemd-container util-linux dpkg-dev debhelper dh-python pybuild
 APT_PACKAGES+=(dbus python3-dbus-fast)
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "setup.sh: run as root (it installs Debian packages): sudo $0" >&2
+    # suggest sudo only where it exists (a bare Debian 12 has none)
+    if command -v sudo >/dev/null 2>&1; then how="sudo $0"; else how="su - (then $0)"; fi
+    echo "setup.sh: run as root (it installs Debian packages): $how" >&2
     exit 1
 fi
 
