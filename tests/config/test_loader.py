@@ -134,10 +134,10 @@ def test_vip_address_overrides_defaults_addresses(workdir: Path) -> None:
 
 def test_master_units_name_expansion(workdir: Path) -> None:
     text = base(extra_defaults='master_units = ["carpd-master@{name}.target", '
-                '"vip-{name}.service", "literal-{{x}}.target"]\n', tail=MAIL)
+                '"vip-{name}.service", "nginx@{name}-1.service"]\n', tail=MAIL)
     web, mail = load(workdir, text).vips
     assert web.master_units == ("carpd-master@web.target", "vip-web.service",
-                                "literal-{x}.target")
+                                "nginx@web-1.service")
     assert mail.master_units[:2] == ("carpd-master@mail.target", "vip-mail.service")
 
 
