@@ -381,6 +381,6 @@ def load_config(path: str | os.PathLike[str], *,
     try:
         text, document = read_document(name)
     except FileRefused as err:
-        raise ConfigError(name, err.line, "", err.reason) from None
+        raise ConfigError(name, err.line, err.key, err.reason) from None
     loader = _Loader(name, text, os.environ if environ is None else environ)
     return loader.load(document)
