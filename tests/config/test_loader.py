@@ -159,7 +159,7 @@ def test_carpd_table(workdir: Path) -> None:
 def test_password_credential_from_environ(workdir: Path) -> None:
     creds = workdir / "creds"
     creds.mkdir()
-    (creds / "carp").write_bytes(b"credpw\r\n")
+    (creds / "carp").write_bytes(b"credpw\n")
     text = BASE.replace('password_file = "{dir}/carp.key"', 'password_credential = "carp"')
     config = load(workdir, text, environ={"CREDENTIALS_DIRECTORY": str(creds)})
     assert config.vips[0].password == Secret(b"credpw")
@@ -183,6 +183,15 @@ def test_world_readable_key_file_is_a_warning(workdir: Path) -> None:
     assert config.warnings == (
         f"carpd.toml:3: defaults.password_file: {workdir}/carp.key is readable by group or "
         f"others (mode 0644); run chmod 600 {workdir}/carp.key",)
+
+
+def test_crlf_key_file_is_a_located_warning(workdir: Path) -> None:
+    (workdir / "carp.key").write_bytes(PASSWORD.encode() + b"\r\n")
+    config = load(workdir, BASE + MAIL)
+    assert config.warnings == (
+        f"carpd.toml:3: defaults.password_file: {workdir}/carp.key ends in CRLF (\\r\\n): carpd "
+        "ignores the \\r but ucarp keeps it as part of the password, so a ucarp peer using this "
+        f"file fails authentication; remove it: sed -i 's/\\r$//' {workdir}/carp.key",)
 
 
 def test_inline_password_is_a_warning(workdir: Path) -> None:
