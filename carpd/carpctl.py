@@ -2,7 +2,9 @@
 
 Owns: argument parsing, the request/response round trip, and rendering (table or JSON).
 Commands: status, explain NAME, watch [--json], metrics, demote NAME|--all [--for D] [--by N],
-promote NAME|--all, maintenance on|off. Durations: 90, 30s, 5m, 1h, 1h30m.
+promote NAME|--all, maintenance [on|off] (no argument: the current state), --version.
+Durations (humanize.py): 90, 30s, 5m, 1h, 1h30m, 3d 4h; times are shown in the local zone,
+with its name.
 Exit codes: 0 success, 1 the daemon refused the request (including "permission denied" for
 demote/promote/maintenance from a user who may only read), 2 usage error, 3 the daemon is not
 reachable (not running, or the socket is not accessible to this user), 4 the flag was applied
@@ -19,13 +21,14 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import socket
 import sys
 import time
-from datetime import datetime
+from importlib import metadata
 from typing import Any
 
+from carpd.control.humanize import duration_text, local_time
+from carpd.control.humanize import parse_duration as humanize_duration
 from carpd.control.protocol import (
     DEFAULT_SOCKET,
     MAX_MESSAGE,
@@ -167,40 +170,31 @@ def _skew(v: dict[str, Any]) -> str:
 
 
 def _short_time(iso: str | None) -> str:
-    if not iso:
-        return "-"
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return iso
+    return local_time(iso)
 
 
 def _duration(seconds: float) -> str:
-    s = int(seconds)
-    d, rem = divmod(s, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    return f"{d}d {h:02}:{m:02}:{s:02}" if d else f"{h:02}:{m:02}:{s:02}"
-
-
-_DURATION_RE = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?"
-                          r"(?:(\d+(?:\.\d+)?)s?)?")
+    return duration_text(seconds)
 
 
 def parse_duration(text: str) -> float:
-    """'90' or '90s', '5m', '1h', '1h30m' -> seconds (argparse type)."""
-    match = _DURATION_RE.fullmatch(text.strip())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 30s, 5m, 1h30m)")
-    h, m, sec = (float(g) if g else 0.0 for g in match.groups())
-    seconds = h * 3600 + m * 60 + sec
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be more than 0")
-    return seconds
+    """'90' or '90s', '5m', '1h', '1h30m', '3d 4h' -> seconds (argparse type)."""
+    try:
+        return humanize_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _version() -> str:
+    try:
+        return metadata.version("carpd")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="carpctl", description="Query and steer a running carpd.")
+    p.add_argument("--version", action="version", version=f"carpctl {_version()}")
     p.add_argument("--socket", default=os.environ.get("CARPD_SOCKET", DEFAULT_SOCKET),
                    help=f"control socket (default {DEFAULT_SOCKET}, or $CARPD_SOCKET)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -220,11 +214,13 @@ def _parser() -> argparse.ArgumentParser:
         which.add_argument("--all", action="store_true", help="every VIP")
         if verb == "demote":
             cmd.add_argument("--for", dest="duration", type=parse_duration, metavar="DURATION",
-                             help="expire after DURATION (30s, 5m, 1h); default: until promote")
+                             help="expire after DURATION (30s, 5m, 1h, 3d 4h); default: until "
+                             "promote")
             cmd.add_argument("--by", type=int, default=254, metavar="N",
                              help="demotion added to advskew, 1..254 (default 254)")
-    mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently")
-    mt.add_argument("mode", choices=("on", "off"))
+    mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently "
+                        "(no argument: show whether it is on)")
+    mt.add_argument("mode", choices=("on", "off"), nargs="?")
     return p
 
 
@@ -237,8 +233,10 @@ def _build(args: argparse.Namespace) -> Request:
             if args.command == "demote":
                 target |= {"by": args.by, **({"for": args.duration} if args.duration else {})}
             return Request(cmd=args.command, args=target)
-        case "maintenance":
+        case "maintenance" if args.mode is not None:
             return Request(cmd="maintenance", args={"on": args.mode == "on"})
+        case "maintenance":  # the current state is in the status document
+            return Request(cmd="status")
     return Request(cmd=args.command)
 
 
@@ -255,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProtocolError as exc:
         print(f"carpctl: carpd refused the request: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    if args.command == "maintenance" and args.mode is None:
+        print(maintenance_state(result.get("maintenance", {})))
+        return 0
     if args.command != "status":
         print(_render_reply(args.command, result))
         return _persisted(result)
@@ -293,6 +294,14 @@ def _render_reply(command: str, r: dict[str, Any]) -> str:
         case "maintenance":
             return f"maintenance mode {'on' if r['maintenance'] else 'off'}"
     return json.dumps(r, indent=2)
+
+
+def maintenance_state(m: dict[str, Any]) -> str:
+    """`carpctl maintenance` without an argument: on (since when) or off."""
+    if not m.get("on"):
+        return "maintenance mode off (carpctl maintenance on: demote every VIP)"
+    return (f"maintenance mode ON since {_short_time(m.get('since'))} "
+            "(carpctl maintenance off: end it)")
 
 
 def render_event(e: dict[str, Any]) -> str:

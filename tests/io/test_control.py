@@ -11,12 +11,14 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from carpd import carpctl
+from carpd import __version__, carpctl
 from carpd.control.protocol import Peer, ProtocolError, Request
 from carpd.io.control_server import ControlServer
 from carpd.io.statefile import JsonFlags, Textfile, write_atomic
@@ -28,6 +30,7 @@ class Server:
     def __init__(self, path: str) -> None:
         self.path = path
         self.peers: list[Peer] = []
+        self.maintenance: dict[str, Any] = {"on": False, "since": None}
         self.queue: asyncio.Queue[dict[str, Any] | None] | None = None
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -37,6 +40,8 @@ class Server:
         self.peers.append(peer)
         if req.cmd == "demote" and req.args.get("name") == "nope":
             raise ProtocolError("no VIP named 'nope' (known: web)")
+        if req.cmd == "status":
+            return {"vips": [], "maintenance": self.maintenance}
         return {"demoted": ["web"], "by": req.args.get("by"), "until": None} \
             if req.cmd == "demote" else {"text": f"{req.cmd} {req.args}"}
 
@@ -125,7 +130,46 @@ def test_durations(text: str, seconds: float) -> None:
     assert carpctl.parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "0", "5x", "m", "-3s", "1d"])
+@pytest.fixture
+def zone_cet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's local zone is CET (UTC+1) for the test, then as it was."""
+    monkeypatch.setenv("TZ", "CET-1")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("zone_cet")
+def test_maintenance_without_argument_shows_the_state(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with Server(str(tmp_path / "c.sock")) as srv:
+        assert carpctl.main(["--socket", srv.path, "maintenance"]) == 0
+        assert capsys.readouterr().out == (
+            "maintenance mode off (carpctl maintenance on: demote every VIP)\n")
+        srv.maintenance = {"on": True, "since": "2026-12-01T15:00:00.000+00:00"}
+        assert carpctl.main(["--socket", srv.path, "maintenance"]) == 0
+        assert capsys.readouterr().out == (
+            "maintenance mode ON since 2026-12-01 16:00:00 CET (carpctl maintenance off: "
+            "end it)\n")
+    assert [p_.pid for p_ in srv.peers] == [os.getpid()] * 2  # asked, changed nothing
+    assert carpctl.main(["--socket", str(tmp_path / "none.sock"), "maintenance"]) == 3
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        carpctl.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"carpctl {__version__}\n"
+
+
+def test_days_in_demote_for() -> None:
+    assert carpctl.parse_duration("3d 4h") == 3 * 86400 + 4 * 3600
+    assert carpctl._build(carpctl._parser().parse_args(["demote", "web", "--for", "2d"])).args \
+        == {"name": "web", "by": 254, "for": 172800.0}
+
+
+@pytest.mark.parametrize("text", ["", "0", "5x", "m", "-3s", "1w"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         carpctl.parse_duration(text)
