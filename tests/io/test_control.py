@@ -31,6 +31,7 @@ class Server:
         self.path = path
         self.peers: list[Peer] = []
         self.maintenance: dict[str, Any] = {"on": False, "since": None}
+        self.vips: list[dict[str, Any]] = []
         self.queue: asyncio.Queue[dict[str, Any] | None] | None = None
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -41,7 +42,7 @@ class Server:
         if req.cmd == "demote" and req.args.get("name") == "nope":
             raise ProtocolError("no VIP named 'nope' (known: web)")
         if req.cmd == "status":
-            return {"vips": [], "maintenance": self.maintenance}
+            return {"vips": self.vips, "maintenance": self.maintenance}
         return {"demoted": ["web"], "by": req.args.get("by"), "until": None} \
             if req.cmd == "demote" else {"text": f"{req.cmd} {req.args}"}
 

@@ -218,6 +218,16 @@ def test_password_never_leaks(pair: Pair) -> None:
                                      check=False).stdout
 
 
+def test_carpctl_version_and_bash_completion_from_the_package(pair: Pair) -> None:
+    a = pair.a
+    assert a.run("carpctl", "--version").stdout == "carpctl 0.1.0\n"
+    script = ("source /usr/share/bash-completion/completions/carpctl; "
+              "COMP_WORDS=(carpctl explain ''); COMP_CWORD=2; _carpctl_bash; "
+              "printf '%s\\n' \"${COMPREPLY[@]}\"")
+    assert sorted(a.run("bash", "--norc", "-c", script).stdout.split()) == ["mail", "web"]
+    assert "maintenance mode off" in a.run("carpctl", "maintenance").stdout
+
+
 def test_dependent_service_follows_the_vip(pair: Pair) -> None:
     a, b = pair.a, pair.b
     assert active(a, DEMO) == "active" and active(b, DEMO) == "inactive"
