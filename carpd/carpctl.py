@@ -24,6 +24,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -46,6 +47,8 @@ EXIT_NOT_PERSISTED = 4
 TIMEOUT_S = 5.0
 RETRY_S = 1.0  # how long a full accept queue or a busy daemon is retried
 RETRY_PAUSE_S = (0.02, 0.05, 0.1, 0.2)
+_clock: Callable[[], float] = time.monotonic  # the retry clock (tests put a fake one here)
+_sleep: Callable[[float], None] = time.sleep
 
 
 class Unreachable(Exception):  # noqa: N818 - a condition, not a bug
@@ -55,7 +58,7 @@ class Unreachable(Exception):  # noqa: N818 - a condition, not a bug
 def request(path: str, req: Request, timeout: float = TIMEOUT_S) -> dict[str, Any]:
     """One round trip, retried briefly while the daemon is busy. Raises Unreachable or
     ProtocolError."""
-    deadline, attempt = time.monotonic() + RETRY_S, 0
+    deadline, attempt = _clock() + RETRY_S, 0
     while True:
         try:
             return _round_trip(path, req, timeout, retry_until=deadline)
@@ -104,9 +107,9 @@ def _connect(path: str, timeout: float, retry_until: float) -> socket.socket:
 def _pause(attempt: int, deadline: float) -> bool:
     """Sleep before the next attempt; False when there is no time left for one."""
     pause = RETRY_PAUSE_S[min(attempt, len(RETRY_PAUSE_S) - 1)]
-    if time.monotonic() + pause > deadline:
+    if _clock() + pause > deadline:
         return False
-    time.sleep(pause)
+    _sleep(pause)
     return True
 
 
@@ -322,7 +325,7 @@ def render_event(e: dict[str, Any]) -> str:
 def watch(path: str, *, as_json: bool) -> int:
     """Print the daemon's event stream until interrupted or the daemon ends it."""
     try:
-        sock = _connect(path, TIMEOUT_S, time.monotonic() + RETRY_S)
+        sock = _connect(path, TIMEOUT_S, _clock() + RETRY_S)
     except Unreachable as exc:
         print(f"carpctl: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE

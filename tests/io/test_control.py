@@ -22,18 +22,19 @@ from carpd import __version__, carpctl
 from carpd.control.protocol import Peer, ProtocolError, Request
 from carpd.io.control_server import ControlServer
 from carpd.io.statefile import JsonFlags, Textfile, write_atomic
+from tests.io.clocks import SAFETY_S
 
 
 class Server:
     """A ControlServer on its own loop thread with a scripted handler and a watch queue."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.path = path
         self.peers: list[Peer] = []
         self.maintenance: dict[str, Any] = {"on": False, "since": None}
         self.vips: list[dict[str, Any]] = []
         self.queue: asyncio.Queue[dict[str, Any] | None] | None = None
-        self.loop = asyncio.new_event_loop()
+        self.loop = loop or asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -60,7 +61,7 @@ class Server:
 
     def __enter__(self) -> Server:
         self.thread.start()
-        self.ready.wait(5)
+        self.ready.wait(SAFETY_S)
         return self
 
     def push(self, event: dict[str, Any] | None) -> None:
@@ -68,12 +69,12 @@ class Server:
             while self.queue is None:
                 await asyncio.sleep(0.01)
             await self.queue.put(event)
-        asyncio.run_coroutine_threadsafe(put(), self.loop).result(5)
+        asyncio.run_coroutine_threadsafe(put(), self.loop).result(SAFETY_S)
 
     def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(5)
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(SAFETY_S)
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.thread.join(SAFETY_S)
 
 
 def test_peer_credentials_reach_the_handler(tmp_path: Path) -> None:
@@ -108,7 +109,7 @@ def test_watch_streams_lines_until_the_daemon_ends_it(tmp_path: Path,
         srv.push({"type": "check", "vip": "web", "check": "nginx", "ok": False,
                   "state": "failing", "changed": True, "detail": "refused", "time": None})
         srv.push(None)
-        reader.join(5)
+        reader.join(SAFETY_S)
     out = capsys.readouterr()
     lines = [json.loads(line) for line in out.out.splitlines()]
     assert [e["type"] for e in lines] == ["transition", "check"]

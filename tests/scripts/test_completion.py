@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.io.clocks import SAFETY_S
 from tests.io.test_control import Server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,9 +31,9 @@ def complete(*words: str, socket: str = "/nonexistent/carpd.sock") -> list[str]:
               "COMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n"
               "_carpctl_bash\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")
     env = {"PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}", "CARPD_SOCKET": socket,
-           "LANG": "C.UTF-8"}
+           "LANG": "C.UTF-8", "CARPCTL_COMPLETION_TIMEOUT": str(int(SAFETY_S))}  # a hang guard
     proc = subprocess.run(["bash", "--norc", "-c", script], capture_output=True, text=True,
-                          timeout=60, env=env, check=True)
+                          timeout=SAFETY_S * 2, env=env, check=True)
     return sorted(line for line in proc.stdout.splitlines() if line)
 
 
