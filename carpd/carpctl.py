@@ -133,7 +133,7 @@ def _read_line(sock: socket.socket) -> bytes:
 
 
 def render_table(status: dict[str, Any]) -> str:
-    cols = ("NAME", "VHID", "IFACE", "ADDRESSES", "STATE", "SINCE", "REASON", "MASTER", "SKEW")
+    cols = ("NAME", "VHID", "IFACE", "ADDRESSES", "STATE", "SINCE", "REASON", "MASTER", "RANK")
     rows = [cols]
     for v in status.get("vips", []):
         rows.append((
@@ -168,8 +168,12 @@ def _notes(status: dict[str, Any]) -> list[str]:
 
 
 def _skew(v: dict[str, Any]) -> str:
-    base, eff = v.get("advskew"), v.get("effective_advskew")
-    return str(eff) if eff == base else f"{eff} (base {base})"
+    """CARP: the effective advskew; VRRPv3: "prio" and the effective priority."""
+    if v.get("protocol") == "vrrp3":
+        base, eff, word = v.get("priority"), v.get("effective_priority"), "prio "
+    else:
+        base, eff, word = v.get("advskew"), v.get("effective_advskew"), ""
+    return f"{word}{eff}" if eff == base else f"{word}{eff} (base {base})"
 
 
 def _short_time(iso: str | None) -> str:
@@ -220,7 +224,8 @@ def _parser() -> argparse.ArgumentParser:
                              help="expire after DURATION (30s, 5m, 1h, 3d 4h); default: until "
                              "promote")
             cmd.add_argument("--by", type=int, default=254, metavar="N",
-                             help="demotion added to advskew, 1..254 (default 254)")
+                             help="demotion, 1..254 (default 254): added to a CARP VIP's advskew, "
+                                  "subtracted from a VRRPv3 VIP's priority")
     mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently "
                         "(no argument: show whether it is on)")
     mt.add_argument("mode", choices=("on", "off"), nargs="?")

@@ -1,6 +1,7 @@
 """The `carpd` command: parse arguments, load the configuration, check it or run the daemon.
 
-Owns: the command line (`carpd [--config PATH] [--check | --cleanup] [--version]`), the
+Owns: the command line (`carpd [--config PATH] [--check | --cleanup] [--version]`, and
+`carpd convert ...`, handed to carpd.app.convert), the
 `--check` summary and the exit codes: 0 valid / daemon exited cleanly, 2 invalid configuration
 or usage (as argparse) and, for `--check`, a file that cannot work on this host (the host
 checks of carpd.config.hostcheck), whatever `carpd.app.wiring.run` (or
@@ -25,6 +26,7 @@ from carpd.config.hostcheck import HostFindings, check_host, describe_transport
 from carpd.config.loader import Config, ConfigError, load_config
 from carpd.core.carp.election import master_down_interval
 from carpd.core.params import VipParams
+from carpd.core.vrrp3.election import master_down_usec
 
 DEFAULT_CONFIG = "/etc/carpd.toml"
 EXIT_OK = 0
@@ -45,11 +47,15 @@ def _parser() -> argparse.ArgumentParser:
                              "master units, then exit (systemd runs it after carpd exits: "
                              "ExecStopPost=); idempotent, needs no password")
     parser.add_argument("--version", action="version", version=f"carpd {__version__}")
+    parser.epilog = ("`carpd convert keepalived FILE` prints the carpd.toml equivalent of a "
+                     "keepalived.conf (see `carpd convert --help`).")
     return parser
 
 
 def describe_vip(vip: VipParams, password_source: str) -> str:
     """One line for `--check`, e.g. `web: vhid 1 on eth0, 172.16.90.31/24, advbase 1 ...`."""
+    if vip.protocol == "vrrp3":
+        return _describe_vrrp(vip)
     down = master_down_interval(vip.advbase, vip.deadratio, vip.advskew)
     origin = "inline" if password_source == INLINE else f"from {password_source}"
     addresses = " ".join(str(a) for a in vip.addresses)
@@ -57,6 +63,17 @@ def describe_vip(vip: VipParams, password_source: str) -> str:
             f"({describe_transport(vip)}), "
             f"advbase {vip.advbase} advskew {vip.advskew} (master-down {down:.2f} s), "
             f"preempt {'on' if vip.preempt else 'off'}, password {origin}")
+
+
+def _describe_vrrp(vip: VipParams) -> str:
+    """`api: VRRPv3 vrid 51 on eth0, ..., priority 150, advert_interval 0.10 s (master-down
+    0.34 s while the master keeps it), preempt on`."""
+    down = master_down_usec(vip.priority, vip.advert_interval_cs) / 1e6
+    addresses = " ".join(str(a) for a in vip.addresses)
+    return (f"{vip.name}: VRRPv3 vrid {vip.vhid} on {vip.interface}, {addresses} "
+            f"({describe_transport(vip)}), priority {vip.priority}, advert_interval "
+            f"{vip.advert_interval_cs / 100:.2f} s (master-down {down:.3f} s with a master at "
+            f"that interval), preempt {'on' if vip.preempt else 'off'}")
 
 
 def _check(config: Config) -> int:
@@ -99,7 +116,12 @@ def _run_daemon(config: Config) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["convert"]:
+        from carpd.app.convert import main as convert  # a subcommand of its own
+
+        return convert(arguments[1:])
+    args = _parser().parse_args(arguments)
     if args.cleanup:
         from carpd.app.cleanup import cleanup  # netlink only when actually cleaning up
 

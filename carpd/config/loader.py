@@ -41,6 +41,7 @@ from typing import Any
 
 from carpd.config.checks import BadCheckError
 from carpd.config.lines import LineIndex, split_key
+from carpd.config.protocols import for_protocol, misplaced_key
 from carpd.config.reading import FileRefused, read_document
 from carpd.config.rules import RuleError, check_between, check_scope, check_vip
 from carpd.config.schema import (
@@ -267,8 +268,9 @@ class _Loader:
             raise self.error(where, f"must be a table [vip.{name}], not {type_name(table)}")
         own = self.table(table, where, VIP_KEYS)
         self.warn_inline(own)
-        merged = _merge(defaults, own)
-        fields: dict[str, Any] = {"name": name}
+        proto = self.protocol_of(own, defaults)
+        merged = _merge(for_protocol(defaults, proto), own)
+        fields: dict[str, Any] = {"name": name, "protocol": proto}
         self.fill_required(name, merged, fields)
         self.check_advbase(name, merged)
         self.check_scopes(name, merged)
@@ -278,9 +280,21 @@ class _Loader:
         self.record_keys(name, merged)
         return vip
 
+    def protocol_of(self, own: _Settings, defaults: _Settings) -> str:
+        """The VIP's protocol; a key of the other protocol in its own table is an error."""
+        setting = own.get("protocol") or defaults.get("protocol")
+        proto = str(setting.value) if setting is not None else "carp"
+        wrong = misplaced_key(proto, own)
+        if wrong is not None:
+            raise self.fail(own[wrong[0]], wrong[1])
+        return proto
+
     def fill_required(self, name: str, s: _Settings, fields: dict[str, Any]) -> None:
-        """Fill the required fields in table order."""
-        for group in VIP_REQUIRED:
+        """Fill the required fields in table order (VRRPv3 VIPs take no password)."""
+        for keys in VIP_REQUIRED:
+            group = tuple(k for k in keys if k in for_protocol(VIP_KEYS, fields["protocol"]))
+            if not group:
+                continue
             setting = self.require(name, s, group)
             fields[VIP_KEYS[setting.name].field] = self.value(name, setting)
 

@@ -11,7 +11,11 @@ in the order the loader applies them:
   a VHID up per family and hash per VHID); `accept_ttl` below 255 needs peers (group adverts
   always need 255); `l2_broadcast` (ucarp's --nomcast, IPv4 only) needs an IPv4 address and
   excludes IPv4 peers;
-- `check_between`: a VHID is used once per interface (one VHID carries both families), an
+- `check_vip` for VRRPv3: one family per VIP (each family is its own virtual router), priority
+  255 together with `owner`, and no `accept_mode = false` (not implemented: said so);
+- `check_between`: a VHID is used once per interface and protocol (one CARP VHID carries
+  both families; a VRRP VRID may repeat in the other family, and CARP vhid N and VRRP VRID N
+  are told apart by their version), an
   address belongs to one VIP, and no VIP's address is another VIP's peer. The later VIP is
   blamed, so the message points at the second of the two.
 The sources of these rules are the design notes (IPv6-UNICAST-VRRP3.md 1.3, 1.4, 2.5).
@@ -25,6 +29,7 @@ import ipaddress
 
 from carpd.core.addresses import Family, family_of
 from carpd.core.params import VipParams
+from carpd.core.vrrp3.wire import PRIORITY_OWNER
 
 ON_LINK_TTL = 255  # a TTL/hop limit of 255 on receipt proves the sender is on the link
 
@@ -49,6 +54,8 @@ def check_scope(field: str, value: object, interface: str) -> None:
 
 
 def check_vip(vip: VipParams) -> None:
+    if vip.protocol == "vrrp3":
+        _check_vrrp(vip)
     _check_sources(vip)
     _check_peers(vip)
     if vip.accept_ttl < ON_LINK_TTL and not vip.peers:
@@ -56,6 +63,26 @@ def check_vip(vip: VipParams) -> None:
                         f"only and vip.{vip.name} has none (adverts to a group always need "
                         f"{ON_LINK_TTL}); set peers or remove accept_ttl")
     _check_l2_broadcast(vip)
+
+
+def _check_vrrp(vip: VipParams) -> None:
+    """A VRRPv3 VIP is one virtual router: one family, priority 255 only for an owner."""
+    if len(vip.families) > 1:
+        raise RuleError("addresses", f"vip.{vip.name} mixes IPv4 and IPv6 addresses; in "
+                        "VRRPv3 each family is its own virtual router (RFC 5798): put the "
+                        "IPv6 addresses in another [vip] with the same vrid, and the same "
+                        "sync_group to keep the two together")
+    if vip.priority == PRIORITY_OWNER and not vip.owner:
+        raise RuleError("priority", "priority 255 is the address owner's: set owner = true "
+                        "as well, or use 1..254")
+    if vip.owner and vip.priority != PRIORITY_OWNER:
+        raise RuleError("owner", f"owner = true advertises priority 255, but priority is "
+                        f"{vip.priority}: set priority = 255 or remove owner")
+    if not vip.accept_mode:
+        raise RuleError("accept_mode", "accept_mode = false is not supported: carpd puts "
+                        "VIPs on the interface as ordinary addresses (as keepalived without "
+                        "vrrp_strict and FRR do), so a master accepts their traffic; filter "
+                        "it in your firewall if you need a non-accepting master")
 
 
 def _check_sources(vip: VipParams) -> None:
@@ -95,7 +122,9 @@ def _check_l2_broadcast(vip: VipParams) -> None:
 def check_between(vip: VipParams, earlier: list[VipParams]) -> None:
     """The rules between `vip` and the VIPs before it in the file."""
     for other in earlier:
-        if other.vhid == vip.vhid and other.interface == vip.interface:
+        if (other.vhid == vip.vhid and other.interface == vip.interface
+                and other.protocol == vip.protocol
+                and (vip.protocol == "carp" or set(other.families) & set(vip.families))):
             raise RuleError("vhid", f"{vip.vhid} is already used by vip.{other.name} on "
                             f"{vip.interface}")
         for ip in vip.hosts:

@@ -9,12 +9,14 @@ key is absent (`REQUIRED`: one key of its field must be set, here or in [default
 the checked value becomes the field's value (`Fill`). Keys that fill the same field form an
 exclusive group (`address`/`addresses`, and the three password keys): a table sets at most
 one of them, and setting one in a VIP replaces the whole group inherited from [defaults].
-Ranges follow ucarp: vhid 1..255, advbase 0..255 (0 only with advskew > 0, a rule between
-keys that the loader checks), advskew 0..254 (255 with advbase 255 is CARP's bow-out
-sentinel), deadratio >= 1; the password's 19-byte limit is secrets.py's. The IPv6 and
-unicast keys (source6, peers, peer_ttl, accept_*, na_*, deprecate_ipv6_vip) follow the
-design's recommended carpd keys; na_count/na_interval mirror garp_count/garp_interval. The
-rules between them (a peer's family needs a VIP of that family, ...) are rules.py's.
+Which keys a CARP or a VRRPv3 VIP takes is protocols.py's (`vhid`/`vrid` fill the same
+field; VRRPv3's advert_interval is stored in centiseconds). Ranges follow ucarp: vhid
+1..255, advbase 0..255 (0 only with advskew > 0, a rule between keys that the loader
+checks), advskew 0..254 (255 with advbase 255 is CARP's bow-out sentinel), deadratio >= 1;
+the password's 19-byte limit is secrets.py's. The IPv6 and unicast keys (source6, peers,
+peer_ttl, accept_*, na_*, deprecate_ipv6_vip) follow the design's recommended carpd keys;
+na_count/na_interval mirror garp_count/garp_interval. The rules between them (a peer's
+family needs a VIP of that family, ...) are rules.py's.
 Invariants: the loader fills the required fields first, in table order (interface, vhid,
 addresses, password: the order missing keys are reported in), then the others; every
 `VipParams` field but `name` is filled by exactly one group; a key's default is the
@@ -38,6 +40,13 @@ from types import MappingProxyType
 from typing import Any
 
 from carpd.config.checks import parse_checks
+from carpd.config.protocols import (
+    advert_interval,
+    preempt_delay,
+    priority,
+    protocol,
+    vrrp_checksum,
+)
 from carpd.config.secrets import credential_name, inline_password
 from carpd.config.values import (
     absolute_path,
@@ -103,13 +112,21 @@ def _int(low: int, high: int | None, what: str = "") -> Callable[[object], int]:
 
 VIP_KEYS: Mapping[str, KeySpec] = MappingProxyType({
     "interface": KeySpec(interface_name, "interface"),
+    "protocol": KeySpec(protocol, "protocol", "carp"),
     "vhid": KeySpec(_int(1, 255), "vhid"),
+    "vrid": KeySpec(_int(1, 255), "vhid"),
     "address": KeySpec(address, "addresses"),
     "addresses": KeySpec(addresses, "addresses"),
     "advbase": KeySpec(_int(0, 255, "an integer 1..255 (0 only with advskew > 0)"), "advbase", 1),
     "advskew": KeySpec(_int(0, 254), "advskew", 0),
     "deadratio": KeySpec(_int(1, None), "deadratio", 3),
     "preempt": KeySpec(boolean, "preempt", True),
+    "priority": KeySpec(priority, "priority", 100),
+    "owner": KeySpec(boolean, "owner", False),
+    "advert_interval": KeySpec(advert_interval, "advert_interval_cs", 100),
+    "preempt_delay": KeySpec(preempt_delay, "preempt_delay", 0.0),
+    "accept_mode": KeySpec(boolean, "accept_mode", True),
+    "vrrp_checksum": KeySpec(vrrp_checksum, "vrrp_checksum", "rfc5798"),
     "password_file": KeySpec(absolute_path, "password", fill=Fill.READ_PASSWORD),
     "password_credential": KeySpec(credential_name, "password", fill=Fill.READ_PASSWORD),
     "password": KeySpec(inline_password, "password", fill=Fill.READ_PASSWORD),

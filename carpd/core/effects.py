@@ -83,6 +83,7 @@ class VhidEffects:
         self._faults: set[str] = set()
         self._hold_down = False
         self._resuming = False  # MASTER by RESUME, before its first advert
+        self._preempt_at: Instant = since_at  # preempt_delay: no preemption before this
         self.advert_due_at: Instant | None = None
         self._master_down: dict[Family, Instant] = {}
         self._n = Counters()
@@ -117,6 +118,8 @@ class VhidEffects:
         no script runs twice."""
         self._master = None
         self.advert_due_at = None
+        self._preempt_at = now + self.params.preempt_delay
+        self.profile.follow(None)
         self._restart_master_down(now)
         return self._release_once()
 
@@ -134,6 +137,7 @@ class VhidEffects:
         """An advert of the master (or one we do not preempt): restart the master-down
         timer of the family it came in; the other family's keeps running."""
         self._master = ctx.peer
+        self.profile.follow(ctx.advert)
         family = family_of(ctx.peer) if ctx.peer is not None else None
         if family is not None and family in self._master_down:
             self._master_down[family] = now + self.profile.master_down_interval(self.standing)
@@ -142,6 +146,7 @@ class VhidEffects:
         return []
 
     def _become_master(self, now: Instant, ctx: Ctx) -> list[Action]:
+        self._released_once = True  # held from now on: a later release is a real one
         self._master = self._source
         self._master_down = {}
         return [self._add_addresses(), *self._announce(once=False), *self._adverts(now),
@@ -176,6 +181,7 @@ class VhidEffects:
         nothing (see `_resume`); no GARP went out, so clients never left it."""
         self.advert_due_at = None
         self._master = ctx.peer
+        self.profile.follow(ctx.advert)
         self._restart_master_down(now)
         return self._release_actions()
 
@@ -199,12 +205,22 @@ class VhidEffects:
         return [*self._announce(once=True), *self._adverts(now)]
 
     def _step_down(self, now: Instant, ctx: Ctx) -> list[Action]:
-        """A preferred master: one last advert so it knows, then release and follow it."""
-        last = self._adverts(now)
+        """A preferred master: one last advert so it knows (CARP; VRRP yields silently),
+        then release and follow it."""
+        last = self._adverts(now) if self.profile.farewell_on_step_down else ()
         self.advert_due_at = None
         self._master = ctx.peer
+        self.profile.follow(ctx.advert)
         self._restart_master_down(now)
         return [*last, *self._release_actions()]
+
+    def _await_resigned(self, now: Instant, ctx: Ctx) -> list[Action]:
+        """VRRP: the master advertised priority 0. Take over after Skew_Time (RFC 5798
+        6.4.2) unless a better backup speaks first; no master meanwhile."""
+        self._master = None
+        due = now + self.profile.resign_wait(self.standing)
+        self._master_down = dict.fromkeys(self.params.families, due)
+        return []
 
     def _go_init(self, now: Instant, ctx: Ctx) -> list[Action]:
         was_master = self.state is VhidState.MASTER
@@ -295,21 +311,25 @@ class VhidEffects:
         self._master = None
 
     def _adverts(self, now: Instant, *, bow_out: bool = False) -> tuple[SendAdvert, ...]:
-        """One advert per family, each encoded on its own (CARP: its own counter value)."""
-        p, standing = self.params, self.standing
+        """One advert per family, each encoded on its own (CARP: its own counter value);
+        one per destination when the payload depends on it (VRRPv3's pseudo-header)."""
+        p, standing, profile = self.params, self.standing, self.profile
         if not bow_out:
-            self.advert_due_at = now + self.profile.advert_interval(standing)
-        adverts = []
+            self.advert_due_at = now + profile.advert_interval(standing)
+        adverts: list[SendAdvert] = []
         for family in p.families:
-            unicast = p.unicast(family)
-            adverts.append(SendAdvert(
-                name=p.name, interface=p.interface, family=family,
-                source=self._sources[family], destinations=p.destinations(family),
-                payload=self.profile.encode(standing, bow_out=bow_out),
-                traffic_class=self.profile.traffic_class,
+            unicast, source = p.unicast(family), self._sources[family]
+            targets = p.destinations(family)
+            batches = [(d,) for d in targets] if profile.per_destination else [targets]
+            adverts.extend(SendAdvert(
+                name=p.name, interface=p.interface, family=family, source=source,
+                destinations=batch,
+                payload=profile.encode(standing, source=source, destination=batch[0],
+                                       bow_out=bow_out),
+                traffic_class=profile.traffic_class,
                 hop_limit=p.peer_ttl if unicast else 255,
                 l2_broadcast=p.l2_broadcast and family is Family.IPV4 and not unicast,
-                bow_out=bow_out))
+                bow_out=bow_out) for batch in batches)
         self._n.adverts_sent += len(adverts)
         return tuple(adverts)
 

@@ -186,7 +186,14 @@ class VhidMachine(VhidEffects):
         ctx.reason = Reason.START
         if not self._link_up:
             return None
-        return self._faulted_input(ctx) if self._faults else VhidInput.START
+        return self._faulted_input(ctx) if self._faults else self._start_input(ctx)
+
+    def _start_input(self, ctx: Ctx) -> VhidInput:
+        """START, or START_AS_OWNER for a VRRP address owner (priority 255): MASTER at once."""
+        if self.profile.starts_as_master(self.standing):
+            ctx.reason = Reason.ADDRESS_OWNER
+            return VhidInput.START_AS_OWNER
+        return VhidInput.START
 
     def _classify_resume(self, advert_at: Instant, now: Instant, ctx: Ctx) -> VhidInput | None:
         """Start, unless this INIT machine may resume: link up, no fault, and a resume window
@@ -216,8 +223,8 @@ class VhidMachine(VhidEffects):
             if inp is VhidInput.PEER_NOT_PREFERRED:
                 self._check_dual_master(now, ctx)
             return inp
-        inp, ctx.reason = profile.classify_in_backup(
-            ad, standing, preempt=self.params.preempt and not self._hold_down)
+        preempt = self.params.preempt and not self._hold_down and now >= self._preempt_at
+        inp, ctx.reason = profile.classify_in_backup(ad, standing, preempt=preempt)
         return inp
 
     def _check_dual_master(self, now: Instant, ctx: Ctx) -> None:
@@ -253,7 +260,10 @@ class VhidMachine(VhidEffects):
         if up:
             if not self._enabled:
                 return None
-            return self._faulted_input(ctx) if self._faults else VhidInput.LINK_UP
+            if self._faults:
+                return self._faulted_input(ctx)
+            return VhidInput.LINK_UP if self._start_input(ctx) is VhidInput.START \
+                else VhidInput.START_AS_OWNER
         return VhidInput.LINK_DOWN
 
     def _classify_demotion(self, ev: SetDemotion, ctx: Ctx) -> VhidInput | None:

@@ -83,6 +83,7 @@ from carpd.core.states import VhidState
 from carpd.core.stats import VhidStatistics
 
 _Key = tuple[str, Family, ElectionProtocol, int]  # interface, family, protocol, vhid/VRID
+_ID_WORD = {ElectionProtocol.CARP: "vhid", ElectionProtocol.VRRP3: "vrid"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -362,11 +363,17 @@ class Node:
         protocol, vid = demux.identify(packet)
         machine = self._by_key.get((packet.interface, packet.family, protocol, vid))
         if machine is None:
-            raise Rejected(DropReason.UNKNOWN_VHID, f"vhid {vid}", vid, packet.source)
+            if protocol is ElectionProtocol.VRRP3 and not self._speaks_vrrp(packet.interface):
+                raise Rejected(DropReason.VRRP, "VRRPv3 advertisement", vid, packet.source)
+            raise Rejected(DropReason.UNKNOWN_VHID, f"{_ID_WORD[protocol]} {vid}", vid,
+                           packet.source)
         p = machine.params
         accept.check_path(p, packet, vid)
         advert = machine.profile.decode(packet)
         return machine, AdvertReceived(name=p.name, advert=advert)
+
+    def _speaks_vrrp(self, interface: str) -> bool:
+        return any(k[0] == interface and k[2] is ElectionProtocol.VRRP3 for k in self._by_key)
 
     def _malformed(self, event: DatagramMalformed, now: float) -> list[Action]:
         drop = Rejected(event.reason, event.detail, source=event.source)

@@ -104,8 +104,10 @@ class CheckParams:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VipParams:
-    """One VIP (= one VHID on one interface) as the core runs it. The election settings
-    (password, advbase, advskew, deadratio) are read by the VIP's profile only.
+    """One VIP (= one VHID or VRID on one interface) as the core runs it. The election
+    settings (CARP: password, advbase, advskew, deadratio; VRRPv3: priority,
+    advert_interval_cs, vrrp_checksum) are read by the VIP's profile only; `protocol`
+    selects it. A VRRPv3 VIP has addresses of one family (one virtual router).
 
     Families: `addresses` may mix IPv4 and IPv6 (one VHID, one state, one HMAC over all of
     them); each family present is advertised separately, from `source` (IPv4) or `source6`
@@ -117,10 +119,17 @@ class VipParams:
     `interface`."""
 
     name: str
-    vhid: int
+    vhid: int  # CARP's vhid, or VRRP's VRID
     interface: str
     addresses: tuple[AddressWithPrefix, ...]
-    password: Secret = field(repr=False)
+    password: Secret = field(repr=False, default=Secret(b""))  # CARP only
+    protocol: str = "carp"  # "carp" | "vrrp3" (core/profiles.py picks the profile)
+    priority: int = 100  # VRRP: 1..254, 255 for the address owner; higher wins
+    owner: bool = False  # VRRP: this router owns the addresses (allows priority 255)
+    advert_interval_cs: int = 100  # VRRP: our Advertisement_Interval, centiseconds
+    vrrp_checksum: str = "rfc5798"  # VRRP IPv4 checksum: "rfc5798" | "rfc9568" | "accept-both"
+    accept_mode: bool = True  # VRRP: a non-owner master accepts traffic to the VIPs
+    preempt_delay: float = 0.0  # seconds after entering BACKUP before preempting
     advbase: int = 1
     advskew: int = 0
     deadratio: int = 3
@@ -200,7 +209,9 @@ class VipParams:
 # What a reload may change on a running VIP without re-creating it (VhidMachine.retune). The
 # election ones change the adverts or the master-down timer; the others only what happens at
 # the next transition (announce, units, scripts) or what the node/driver wrap around it.
-ELECTION_FIELDS = frozenset({"advbase", "advskew", "deadratio", "preempt"})
+ELECTION_FIELDS = frozenset({"advbase", "advskew", "deadratio", "preempt", "preempt_delay",
+                             "priority", "owner", "advert_interval_cs", "vrrp_checksum",
+                             "accept_mode"})
 TUNABLE_FIELDS = ELECTION_FIELDS | frozenset({
     "peers", "peer_ttl", "accept_ttl", "accept_source", "accept_multicast",
     "na_count", "na_interval", "na_router", "deprecate_ipv6_vip",

@@ -69,12 +69,29 @@ class ElectionProfile(Protocol):
     def heard(self, advert: PeerAdvert) -> None:
         """A valid advert was accepted: follow its replay counter, remember its rank."""
 
-    def encode(self, standing: Standing, *, bow_out: bool = False) -> bytes:
-        """Our next advert's payload (a bow-out tells peers to take over at once)."""
+    per_destination: bool  # the payload depends on each destination (VRRPv3's checksum)
+    farewell_on_step_down: bool  # a MASTER that yields sends one last advert (CARP)
+
+    def encode(self, standing: Standing, *, source: Address, destination: Address,
+               bow_out: bool = False) -> bytes:
+        """Our next advert's payload from `source` to `destination` (a bow-out tells peers
+        to take over: CARP at once, VRRP after Skew_Time)."""
+
+    def follow(self, advert: PeerAdvert | None) -> None:
+        """The machine now follows `advert`'s sender as its master (VRRP adopts its
+        Master_Adver_Interval), or none (None: entering BACKUP from INIT or FAULT)."""
+
+    def starts_as_master(self, standing: Standing) -> bool:
+        """Start goes straight to MASTER (the VRRP address owner, priority 255)."""
+
+    def resign_wait(self, standing: Standing) -> Duration:
+        """How long a BACKUP waits after its master resigned (VRRP: Skew_Time)."""
 
     def advert_interval(self, standing: Standing) -> Duration: ...
 
-    def master_down_interval(self, standing: Standing) -> Duration: ...
+    def master_down_interval(self, standing: Standing) -> Duration:
+        """From the master's last advert to our takeover (VRRP: from the master's learned
+        interval)."""
 
     def resume_window(self, standing: Standing, since_advert: Duration) -> Duration | None:
         """A restarted node whose last advert as MASTER was `since_advert` ago: how long it
@@ -91,7 +108,7 @@ class ElectionProfile(Protocol):
                            own_source: Address) -> tuple[VhidInput, Reason]: ...
 
     def bowed_out(self, advert: PeerAdvert) -> bool:
-        """The advert is a bow-out (CARP 255/255): its sender is leaving, not a master."""
+        """The advert is a bow-out (CARP 255/255, VRRP priority 0): its sender is leaving."""
 
     def yield_interval(self, advert: PeerAdvert) -> Duration:
         """How long a master that this advert says is worse than us takes to hear us and

@@ -40,6 +40,9 @@ class VhidInput(enum.Enum):
     RESUME = "resume"  # a restart finds this VIP was MASTER a moment ago (Resume, fresh)
     RESUME_CONTESTED = "resume_contested"  # another master heard before our first advert
     RESUME_CONFIRMED = "resume_confirmed"  # the first advert after resuming is due
+    START_AS_OWNER = "start_as_owner"  # Start for a VRRP address owner (priority 255)
+    PEER_RESIGNED = "peer_resigned"  # a VRRP master advertised priority 0
+    PEER_DISCARDED = "peer_discarded"  # a VRRP advert a preempting BACKUP ignores
 
 
 class Reason(enum.StrEnum):
@@ -68,6 +71,8 @@ class Reason(enum.StrEnum):
     RETUNED = "retuned"
     RESUMED = "resumed"  # INIT -> MASTER at start: MASTER a moment before the restart
     MASTER_HEARD_WHILE_RESUMING = "master_heard_while_resuming"  # yielded before advertising
+    ADDRESS_OWNER = "address_owner"  # VRRP priority 255: MASTER at start
+    LOWER_PRIORITY_DISCARDED = "lower_priority_discarded"  # VRRP: a preempting backup's view
 
 
 def reason_code(reason: Reason, cause: str | None = None) -> str:

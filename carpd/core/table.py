@@ -9,6 +9,9 @@ Protocol sources: CARP.md 3.1-3.7 (ucarp git HEAD), 6.1 (OpenBSD bow-out, INIT o
 Resume (carpd's own, no CARP source): INIT + RESUME -> MASTER silently for one advert
 interval; RESUME_CONTESTED (any other master heard in it) -> BACKUP, RESUME_CONFIRMED (its end,
 the first advert due) stays MASTER, announcing. See core/effects.py `_resume`.
+VRRPv3 (RFC 5798 6.4): START_AS_OWNER (priority 255) is MASTER at once; PEER_RESIGNED (priority
+0) makes a BACKUP wait Skew_Time and a MASTER advertise; PEER_DISCARDED is a lower-priority
+advert a preempting BACKUP ignores. CARP's classifiers never produce these three.
 Must not: hold logic; effects live in effects.py, classification in machine.py.
 """
 
@@ -47,6 +50,9 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_I, V.RESUME): (E._resume, _M),  # a restart while our adverts still hold the peers
     (_I, V.RESUME_CONTESTED): (E._impossible, _I),  # only a resuming MASTER
     (_I, V.RESUME_CONFIRMED): (E._impossible, _I),
+    (_I, V.START_AS_OWNER): (E._become_master, _M),  # VRRP priority 255 (RFC 5798 6.4.1)
+    (_I, V.PEER_RESIGNED): (E._ignore, _I),
+    (_I, V.PEER_DISCARDED): (E._ignore, _I),
 
     (_B, V.START): (E._ignore, _B),
     (_B, V.LINK_UP): (E._ignore, _B),
@@ -67,6 +73,9 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_B, V.RESUME): (E._impossible, _B),  # RESUME is classified in INIT only
     (_B, V.RESUME_CONTESTED): (E._impossible, _B),
     (_B, V.RESUME_CONFIRMED): (E._impossible, _B),
+    (_B, V.START_AS_OWNER): (E._ignore, _B),
+    (_B, V.PEER_RESIGNED): (E._await_resigned, _B),  # VRRP: Master_Down := Skew_Time
+    (_B, V.PEER_DISCARDED): (E._ignore, _B),  # VRRP: preempt, lower priority (6.4.2)
 
     (_M, V.START): (E._ignore, _M),
     (_M, V.LINK_UP): (E._ignore, _M),
@@ -87,6 +96,9 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_M, V.RESUME): (E._impossible, _M),
     (_M, V.RESUME_CONTESTED): (E._yield_resumed, _B),  # any master before our first advert
     (_M, V.RESUME_CONFIRMED): (E._confirm_resume, _M),  # the window passed: announce, advert
+    (_M, V.START_AS_OWNER): (E._ignore, _M),
+    (_M, V.PEER_RESIGNED): (E._advertise, _M),  # VRRP: advertise at once (6.4.3)
+    (_M, V.PEER_DISCARDED): (E._impossible, _M),  # a MASTER's classifier never discards
 
     (_F, V.START): (E._ignore, _F),
     (_F, V.LINK_UP): (E._ignore, _F),
@@ -107,4 +119,7 @@ TRANSITIONS: dict[tuple[VhidState, VhidInput], tuple[Effect, VhidState]] = {
     (_F, V.RESUME): (E._impossible, _F),
     (_F, V.RESUME_CONTESTED): (E._impossible, _F),
     (_F, V.RESUME_CONFIRMED): (E._impossible, _F),
+    (_F, V.START_AS_OWNER): (E._ignore, _F),
+    (_F, V.PEER_RESIGNED): (E._note_master, _F),
+    (_F, V.PEER_DISCARDED): (E._note_master, _F),
 }

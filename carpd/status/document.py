@@ -16,6 +16,7 @@ Must not: read a clock, decide anything the core has not (it only reshapes snaps
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,9 +92,12 @@ class VipStatus:
     since: str
     since_at: float  # monotonic, for "how long ago" (not part of the JSON)
     reason: str
-    advbase: int
-    advskew: int
-    effective_advskew: int
+    protocol: str = "carp"  # "carp" | "vrrp3"
+    election: Mapping[str, int | None] = dataclasses.field(default_factory=dict)  # the
+    # profile's figures, own then the master's
+    advbase: int | None  # CARP's figures (None for VRRPv3: see `election`)
+    advskew: int | None
+    effective_advskew: int | None
     preempt: bool
     master: str | None
     source: str | None  # the IPv4 advert source (None: no IPv4 addresses)
@@ -170,14 +174,15 @@ class _VipBuilder:
             name=s.name, vhid=s.vhid, interface=s.interface,
             addresses=tuple(str(a) for a in p.addresses), state=s.state,
             since=self._iso(s.since_at), since_at=s.since_at, reason=s.reason_code,
-            advbase=own["advbase"], advskew=own["advskew"],
-            effective_advskew=own["effective_advskew"],
+            protocol=s.election.protocol.value, election={**own, **rank},
+            advbase=own.get("advbase"), advskew=own.get("advskew"),
+            effective_advskew=own.get("effective_advskew"),
             preempt=s.preempt, master=master, source=source, source6=source6,
             peers=tuple(map(str, p.peers)), groups=groups, accept_ttl=p.accept_ttl,
             demotions=dict(s.demotions),
             counters=self._counters(s), faults=s.faults, hold_down=s.hold_down,
             send_suppressed=s.send_suppressed,
-            master_advbase=rank["master_advbase"], master_advskew=rank["master_advskew"],
+            master_advbase=rank.get("master_advbase"), master_advskew=rank.get("master_advskew"),
             operator_demotion=self._operator_status(self._operator.get(s.name)),
             waiting_for=self._waits.get(s.name, ()),
             checks=tuple(self._checks.get(s.name, ())),

@@ -69,6 +69,11 @@ def _master(v: VipStatus) -> str:
         return "This node is the master and holds " + ", ".join(v.addresses) + "."
     if not v.master:
         return "No master is known right now."
+    if v.protocol == "vrrp3":
+        prio, cs = v.election.get("master_priority"), v.election.get("master_adver_interval_cs")
+        adv = (f", advertising priority {prio} every {cs * 10} ms"
+               if prio is not None and cs is not None else "")
+        return f"The master is {v.master}{adv}."
     base, skew = v.master_advbase, v.master_advskew
     adv = f", advertising advbase {base} advskew {skew}" if base is not None else ""
     return f"The master is {v.master}{adv}."
@@ -89,7 +94,25 @@ def _path(v: VipStatus) -> str:
     return " ".join(said) + "."
 
 
+def _priority(v: VipStatus) -> str:
+    """VRRPv3: the configured priority minus each named demotion (at least 1)."""
+    base, eff = v.election.get("priority"), v.election.get("effective_priority")
+    terms = [f"{base} (priority)"] + [f"{amount} ({name})"
+                                       for name, amount in sorted(v.demotions.items())]
+    text = f"Our effective priority is {eff}"
+    if len(terms) > 1:
+        text += " = " + " - ".join(terms)
+        if base is not None and eff != base - sum(v.demotions.values()):
+            text += " (at least 1)"
+    if v.send_suppressed:
+        text += f", 1 after {SEND_ERRORS_TO_SUPPRESS} failed sends"
+    return text + " (higher wins)"
+
+
 def _skew(v: VipStatus, maintenance: bool) -> str:
+    if v.protocol == "vrrp3":
+        return _rank_tail(v, _priority(v), maintenance)
+    assert v.advskew is not None and v.effective_advskew is not None
     terms = [f"{v.advskew} (advskew)"]
     terms += [f"{amount} ({name})" for name, amount in sorted(v.demotions.items())]
     total = v.advskew + sum(v.demotions.values())
@@ -100,6 +123,10 @@ def _skew(v: VipStatus, maintenance: bool) -> str:
             text += f" (capped at {MAX_ADVSKEW})"
     if v.send_suppressed:
         text += f", at least {SEND_ERROR_SKEW} after {SEND_ERRORS_TO_SUPPRESS} failed sends"
+    return _rank_tail(v, text, maintenance)
+
+
+def _rank_tail(v: VipStatus, text: str, maintenance: bool) -> str:
     text += f"; preempt is {'on' if v.preempt else 'off'}."
     if maintenance:
         text += " Maintenance mode is on (carpctl maintenance off ends it)."

@@ -73,12 +73,19 @@ def _vip(f: _Families, v: VipStatus) -> None:
         f.add("vip_state", "gauge", "1 for the state the VIP is in.",
               1 if v.state.value == state else 0, vip=vip, vhid=v.vhid,
               interface=v.interface, state=state)
-    f.add("advskew", "gauge", "Configured advskew.", v.advskew, vip=vip)
-    f.add("effective_advskew", "gauge", "Advertised advskew: advskew plus demotions, at most "
-          f"{MAX_ADVSKEW}.", v.effective_advskew, vip=vip)
+    if v.protocol == "vrrp3":
+        f.add("priority", "gauge", "Configured VRRPv3 priority (VRRPv3 VIPs).",
+              v.election.get("priority") or 0, vip=vip)
+        f.add("effective_priority", "gauge", "Advertised VRRPv3 priority: priority minus "
+              "demotions, at least 1 (VRRPv3 VIPs).", v.election.get("effective_priority") or 0,
+              vip=vip)
+    else:
+        f.add("advskew", "gauge", "Configured advskew (CARP VIPs).", v.advskew or 0, vip=vip)
+        f.add("effective_advskew", "gauge", "Advertised advskew: advskew plus demotions, at "
+              f"most {MAX_ADVSKEW} (CARP VIPs).", v.effective_advskew or 0, vip=vip)
     for source, amount in sorted(v.demotions.items()):
-        f.add("demotion", "gauge", "Each named demotion added to advskew.", amount, vip=vip,
-              source=source)
+        f.add("demotion", "gauge", "Each named demotion (CARP adds it to advskew, VRRPv3 "
+              "subtracts it from the priority).", amount, vip=vip, source=source)
     f.add("hold_down", "gauge", "1 while the boot hold-down is active.",
           1 if v.hold_down else 0, vip=vip)
     _counters(f, v)

@@ -262,8 +262,10 @@ BAD: list[tuple[str, str, str]] = [
     ("unknown-key-defaults", base(extra_defaults='intreface = "eth1"\n'),
      f"{P}:4: defaults.intreface: unknown key; did you mean 'interface'?"),
     ("unknown-key-far", base("colour = 1\n"),
-     f"{P}:8: vip.web.colour: unknown key; known: interface, vhid, address, addresses, "
-     "advbase, advskew, deadratio, preempt, password_file, password_credential, password, "
+     f"{P}:8: vip.web.colour: unknown key; known: interface, protocol, vhid, vrid, "
+     "address, addresses, advbase, advskew, deadratio, preempt, priority, owner, "
+     "advert_interval, preempt_delay, accept_mode, vrrp_checksum, password_file, "
+     "password_credential, password, "
      "source, source6, multicast_group, l2_broadcast, peers, peer_ttl, accept_ttl, "
      "accept_source, accept_multicast, garp_count, garp_interval, na_count, na_interval, "
      "na_router, deprecate_ipv6_vip, master_units, upscript, downscript, xparam, sync_group, "

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from carpd.config.loader import Config
+from carpd.config.protocols import VRRP_KEYS
 from carpd.config.schema import (
     CARPD_KEYS,
     DEFAULT_MASTER_UNITS,
@@ -64,8 +65,9 @@ def test_every_vipparams_field_but_name_is_filled_by_one_group() -> None:
 
 def test_required_keys_are_the_fields_without_a_vipparams_default() -> None:
     required = {VIP_KEYS[group[0]].field for group in VIP_REQUIRED}
+    # the password is required of CARP VIPs only: VipParams defaults it (empty) for VRRP
     assert required == {name for name, f in VIP_FIELDS.items()
-                        if not has_default(f)} - {"name"}
+                        if not has_default(f)} - {"name"} | {"password"}
     assert required == {"interface", "vhid", "addresses", "password"}
 
 
@@ -85,7 +87,7 @@ def test_the_config_only_default_differs_from_vipparams_on_purpose() -> None:
 
 
 def test_exclusive_groups_are_the_keys_that_share_a_field() -> None:
-    assert VIP_EXCLUSIVE == (("address", "addresses"),
+    assert VIP_EXCLUSIVE == (("vhid", "vrid"), ("address", "addresses"),
                              ("password_file", "password_credential", "password"))
     assert exclusive_groups(CARPD_KEYS) == ()
 
@@ -192,7 +194,9 @@ def normal(value: object, directory: Path) -> object:
 
 
 def test_samples_cover_every_optional_key() -> None:
-    assert set(SAMPLES) == {key for group in VIP_OPTIONAL for key in group}
+    # the VRRPv3 keys have their own samples (tests/config/test_vrrp.py)
+    assert set(SAMPLES) == {key for group in VIP_OPTIONAL for key in group} - VRRP_KEYS \
+        - {"protocol"}
 
 
 @pytest.mark.parametrize("key", SAMPLES)

@@ -117,9 +117,10 @@ def test_transition_table_is_total() -> None:
     assert len(TRANSITIONS) == len(VhidState) * len(VhidInput)
 
 
-def test_the_only_path_from_init_to_master_is_resume() -> None:
+def test_the_only_paths_from_init_to_master_are_resume_and_the_vrrp_owner() -> None:
     assert [inp for (state, inp), (_, nxt) in TRANSITIONS.items()
-            if state is INIT and nxt is MASTER] == [VhidInput.RESUME]
+            if state is INIT and nxt is MASTER] == [VhidInput.RESUME,
+                                                    VhidInput.START_AS_OWNER]
 
 
 def test_source_must_be_resolved() -> None:

@@ -51,7 +51,8 @@ def test_every_field_is_classified_and_identity_is_untunable() -> None:
     fields = {f.name for f in dataclasses.fields(VipParams)}
     assert fields >= TUNABLE_FIELDS >= ELECTION_FIELDS
     assert fields - TUNABLE_FIELDS == {"name", "vhid", "interface", "addresses", "password",
-                                       "source", "source6", "multicast_group", "l2_broadcast"}
+                                       "protocol", "source", "source6", "multicast_group",
+                                       "l2_broadcast"}
 
 
 @pytest.mark.parametrize(("field", "value"), [

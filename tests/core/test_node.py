@@ -96,7 +96,7 @@ def states(node: Node) -> dict[str, VhidState]:
 DROP_CASES = [
     # (id, bytes, reason, vhid, counted for VIP "web")
     ("short-ip", b"\x45\x00\x00", "short", None, False),
-    ("short-carp", packet()[:40], "short", None, False),
+    ("short-carp", packet()[:40], "short", 10, True),  # a CARP version/type/authlen, cut
     ("ipv6", b"\x60" + packet()[1:], "malformed", None, False),
     ("not-112", packet(proto=17), "malformed", None, False),
     ("own", packet(src=IP("10.0.0.1")), "own_packet", None, False),

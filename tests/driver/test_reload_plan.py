@@ -24,12 +24,15 @@ TUNED = {"advbase": 2, "advskew": 50, "deadratio": 4, "preempt": False, "garp_co
          "require_units": ("db.service",), "checks": (),
          "peers": (ipaddress.IPv4Address("172.16.90.102"),), "peer_ttl": 64, "accept_ttl": 64,
          "accept_source": "any", "accept_multicast": True, "na_count": 1, "na_interval": 0.5,
-         "na_router": True, "deprecate_ipv6_vip": True}
+         "na_router": True, "deprecate_ipv6_vip": True, "priority": 200, "owner": True,
+         "advert_interval_cs": 10, "preempt_delay": 5.0, "vrrp_checksum": "accept-both",
+         "accept_mode": False}
 RECREATED = {"vhid": 2, "interface": "eth1", "password": Secret(b"other"),
              "addresses": (ipaddress.IPv4Interface("172.16.90.32/24"),),
              "source": ipaddress.IPv4Address("172.16.90.9"),
              "source6": ipaddress.IPv6Address("fe80::9"),
-             "multicast_group": ipaddress.IPv4Address("239.0.0.18"), "l2_broadcast": True}
+             "multicast_group": ipaddress.IPv4Address("239.0.0.18"), "l2_broadcast": True,
+             "protocol": "vrrp3"}
 
 
 def test_the_cases_cover_every_field() -> None:

@@ -1,4 +1,4 @@
-"""A deterministic discrete-event simulator of CARP hosts on fake Ethernet segments.
+"""A deterministic discrete-event simulator of CARP and VRRPv3 hosts on fake Ethernet segments.
 
 Owns: a fake clock, segments (latency, seeded loss, partitions), hosts (each one real
 `carpd.core.node.Node`), fault injection (kill, restart with or without resuming, link
@@ -35,8 +35,12 @@ Invariants (AssertionError with the fault schedule and the recent events when br
    password) has exactly
    one MASTER and no machine in INIT. See `settle_window` for why its length suffices.
 
-Times are dyadic rationals (latency 1/128 s, advskew/256 s), so the float arithmetic is exact
-and tests assert takeover instants with `==`.
+CARP times are dyadic rationals (latency 1/128 s, advskew/256 s), so the float arithmetic is
+exact and tests assert CARP takeover instants with `==`. VRRPv3 hosts (`protocol="vrrp3"`)
+run the same engine; their intervals are centiseconds and their timers whole microseconds
+(the profile's exact integers, converted to seconds once), so VRRP instants are asserted
+to the microsecond. Groups for the single-master invariant are per protocol: a CARP vhid and
+a VRRP VRID with the same number are two groups on one segment.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ from carpd.core.events import (
 )
 from carpd.core.node import Node
 from carpd.core.params import Secret, VipParams
+from carpd.core.vrrp3 import election as vrrp3_election
+from carpd.core.vrrp3 import wire as vrrp3_wire
 
 LATENCY = 1 / 128  # 7.8125 ms: dyadic, so every instant is an exact float
 IFACE = "eth0"
@@ -90,9 +96,11 @@ TRACE_TAIL = 60
 def vip(name: str, vhid: int, address: str, *, source: str, advskew: int = 0,
         password: bytes = PASSWORD, preempt: bool = True, interface: str = IFACE,
         advbase: int = 1, deadratio: int = 3, address6: str | None = None,
-        source6: str | None = None, peers: tuple[str, ...] = ()) -> VipParams:
+        source6: str | None = None, peers: tuple[str, ...] = (), protocol: str = "carp",
+        priority: int = 100, advert_interval_cs: int = 100) -> VipParams:
     """VipParams for one host. `address` may carry a prefix ("172.16.90.31/24"); an IPv6
-    `address6` (with `source6`) makes the VIP dual-stack; `peers` makes it unicast."""
+    `address6` (with `source6`) makes the VIP dual-stack; `peers` makes it unicast;
+    `protocol="vrrp3"` makes it a VRRPv3 router (`priority`, `advert_interval_cs`)."""
     if "/" not in address:
         address += "/24"
     addresses: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = [
@@ -106,7 +114,8 @@ def vip(name: str, vhid: int, address: str, *, source: str, advskew: int = 0,
         advbase=advbase, advskew=advskew, deadratio=deadratio, preempt=preempt,
         source=ipaddress.IPv4Address(source),
         source6=None if source6 is None else ipaddress.IPv6Address(source6),
-        peers=tuple(ipaddress.ip_address(a) for a in peers),
+        peers=tuple(ipaddress.ip_address(a) for a in peers), protocol=protocol,
+        priority=priority, advert_interval_cs=advert_interval_cs,
     )
 
 
@@ -137,7 +146,7 @@ class Sent:
     at: float
     host: str
     name: str
-    advskew: int
+    rank: int  # CARP: the advertised advskew; VRRPv3: the advertised priority
     bow_out: bool
 
 
@@ -370,10 +379,15 @@ class Simulation:
         """
         if self._settle_override is not None:
             return self._settle_override
-        longest = max((p.advbase * p.deadratio + election.MAX_ADVSKEW / election.SKEW_DEN
+        longest = max((_longest_master_down(p, self._longest_vrrp_interval())
                        for h in self.hosts.values() for p in h.vips), default=0.0)
         latency = max((s.latency for s in self.segments.values()), default=0.0)
         return 2 * longest + latency
+
+    def _longest_vrrp_interval(self) -> int:
+        """A VRRP backup adopts its master's interval: the longest any host advertises."""
+        return max((p.advert_interval_cs for h in self.hosts.values() for p in h.vips
+                    if p.protocol == "vrrp3"), default=0)
 
     @property
     def settled(self) -> bool:
@@ -493,8 +507,11 @@ class Simulation:
         if not host.link_up.get(a.interface, False):
             self._fail(f"{host.name} sent an advert for {a.name} on {a.interface} while its "
                        "link is down")
-        header = wire.decode_carp_header(a.payload)
-        self.sent.append(Sent(self.now, host.name, a.name, header.advskew, a.bow_out))
+        if host.vip(a.name).protocol == "vrrp3":
+            rank = vrrp3_wire.decode_vrrp3(a.payload, a.family).priority
+        else:
+            rank = wire.decode_carp_header(a.payload).advskew
+        self.sent.append(Sent(self.now, host.name, a.name, rank, a.bow_out))
         if host.tx_broken:
             return SendResult(name=a.name, ok=False, error="ENOBUFS")
         seg = self.segments[host.segments[a.interface]]
@@ -558,14 +575,15 @@ class Simulation:
             masters = [h for h, s in members if s is MASTER]
             inits = [h for h, s in members if s is INIT]
             if len(masters) != 1 or inits:
-                seg, comp, vhid, _pw = key
+                seg, comp, _proto, vhid, _pw = key
                 self._fail(f"settled (stable since t={self._stable_since:.7f}, window "
                            f"{self.settle_window}) but segment {seg} component {comp} vhid "
                            f"{vhid} has masters {masters}, INIT {inits}, members {members}")
         self._settled_clean = True
 
-    def _groups(self) -> dict[tuple[str, int, int, bytes], list[tuple[str, VhidState]]]:
-        groups: dict[tuple[str, int, int, bytes], list[tuple[str, VhidState]]] = {}
+    def _groups(self) -> dict[tuple[str, int, str, int, bytes],
+                              list[tuple[str, VhidState]]]:
+        groups: dict[tuple[str, int, str, int, bytes], list[tuple[str, VhidState]]] = {}
         for host in self.hosts.values():
             if host.node is None:
                 continue
@@ -577,7 +595,8 @@ class Simulation:
                 if (not host.link_up[p.interface] or p.name not in host.enabled
                         or host.tx_broken or host.node.machine(p.name).faulted):
                     continue
-                key = (seg.name, seg.component.get(host.name, 0), p.vhid, p.password.reveal())
+                key = (seg.name, seg.component.get(host.name, 0), p.protocol, p.vhid,
+                       p.password.reveal())
                 groups.setdefault(key, []).append(
                     (host.name, host.node.machine(p.name).state))
         return groups
@@ -592,6 +611,14 @@ class Simulation:
             f"invariant broken at t={self.now!r} (seed {self.seed}): {message}\n"
             f"fault schedule:\n  " + "\n  ".join(self.schedule_log or ["(none)"]) +
             "\nrecent events:\n  " + "\n  ".join(self.recent) + f"\nstates:\n{states}")
+
+
+def _longest_master_down(p: VipParams, vrrp_interval_cs: int) -> float:
+    """The longest master-down interval `p` can have: CARP with the largest effective advskew
+    (254, by demotion); VRRPv3 with priority 1 and the longest interval a master advertises."""
+    if p.protocol == "vrrp3":
+        return vrrp3_election.master_down_usec(1, vrrp_interval_cs) / 1e6
+    return p.advbase * p.deadratio + election.MAX_ADVSKEW / election.SKEW_DEN
 
 
 def _sources(host: Host) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:

@@ -54,7 +54,7 @@ def test_demotion_moves_web_only_past_the_peers_skew(amount: int, moves: bool) -
     sim.run_until(T)
     sim.demote("A", amount, "web", source="operator")
     assert sim.next_sent("A", "web", T - 0.001) == T  # the new skew goes out at once
-    assert sim.sent[-1].advskew == min(254, amount)
+    assert sim.sent[-1].rank == min(254, amount)
     sim.settle()
     if not moves:
         assert sim.masters("web") == ["A"] and sim.became("B", "web", MASTER) == []

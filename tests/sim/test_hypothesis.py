@@ -159,3 +159,47 @@ DualStackUnicastSchedules.TestCase.settings = settings(
     max_examples=100, stateful_step_count=40, deadline=None, derandomize=True, database=None,
 )
 TestDualStackUnicastSchedules = DualStackUnicastSchedules.TestCase
+
+
+class VrrpMixedSchedules(CarpSchedules):
+    """The same rules with web as a VRRPv3 router (VRID 1, priority A 200 / B 150 / C 100,
+    preempt on, 0.5 s adverts) beside mail as CARP with vhid 1 (the same number: the version
+    nibble tells them apart). With preempt the settled VRRP master must have the highest
+    effective priority among the eligible machines (equal priorities: whichever is master
+    keeps it, as RFC 5798 says a backup follows an equal master)."""
+
+    def __init__(self) -> None:
+        RuleBasedStateMachine.__init__(self)
+        self.sim = Simulation(seed=13)
+        for h, ip in HOSTS.items():
+            self.sim.add_host(h, [
+                vip("web", 1, "172.16.90.31/24", source=ip, protocol="vrrp3",
+                    priority=VRRP_PRIORITY[h], advert_interval_cs=50),
+                vip("mail", 1, "172.16.90.32/24", source=ip, advskew=MAIL_SKEW[h],
+                    preempt=False),
+            ])
+
+    def _check_preferred_master(self, name: str) -> None:
+        sim = self.sim
+        eligible = [h for h in sim.hosts.values() if h.alive and h.link_up["eth0"]
+                    and name in h.enabled and not h.tx_broken
+                    and not h.node.machine(name).faulted]  # type: ignore[union-attr]
+        components: dict[int, list[str]] = {}
+        for h in eligible:
+            components.setdefault(sim.segments["lan"].component.get(h.name, 0), []).append(
+                h.name)
+        for members in components.values():
+            prio = {h: dict(sim.hosts[h].node.machine(name).statistics()  # type: ignore[union-attr]
+                            .election.own)["effective_priority"] for h in members}
+            masters = [h for h in members if sim.state(h, name) is MASTER]
+            assert len(masters) == 1, (members, masters)
+            assert prio[masters[0]] == max(prio.values()), (
+                f"{name}: settled master {masters[0]} is not preferred: {prio}\n"
+                + "\n".join(sim.schedule_log))
+
+
+VRRP_PRIORITY = {"A": 200, "B": 150, "C": 100}
+VrrpMixedSchedules.TestCase.settings = settings(
+    max_examples=100, stateful_step_count=40, deadline=None, derandomize=True, database=None,
+)
+TestVrrpMixedSchedules = VrrpMixedSchedules.TestCase

@@ -251,7 +251,7 @@ def test_demotion_fast_handover_and_back() -> None:
     sim = settled_seed()
     sim.demote("A", 150, "web")
     assert effective_advskew(sim.hosts["A"].node.machine("web")) == 150
-    assert sim.sent[-1].host == "A" and sim.sent[-1].advskew == 150  # advertised at once
+    assert sim.sent[-1].host == "A" and sim.sent[-1].rank == 150  # advertised at once
     sim.run_until(20.5 + 2 * LATENCY)
     assert sim.became("B", "web", MASTER) == [20.5 + LATENCY]
     assert sim.became("A", "web", BACKUP) == [20.5 + 2 * LATENCY]

@@ -42,8 +42,8 @@ MAIL = VipParams(name="mail", vhid=11, interface="eth0",
                  password=Secret(b"mailpw"), source=IP("10.0.0.1"), advskew=128,
                  require_units=("db.service",))
 VIP_KEYS = [
-    "name", "vhid", "interface", "addresses", "state", "since", "reason", "advbase", "advskew",
-    "effective_advskew", "preempt", "master", "source", "source6", "peers", "demotions",
+    "name", "vhid", "interface", "addresses", "state", "since", "reason", "protocol", "advbase",
+    "advskew", "effective_advskew", "preempt", "master", "source", "source6", "peers", "demotions",
     "counters", "faults",
     "hold_down", "send_suppressed", "master_advbase", "master_advskew", "operator_demotion",
     "waiting_for", "checks", "anomalies"]

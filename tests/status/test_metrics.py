@@ -20,7 +20,7 @@ def test_samples_of_a_node() -> None:
             'carpd_vip_state{vip="mail",vhid="11",interface="eth0",state="BACKUP"} 1',
             'carpd_vip_state{vip="mail",vhid="11",interface="eth0",state="MASTER"} 0',
             "# HELP carpd_effective_advskew Advertised advskew: advskew plus demotions, at "
-            "most 254.",
+            "most 254 (CARP VIPs).",
             'carpd_demotion{vip="web",source="maintenance"} 254',
             'carpd_hold_down{vip="mail"} 1', 'carpd_hold_down{vip="web"} 0',
             'carpd_anomalies_total{vip="web",kind="foreign_advert"} 1',

@@ -43,6 +43,8 @@ class CarpProfile:
 
     protocol = ElectionProtocol.CARP
     traffic_class = wire.CARP_TOS
+    per_destination = False  # the HMAC and checksum do not cover the IP addresses
+    farewell_on_step_down = True  # ucarp sends one last advert before it yields
 
     def __init__(self, params: VipParams, *, initial_counter: int) -> None:
         self._p = params
@@ -77,7 +79,8 @@ class CarpProfile:
 
     # -- send ---------------------------------------------------------------------------
 
-    def encode(self, standing: Standing, *, bow_out: bool = False) -> bytes:
+    def encode(self, standing: Standing, *, source: Address, destination: Address,
+               bow_out: bool = False) -> bytes:
         p = self._p
         base, skew = ((wire.BOW_OUT, wire.BOW_OUT) if bow_out
                       else (p.advbase, self.effective_advskew(standing)))
@@ -87,6 +90,16 @@ class CarpProfile:
             vhid=p.vhid, advskew=skew, advbase=base, counter=self._counter, digest=digest))
 
     # -- election -----------------------------------------------------------------------
+
+    def follow(self, advert: PeerAdvert | None) -> None:
+        """CARP's timers are local: whom we follow changes none of them."""
+
+    def starts_as_master(self, standing: Standing) -> bool:
+        return False
+
+    def resign_wait(self, standing: Standing) -> Duration:
+        """A CARP bow-out is taken over at once (classified as PEER_TAKEOVER)."""
+        return 0.0
 
     def effective_advskew(self, standing: Standing) -> int:
         return election.effective_advskew(self._p.advskew, standing.demotion,
