@@ -11,6 +11,7 @@ documentation, or a documented key the loader would reject as unknown, fails her
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -47,29 +48,29 @@ def configuration_md() -> dict[str, set[str]]:
 
 
 def _man_keys(section: str, *, item_heads_only: bool = True) -> set[str]:
-    """Keys named by the .B/.BR lines of a man section (`.BR a ", " b` -> a, b; `.B x = 1`
-    and `type = "unit", unit = ...` -> the names before each `=`): the heads of its .TP
-    items, or every .B line (the check keys are written in a paragraph)."""
+    """Keys named in bold by the .B/.BR lines of a man section: `.B key`, `.BR a ", " b`
+    (the bold words of .BR are its odd arguments), `.B x = 1` and `type = "unit", unit = ...`
+    (the names before each `=`); the heads of its .TP items only, or every such line (the
+    check keys and the VRRPv3 keys are partly written in paragraphs)."""
     keys: set[str] = set()
     previous = ""
     for line in section.splitlines():
         head, previous = previous == ".TP", line
         if not line.startswith((".B ", ".BR ")) or (item_heads_only and not head):
             continue
-        body = line.split(" ", 1)[1]
-        assigned = re.findall(r"([a-z_]+)\s*=", body)
-        if assigned:
-            keys.update(assigned)
-        else:
-            keys.update(w for w in re.findall(r'(?<!")\b[a-z_0-9]+\b(?!")', body.replace(
-                '" or "', " ")) if w != "or")
+        macro, body = line.split(" ", 1)
+        words = shlex.split(body)
+        bold = " ".join(words if macro == ".B" else words[0::2])
+        assigned = re.findall(r"([a-z_]+)\s*=", bold)
+        keys.update(assigned or (w for w in bold.split() if KEY.fullmatch(w) and w != "or"))
     return keys
 
 
 def man_page() -> dict[str, set[str]]:
     text = (REPO / "docs" / "man" / "carpd.toml.5").read_text()
     return {"carpd": _man_keys(_section(text, "\n.SH [carpd]", "\n.SH ")),
-            "vip": _man_keys(_section(text, "\n.SH PER-VIP KEYS", "\n.SH ")),
+            "vip": _man_keys(_section(text, "\n.SH PER-VIP KEYS", "\n.SH "))
+            | _man_keys(_section(text, "\n.SH VRRPV3 VIPS", "\n.SH "), item_heads_only=False),
             "check": _man_keys(_section(text, "\n.SH HEALTH CHECKS", "\n.SH "),
                                item_heads_only=False)}
 
