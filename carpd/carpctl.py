@@ -1,11 +1,14 @@
 """carpctl: the operator's command line for a running carpd (talks to its control socket).
 
 Owns: argument parsing, the request/response round trip, and rendering (table or JSON).
-Commands: status, explain NAME, watch [--json], metrics, demote NAME|--all [--for D] [--by N],
+Commands: status [NAME] [--json|--check], explain NAME, history [NAME] [--json],
+watch [NAME] [--changes] [--json], metrics, demote NAME|--all [--for D] [--by N],
 promote NAME|--all, maintenance [on|off] (no argument: the current state), --version.
 Durations (humanize.py): 90, 30s, 5m, 1h, 1h30m, 3d 4h; times are shown in the local zone,
-with its name.
-Exit codes: 0 success, 1 the daemon refused the request (including "permission denied" for
+with its name. The incident views (table notes, --check, history) are rendered by
+carpd/control/views.py.
+Exit codes: 0 success, 1 the daemon refused the request (`status --check`: a problem was
+found, one line each) (including "permission denied" for
 demote/promote/maintenance from a user who may only read), 2 usage error, 3 the daemon is not
 reachable (not running, or the socket is not accessible to this user), 4 the flag was applied
 but could not be saved (it holds only until carpd restarts).
@@ -40,6 +43,9 @@ from carpd.control.protocol import (
     decode_response,
     encode_request,
 )
+from carpd.control.views import check as check_view
+from carpd.control.views import notes as incident_notes
+from carpd.control.views import render_history
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 3
@@ -151,20 +157,8 @@ def render_table(status: dict[str, Any]) -> str:
 
 
 def _notes(status: dict[str, Any]) -> list[str]:
-    """Lines after the table (never new columns): maintenance, failing checks, hold-down."""
-    notes = []
-    if status.get("maintenance", {}).get("on"):
-        notes.append(f"maintenance mode ON since {_short_time(status['maintenance']['since'])}"
-                     " (carpctl maintenance off)")
-    for v in status.get("vips", []):
-        failing = [c["name"] for c in v.get("checks", []) if c["state"] == "failing"]
-        if failing:
-            notes.append(f"{v['name']}: failing checks: {', '.join(failing)} "
-                         f"(carpctl explain {v['name']})")
-        if v.get("hold_down"):
-            notes.append(f"{v['name']}: boot hold-down, waiting for "
-                         f"{', '.join(v.get('waiting_for', [])) or 'nothing'}")
-    return notes
+    """Lines after the table (never new columns): carpd/control/views.py `notes`."""
+    return incident_notes(status)
 
 
 def _skew(v: dict[str, Any]) -> str:
@@ -207,11 +201,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     st = sub.add_parser("status", help="state of every VIP (or one)")
     st.add_argument("name", nargs="?", help="only this VIP")
-    st.add_argument("--json", action="store_true", help="machine-readable document")
+    st_out = st.add_mutually_exclusive_group()
+    st_out.add_argument("--json", action="store_true", help="machine-readable document")
+    st_out.add_argument("--check", action="store_true",
+                        help="for monitoring: one line per problem, exit 1 if any (0: none)")
     ex = sub.add_parser("explain", help="why a VIP is in its state here, in one paragraph")
     ex.add_argument("name")
-    wa = sub.add_parser("watch", help="live stream of transitions, check results, anomalies")
-    wa.add_argument("--json", action="store_true", help="one JSON object per line")
+    _incident_parsers(sub)
     sub.add_parser("metrics", help="metrics in the Prometheus text format")
     for verb, text in (("demote", "demote a VIP (or all) on this node"),
                        ("promote", "clear the operator demotion of a VIP (or all)")):
@@ -232,6 +228,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _incident_parsers(sub: Any) -> None:
+    """`history` and `watch` (their rendering: carpd/control/views.py, render_event)."""
+    hi = sub.add_parser("history", help="the recent transitions, their causes and masters")
+    hi.add_argument("name", nargs="?", help="only this VIP")
+    hi.add_argument("--json", action="store_true", help="one JSON document")
+    wa = sub.add_parser("watch", help="live stream of transitions, check results, anomalies")
+    wa.add_argument("name", nargs="?", help="only this VIP (and operator actions)")
+    wa.add_argument("--changes", action="store_true",
+                    help="only changes: no repeated check results or anomaly counts")
+    wa.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
 def _build(args: argparse.Namespace) -> Request:
     match args.command:
         case "explain":
@@ -245,13 +253,15 @@ def _build(args: argparse.Namespace) -> Request:
             return Request(cmd="maintenance", args={"on": args.mode == "on"})
         case "maintenance":  # the current state is in the status document
             return Request(cmd="status")
+        case "history" if args.name is not None:
+            return Request(cmd="history", args={"name": args.name})
     return Request(cmd=args.command)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "watch":
-        return watch(args.socket, as_json=args.json)
+        return watch(args.socket, as_json=args.json, name=args.name, changes=args.changes)
     try:
         result = request(args.socket, _build(args))
     except Unreachable as exc:
@@ -265,14 +275,19 @@ def main(argv: list[str] | None = None) -> int:
         print(maintenance_state(result.get("maintenance", {})))
         return 0
     if args.command != "status":
-        print(_render_reply(args.command, result))
+        print(_render_reply(args.command, result, as_json=getattr(args, "json", False)))
         return _persisted(result)
     if args.name is not None:
         vips = [v for v in result.get("vips", []) if v.get("name") == args.name]
         if not vips:
             print(f"carpctl: no VIP named {args.name!r}", file=sys.stderr)
             return EXIT_REFUSED
-        result = {**result, "vips": vips}
+        problems = [p for p in result.get("problems", []) if p.get("vip") in (None, args.name)]
+        result = {**result, "vips": vips, "problems": problems}
+    if args.check:
+        code, lines = check_view(result)
+        print("\n".join(lines))
+        return code
     print(json.dumps(result, indent=2) if args.json else render_table(result))
     return 0
 
@@ -287,10 +302,12 @@ def _persisted(result: dict[str, Any]) -> int:
     return EXIT_NOT_PERSISTED
 
 
-def _render_reply(command: str, r: dict[str, Any]) -> str:
+def _render_reply(command: str, r: dict[str, Any], *, as_json: bool = False) -> str:
     match command:
         case "explain":
             return str(r["text"])
+        case "history" if not as_json:
+            return render_history(r["entries"])
         case "metrics":
             return str(r["text"]).rstrip("\n")
         case "demote":
@@ -327,8 +344,9 @@ def render_event(e: dict[str, Any]) -> str:
     return f"{when} {e.get('type')}: {e.get('detail', '')}"
 
 
-def watch(path: str, *, as_json: bool) -> int:
-    """Print the daemon's event stream until interrupted or the daemon ends it."""
+def watch(path: str, *, as_json: bool, name: str | None = None, changes: bool = False) -> int:
+    """Print the daemon's event stream until interrupted or the daemon ends it; `name` and
+    `changes` narrow it (the daemon filters: carpd/ops/watch.py)."""
     try:
         sock = _connect(path, TIMEOUT_S, _clock() + RETRY_S)
     except Unreachable as exc:
@@ -336,7 +354,9 @@ def watch(path: str, *, as_json: bool) -> int:
         return EXIT_UNREACHABLE
     with sock:
         try:
-            sock.sendall(encode_request(Request(cmd="watch")))
+            narrow = {"name": name} if name else {}
+            sock.sendall(encode_request(Request(cmd="watch", args={
+                **narrow, **({"changes": True} if changes else {})})))
             stream = sock.makefile("rb")
             decode_response(stream.readline(MAX_MESSAGE))
         except (OSError, TimeoutError) as exc:

@@ -13,6 +13,10 @@ APT_PACKAGES+=(systemd-container util-linux dpkg-dev debhelper dh-python pybuild
                python3-all python3-setuptools lintian python3-pyroute2 python3-systemd)
 # unit health checks in the servers: systemd's D-Bus API (dbus) through python3-dbus-fast
 APT_PACKAGES+=(dbus python3-dbus-fast)
+# tests/integration/test_vrrp_*.py: the real VRRPv3 peers, run only inside lab namespaces
+# (keepalived with -n from a temp dir; FRR's vrrpd through frrinit.sh with a pathspace
+# /etc/frr/<namespace> that the tests create and remove). Neither service runs on the host.
+APT_PACKAGES+=(keepalived frr)
 
 if [ "$(id -u)" -ne 0 ]; then
     # suggest sudo only where it exists (a bare Debian 12 has none)
@@ -24,6 +28,21 @@ fi
 # shellcheck source=scripts/apt-install.sh
 . scripts/apt-install.sh
 apt_install_missing setup.sh "${APT_PACKAGES[@]}"
+
+# frr's package enables its host service: it must never run on this machine (the tests start
+# their own zebra/vrrpd inside lab namespaces). Without systemd as PID 1 there is nothing to
+# stop; policy-rc.d kept the sysvinit script from starting it at install time.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+    for unit in frr; do
+        if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+            systemctl disable --quiet "$unit" || true
+        fi
+        if systemctl is-active --quiet "$unit" 2>/dev/null; then
+            echo "setup.sh: $unit is running on the host; stopping it (the tests run their own)"
+            systemctl stop "$unit" || true
+        fi
+    done
+fi
 
 PY=${PYTHON:-python3}
 stamp=.venv/.carpd-setup

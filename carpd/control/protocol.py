@@ -24,11 +24,15 @@ from typing import Any
 MAX_MESSAGE = 4 * 1024 * 1024
 MAX_REQUEST = 64 * 1024
 DEFAULT_SOCKET = "/run/carpd/control.sock"
-COMMANDS = frozenset({"status", "explain", "metrics", "watch", "demote", "promote",
+COMMANDS = frozenset({"status", "explain", "history", "metrics", "watch", "demote", "promote",
                       "maintenance"})
 WRITE_COMMANDS = frozenset({"demote", "promote", "maintenance"})
 # `watch`: after the first response line ({"ok": true, "result": {"watching": true}}) the
 # server keeps the connection open and sends one JSON event object per line, in order.
+# Its args may narrow the stream: "name" (one VIP's events, plus those of no VIP) and
+# "changes": true (transitions, check state changes, the first report of an anomaly in each
+# log interval and operator actions only: no repeated check results or anomaly counts).
+# `history` (args: optional "name") answers {"entries": [...]}: the recent transitions.
 
 
 class ProtocolError(ValueError):

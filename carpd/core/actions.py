@@ -11,7 +11,7 @@ Must not: contain anything the driver has to interpret with protocol knowledge.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from carpd.core.addresses import Address, AddressWithPrefix, Family
 from carpd.core.drops import DropReason
@@ -96,6 +96,13 @@ class RunScript:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateChanged:
+    """A VIP changed state. The last four fields are the record's context, not part of the
+    action contract (compare=False, so exact action lists stay about what happens):
+    `last_master`/`last_master_heard_at` the peer this VIP followed as master before the
+    change and when its last advert was heard (None: none was, or we were the master), so a
+    takeover names the master it lost; `rank` our rank after it in the protocol's words
+    ("advskew 0"); `demotions` the named demotions in force (what moved the rank)."""
+
     name: str
     vhid: int
     interface: str
@@ -104,6 +111,10 @@ class StateChanged:
     reason: Reason
     cause: str | None = None  # FAULT: the fault's source ("check:db")
     peer: Address | None = None
+    last_master: Address | None = field(default=None, compare=False)
+    last_master_heard_at: float | None = field(default=None, compare=False)
+    rank: str = field(default="", compare=False)
+    demotions: tuple[tuple[str, int], ...] = field(default=(), compare=False)
 
     @property
     def reason_code(self) -> str:
@@ -130,13 +141,15 @@ class Anomaly:
     another master that should have yielded), FOREIGN_ADVERT (an advert on our VHID with a
     bad HMAC: another cluster, another password or address set) or CHECK_FLAPPING.
     `log` is False for repeats of the same (kind, VIP, peer) within the rate-limit interval;
-    the node counts every one."""
+    the node counts every one. `rank`: what the peer advertises in the protocol's words
+    (DUAL_MASTER; empty when unknown or untrusted), context only (compare=False)."""
 
     kind: AnomalyKind
     name: str
     peer: Address | None
     detail: str
     log: bool
+    rank: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

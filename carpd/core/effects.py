@@ -15,6 +15,9 @@ BACKUP, keeps one master-down timer per family: entering BACKUP arms each, an ad
 one family restarts only that family's, and either expiring takes the whole VIP over. The
 bow-out goes out in both families; the announcement is one burst per family (GARP, NA).
 Protocol words (intervals, advert bytes, ranks) come from the VIP's ElectionProfile.
+Every StateChanged also carries its context (actions.py): the peer master followed before the
+change and when its last advert was heard (`_master_heard_at`, set wherever a peer's advert
+makes it our master), our rank in the profile's words, and the demotions in force.
 Must not: classify events (machine.py does), read the clock, draw randomness, or log.
 """
 
@@ -60,6 +63,8 @@ class Ctx:
     previous_advertised: object = None  # RETUNED: what we advertised before
     previous_master_down: Duration = 0.0  # RETUNED: the master-down interval before
     resume_window: Duration = 0.0  # RESUME: how long to listen before the first advert
+    master_before: Address | None = None  # the master seen before the effect ran
+    master_heard_at: Instant | None = None  # when that master's last advert was heard
 
 
 class VhidEffects:
@@ -75,6 +80,7 @@ class VhidEffects:
         self._reason: Reason = Reason.CONFIGURED
         self._cause: str | None = None
         self._master: Address | None = None
+        self._master_heard_at: Instant | None = None  # the last advert of a peer master
         self._enabled = False
         self._released_once = False
         self._link_up = True
@@ -131,12 +137,13 @@ class VhidEffects:
     def _note_master(self, now: Instant, ctx: Ctx) -> list[Action]:
         """FAULT hears an advert: remember who is master (for status), nothing else."""
         self._master = None if ctx.reason is Reason.PEER_BOWED_OUT else ctx.peer
+        self._master_heard_at = now
         return []
 
     def _follow_master(self, now: Instant, ctx: Ctx) -> list[Action]:
         """An advert of the master (or one we do not preempt): restart the master-down
         timer of the family it came in; the other family's keeps running."""
-        self._master = ctx.peer
+        self._master, self._master_heard_at = ctx.peer, now
         self.profile.follow(ctx.advert)
         family = family_of(ctx.peer) if ctx.peer is not None else None
         if family is not None and family in self._master_down:
@@ -180,7 +187,7 @@ class VhidEffects:
         """Another master spoke before our first advert: release and follow it, sending
         nothing (see `_resume`); no GARP went out, so clients never left it."""
         self.advert_due_at = None
-        self._master = ctx.peer
+        self._master, self._master_heard_at = ctx.peer, now
         self.profile.follow(ctx.advert)
         self._restart_master_down(now)
         return self._release_actions()
@@ -209,7 +216,7 @@ class VhidEffects:
         then release and follow it."""
         last = self._adverts(now) if self.profile.farewell_on_step_down else ()
         self.advert_due_at = None
-        self._master = ctx.peer
+        self._master, self._master_heard_at = ctx.peer, now
         self.profile.follow(ctx.advert)
         self._restart_master_down(now)
         return [*last, *self._release_actions()]
@@ -279,8 +286,13 @@ class VhidEffects:
         self._since_at, self._reason, self._cause = now, ctx.reason, ctx.cause
         self._n.transitions += 1
         p = self.params
+        lost = ctx.master_before if ctx.master_before not in self._sources.values() else None
         return StateChanged(name=p.name, vhid=p.vhid, interface=p.interface, old=old, new=new,
-                            reason=ctx.reason, cause=ctx.cause, peer=ctx.peer)
+                            reason=ctx.reason, cause=ctx.cause, peer=ctx.peer,
+                            last_master=lost,
+                            last_master_heard_at=None if lost is None else ctx.master_heard_at,
+                            rank=self.profile.describe_own(self.standing),
+                            demotions=tuple(sorted(self._demotions.items())))
 
     def _restart_master_down(self, now: Instant) -> None:
         """Arm the master-down timer of every family the VIP has addresses in."""

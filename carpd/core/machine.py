@@ -144,6 +144,7 @@ class VhidMachine(VhidEffects):
 
     def _step(self, inp: VhidInput, now: Instant, ctx: Ctx) -> list[Action]:
         effect, next_state = TRANSITIONS[(self.state, inp)]
+        ctx.master_before, ctx.master_heard_at = self._master, self._master_heard_at
         actions = effect(self, now, ctx)
         if next_state is not self.state:
             actions.insert(0, self._change_state(next_state, now, ctx))
@@ -237,6 +238,7 @@ class VhidMachine(VhidEffects):
         p, profile = self.params, self.profile
         ctx.anomaly = Anomaly(
             kind=AnomalyKind.DUAL_MASTER, name=p.name, peer=ad.source, log=True,
+            rank=profile.describe_peer(ad),
             detail=f"vhid {p.vhid} on {p.interface}: {ad.source} advertises as master "
                    f"({profile.describe_peer(ad)}) while we are MASTER with "
                    f"{profile.describe_own(self.standing)}; re-announcing our VIPs")

@@ -30,7 +30,8 @@ rides on the same `handle`: its machine events are fanned out like any other, be
 carrier change or timer tick that caused them, and its deadline is part of `next_deadline()`.
 A VIP already MASTER when its boot hold-down would begin (it resumed after a restart,
 `Resume`) is not held: it was serving a moment ago, and its checks demote it if they fail.
-Anomalies (dual master, foreign advert, check flapping) are counted per VIP and kind; each
+Anomalies (dual master, foreign advert, check flapping) are counted per VIP and kind, and
+their facts (peer, rank, first/last seen) kept in core/anomalies.py's bounded book; each
 (kind, VIP, peer) is logged at most once per `drop_log_interval` seconds. A bad HMAC on one of
 our VHIDs is both a drop and a "foreign_advert" anomaly naming the sender. Both limits are
 core/loglimit.py's, which also caps each drop reason and anomaly kind across all senders per
@@ -50,6 +51,7 @@ from dataclasses import dataclass
 from carpd.core import accept, demux
 from carpd.core.actions import Action, Anomaly, AnomalyKind, PacketDropped
 from carpd.core.addresses import Address, Family
+from carpd.core.anomalies import AnomalyBook, AnomalyRecord
 from carpd.core.deadlines import DeadlineQueue
 from carpd.core.drops import QUIET_DROPS, DropReason, Rejected
 from carpd.core.events import (
@@ -95,6 +97,7 @@ class NodeStatistics:
     checks: tuple[CheckStatistics, ...] = ()
     params: tuple[VipParams, ...] = ()  # what each VIP runs with, in configuration order
     policy: PolicyStatistics = dataclasses.field(default_factory=PolicyStatistics)
+    anomaly_records: tuple[AnomalyRecord, ...] = ()  # who, rank, first/last seen (anomalies.py)
 
 
 class Node:
@@ -112,6 +115,7 @@ class Node:
         self._log_limit = LogLimit(drop_log_interval)
         self._checks: dict[tuple[str, str], CheckTracker] = {}
         self._anomalies: dict[str, Counter[AnomalyKind]] = {}
+        self._anomaly_book = AnomalyBook()
         self._policy = ElectionPolicy()
         self._policy_moved = False  # the policy changed a machine during this handle()
         self._deadlines = DeadlineQueue()
@@ -148,6 +152,7 @@ class Node:
             del self._by_key[demux_key]
         del self._vip_drops[name]
         del self._anomalies[name]
+        self._anomaly_book.forget(name)
         for key in [k for k in self._checks if k[0] == name]:
             del self._checks[key]
         self._policy.forget(name)
@@ -248,6 +253,7 @@ class Node:
             checks=tuple(t.statistics() for t in self._checks.values()),
             params=tuple(m.params for m in self._machines.values()),
             policy=self._policy.statistics(),
+            anomaly_records=self._anomaly_book.statistics(),
         )
 
     def tracker(self, name: str, check: str) -> CheckTracker | None:
@@ -312,6 +318,7 @@ class Node:
             if not isinstance(a, Anomaly) or a.name not in self._anomalies:
                 continue
             self._anomalies[a.name][a.kind] += 1
+            self._anomaly_book.record(a, now)
             key = ("anomaly", a.kind, a.name, a.peer)
             if a.log and not self._log_limit.allow(key, a.kind, a.peer, now):
                 actions[i] = dataclasses.replace(a, log=False)

@@ -41,7 +41,6 @@ from carpd.core.actions import (
     StartUnits,
     StateChanged,
     StopUnits,
-    VhidState,
 )
 from carpd.core.events import (
     AddressesChanged,
@@ -392,12 +391,8 @@ class Daemon:
         self._post(SendResult(name=a.name, ok=True))
 
     def _state_changed(self, a: StateChanged) -> None:
-        peer = f" (peer {a.peer})" if a.peer is not None else ""
-        prio = msg.NOTICE if VhidState.MASTER in (a.old, a.new) else msg.INFO
-        self._log(prio, f"vip {a.name}: {a.old.value} -> {a.new.value} ({a.reason_code}){peer}",
-                  MESSAGE_ID=msg.STATE_CHANGED, CARP_NAME=a.name, CARP_VHID=a.vhid,
-                  CARP_INTERFACE=a.interface, CARP_STATE=a.new.value,
-                  CARP_PREV_STATE=a.old.value, CARP_REASON=a.reason_code, CARP_PEER=a.peer)
+        prio, text, fields = msg.state_changed(a, self.now(), lambda at: iso_time(self.wall_of(at)))
+        self._log(prio, text, **fields)
         self.resume.state_changed(a)
         self.ports.notifier.notify(STATUS=self.status_line())
 

@@ -1,10 +1,13 @@
-"""The control commands: status, explain, metrics, demote, promote, maintenance.
+"""The control commands: status, explain, history, metrics, demote, promote, maintenance.
 
 Owns: `Commands.run(req, peer)`: argument checking (a bad request is a ProtocolError whose
 text carpctl prints), refusing state-changing commands (WRITE_COMMANDS) to a `Peer` that may
 not write (see carpd.io.control_server), turning operator commands into core events
 (OperatorDemote, OperatorPromote, SetMaintenance), persisting the result (ops/flags.py) and
 telling the operator (journal and watch, through `tell`), and the replies carpctl renders.
+`status` carries each VIP's last transition and the problems of carpd/status/problems.py (what
+`carpctl status --check` reports); `explain` adds who else claims the VIP and what a takeover
+lost; `history` the ring of carpd/ops/history.py, for one VIP (`name`) or all.
 `demote` defaults to the largest demotion (254) and may expire `for` N seconds: the deadline
 is a monotonic instant in the core, which ends it on its own timer.
 Every reply of demote, promote and maintenance carries `persisted`: False when the state
@@ -25,11 +28,15 @@ from carpd.control.protocol import WRITE_COMMANDS, Peer, ProtocolError, Request
 from carpd.core.events import OperatorDemote, OperatorPromote, SetMaintenance
 from carpd.core.policy.demotions import MAX_DEMOTION
 from carpd.ops.flags import OperatorFlags
+from carpd.ops.history import History
 from carpd.ops.host import Driver
+from carpd.ops.watch import WatchFilter
 from carpd.status.document import iso_time
 from carpd.status.explain import explain
 from carpd.status.jsonform import to_json
 from carpd.status.metrics import render
+from carpd.status.problems import problems
+from carpd.status.transitions import transition_json
 
 MAX_DURATION = 10 * 365 * 86400  # seconds: longer is a typo, not a plan
 # A timed demotion shorter than this only makes the VIP flap: it moves to the peer (at once,
@@ -38,8 +45,10 @@ MIN_DURATION = 5.0
 
 
 class Commands:
-    def __init__(self, driver: Driver, flags: OperatorFlags, tell: Callable[[str], None]) -> None:
+    def __init__(self, driver: Driver, flags: OperatorFlags, tell: Callable[[str], None],
+                 history: History | None = None) -> None:
         self._driver, self._flags, self._tell = driver, flags, tell
+        self._history = History(driver) if history is None else history
 
     def run(self, req: Request, peer: Peer | None) -> dict[str, Any]:
         """One request; `peer` is None for in-process callers (trusted)."""
@@ -50,9 +59,13 @@ class Commands:
             raise ProtocolError("carpd is still starting (no VIP runs yet); try again")
         match req.cmd:
             case "status":
-                return to_json(self._driver.status())
+                doc = self._driver.status()
+                return to_json(doc, problems=problems(doc, self._driver.now()),
+                               last=self._history.last())
             case "explain":
                 return self._explain(self._name_arg(req))
+            case "history":
+                return self._history_reply(req)
             case "metrics":
                 return {"text": render(self._driver.status())}
             case "demote":
@@ -82,7 +95,27 @@ class Commands:
         assert vip is not None  # _name_arg checked it
         ago = _ago(self._driver.now() - vip.since_at)
         on = doc.maintenance is not None and doc.maintenance.on
-        return {"name": name, "text": explain(vip, maintenance=on, ago=ago)}
+        text = explain(vip, maintenance=on, ago=ago, now=self._driver.now(),
+                       last=self._history.last().get(name))
+        return {"name": name, "text": text}
+
+    def watch_filter(self, req: Request) -> WatchFilter:
+        """The `watch` request's narrowing: `name` (a running VIP) and `changes` (bool)."""
+        name, changes = req.args.get("name"), req.args.get("changes", False)
+        if not isinstance(changes, bool):
+            raise ProtocolError(f"watch: changes must be true or false, not {changes!r}")
+        return WatchFilter(name=None if name is None else self._name_arg(req), changes=changes)
+
+    def _history_reply(self, req: Request) -> dict[str, Any]:
+        """The ring, oldest first; `name` (optional) keeps one VIP's, which may be one a
+        reload removed (its entries stay)."""
+        name = req.args.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ProtocolError(f"history: name must be a VIP name, not {name!r}")
+        entries = self._history.entries(name)
+        if name is not None and not entries and name not in self._names():
+            raise ProtocolError(f"no VIP named {name!r} (known: {', '.join(self._names())})")
+        return {"entries": [transition_json(r) for r in entries]}
 
     def _demote(self, req: Request) -> dict[str, Any]:
         names = self._targets(req)

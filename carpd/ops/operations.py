@@ -5,7 +5,8 @@ Towards the driver it is a `carpd.driver.ports.OperatorSide`: told when the VIPs
 start (`before_start`: the persisted flags, ops/flags.py), when one started, was retuned or
 removed (its checks on the HealthPort, ops/checks.py), and shown every action the driver does
 not execute itself (`observe`): transitions, check results and anomalies go to the watch
-stream (ops/watch.py), the latter two also to the journal, as is the log limit's summary of
+stream (ops/watch.py), transitions also to the history ring (ops/history.py), the latter two
+also to the journal, as is the log limit's summary of
 what it held back (LogsSuppressed); a check that could not be run (an error result: carpd
 short of descriptors, memory or processes) is logged once when it starts failing to run and
 once when it runs again; an operator demotion that expired is persisted and announced.
@@ -38,6 +39,7 @@ from carpd.driver.ports import Ports
 from carpd.ops.checks import CheckRunners
 from carpd.ops.commands import Commands
 from carpd.ops.flags import OperatorFlags
+from carpd.ops.history import History
 from carpd.ops.host import Driver
 from carpd.ops.watch import (
     Queue,
@@ -58,7 +60,8 @@ class Operations:
         self._watchers = Watchers(driver, ports.log)
         self._checks = CheckRunners(ports.health, driver.post)
         self._flags = OperatorFlags(ports.flags, driver, ports.log)
-        self._commands = Commands(driver, self._flags, self._tell)
+        self._history = History(driver)
+        self._commands = Commands(driver, self._flags, self._tell, self._history)
         self._erroring: set[tuple[str, str]] = set()  # (vip, check) that could not run
 
     # -- carpd.driver.ports.OperatorSide --------------------------------------------------------
@@ -75,10 +78,12 @@ class Operations:
     def vip_removed(self, name: str) -> None:
         """Its checks stop; its operator demotion stays in the core (by name)."""
         self._checks.stop(name)
+        self._history.forget(name)
 
     def observe(self, action: Action) -> None:
         match action:
             case StateChanged():
+                self._history.record(action)
                 self._watchers.publish(transition_event(action))
             case CheckObserved():
                 self._check_observed(action)
@@ -101,7 +106,8 @@ class Operations:
         return self._commands.run(req, peer)
 
     def subscribe(self, req: Request, peer: Peer) -> Queue:
-        return self._watchers.subscribe()
+        """A watch stream, narrowed by the request's args (ops/watch.py `WatchFilter`)."""
+        return self._watchers.subscribe(self._commands.watch_filter(req))
 
     def check_result(self, check_id: str, ok: bool | None, detail: str) -> None:
         """A raw result as the HealthPort reports it (also for tests)."""

@@ -2,7 +2,8 @@
 
 Owns: the frozen types of what `carpctl status` shows (StatusDocument: NodeInfo, one
 VipStatus per VIP with its VipCounters, CheckStatus list, OperatorDemotionStatus and
-hold-down waits, MaintenanceStatus, interface drops) and `build_document`, the only code that
+hold-down waits, the facts of its anomalies as AnomalyPeerStatus, MaintenanceStatus,
+interface drops) and `build_document`, the only code that
 builds one: from the core's `NodeStatistics` plus the few facts only the driver has (hostname,
 version, uptime) and the driver's monotonic-to-wall-clock conversion, passed in as
 `wall_iso`. Its renderings read it: the JSON of `status --json` and the control socket
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from carpd.core.actions import AnomalyKind, CheckState, VhidState
+from carpd.core.anomalies import AnomalyRecord
 from carpd.core.drops import DropReason
 from carpd.core.node import NodeStatistics
 from carpd.core.policy.checks import CheckStatistics
@@ -83,6 +85,20 @@ class OperatorDemotionStatus:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AnomalyPeerStatus:
+    """Who caused one kind of anomaly on a VIP (core/anomalies.py's record)."""
+
+    kind: AnomalyKind
+    peer: str | None
+    rank: str  # what it advertises, in the protocol's words ("" when not trusted)
+    first_seen: str
+    last_seen: str
+    last_seen_at: float  # monotonic, for "how long ago" (not part of the JSON)
+    count: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VipStatus:
     name: str
     vhid: int
@@ -116,6 +132,7 @@ class VipStatus:
     waiting_for: tuple[str, ...]  # what a boot hold-down still waits for
     checks: tuple[CheckStatus, ...]
     anomalies: Mapping[AnomalyKind, int]
+    anomaly_peers: tuple[AnomalyPeerStatus, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +180,9 @@ class _VipBuilder:
             self._checks.setdefault(c.vip, []).append(self._check(c))
         self._operator = {d.name: d for d in stats.policy.operator_demotions}
         self._waits = {h.name: h.waiting_for for h in stats.policy.hold_downs}
+        self._peers: dict[str, list[AnomalyPeerStatus]] = {}
+        for r in stats.anomaly_records:
+            self._peers.setdefault(r.name, []).append(self._anomaly_peer(r))
 
     def build(self, s: VhidStatistics) -> VipStatus:
         p = self._params[s.name]
@@ -186,7 +206,14 @@ class _VipBuilder:
             operator_demotion=self._operator_status(self._operator.get(s.name)),
             waiting_for=self._waits.get(s.name, ()),
             checks=tuple(self._checks.get(s.name, ())),
-            anomalies=self._stats.anomalies.get(s.name, {}))
+            anomalies=self._stats.anomalies.get(s.name, {}),
+            anomaly_peers=tuple(self._peers.get(s.name, ())))
+
+    def _anomaly_peer(self, r: AnomalyRecord) -> AnomalyPeerStatus:
+        return AnomalyPeerStatus(
+            kind=r.kind, peer=None if r.peer is None else str(r.peer), rank=r.rank,
+            first_seen=self._iso(r.first_at), last_seen=self._iso(r.last_at),
+            last_seen_at=r.last_at, count=r.count, detail=r.detail)
 
     def _counters(self, s: VhidStatistics) -> VipCounters:
         drops = self._stats.vip_drops.get(s.name, {})

@@ -2,18 +2,23 @@
 
 Owns: turning one VipStatus of the status document (carpd.status.document) into prose: the
 state and since when, the reason in words, the master seen and what it advertises, our
-effective advskew as base + each named demotion, and which checks fail and why. The numbers
+effective advskew as base + each named demotion, which checks fail and why, who else claims
+the VIP (a dual master: its address, what it advertises, since when, whether it still does)
+or sends foreign adverts on our VHID, and, for a takeover, the master it lost and when that
+was last heard (from the last transition's record, carpd/status/transitions.py). The numbers
 it names (the hold-down's 240, the cap of 254, the send-error rule) come from the core.
 Must not: compute anything the status document does not say (it is also what scripts read).
 """
 
 from __future__ import annotations
 
-from carpd.core.actions import CheckState, VhidState
+from carpd.core.actions import AnomalyKind, CheckState, VhidState
 from carpd.core.carp.election import MAX_ADVSKEW, SEND_ERROR_SKEW
 from carpd.core.effects import SEND_ERRORS_TO_SUPPRESS
 from carpd.core.profile import HOLD_DOWN_DEMOTION
-from carpd.status.document import CheckStatus, VipStatus
+from carpd.status.document import AnomalyPeerStatus, CheckStatus, VipStatus
+from carpd.status.problems import claim_text, clock, current, seen_text
+from carpd.status.transitions import TransitionRecord
 
 REASONS = {
     "configured": "it has not been started yet",
@@ -48,10 +53,42 @@ def reason_text(reason: str) -> str:
     return reason
 
 
-def explain(vip: VipStatus, *, maintenance: bool = False, ago: str = "") -> str:
-    """The paragraph for one VIP of the status document."""
-    parts = [_state(vip, ago), _master(vip), _path(vip), _skew(vip, maintenance), _checks(vip)]
+def explain(vip: VipStatus, *, maintenance: bool = False, ago: str = "",
+            now: float | None = None, last: TransitionRecord | None = None) -> str:
+    """The paragraph for one VIP of the status document; `now` (the monotonic instant the
+    document's `*_at` are in) adds who else claims the VIP, `last` (its last transition) the
+    master a takeover lost."""
+    parts = [_state(vip, ago), _takeover(vip, last), _master(vip)]
+    if now is not None:
+        parts += [_claim(vip, p, now) for p in vip.anomaly_peers]
+    parts += [_path(vip), _skew(vip, maintenance), _checks(vip)]
     return " ".join(p for p in parts if p)
+
+
+def _takeover(v: VipStatus, last: TransitionRecord | None) -> str:
+    if last is None or not last.took_over or v.state is not VhidState.MASTER:
+        return ""
+    before = last.last_heard_before_s
+    gap = "" if before is None else f", {before:.1f} s before"
+    return (f"It took over from {last.master_before}, whose last advert was heard at "
+            f"{clock(last.last_heard)}{gap}.")
+
+
+def _claim(v: VipStatus, p: AnomalyPeerStatus, now: float) -> str:
+    still = current(v, p, now)
+    if p.kind is AnomalyKind.DUAL_MASTER:
+        rank = f" ({p.rank})" if p.rank else ""
+        if still and v.state is VhidState.MASTER:
+            return (f"Another node claims this VIP: {p.peer} advertises as master{rank} while "
+                    f"we are MASTER, {seen_text(p, now)}: a split brain (both may answer for "
+                    "the addresses; carpd re-announces ours and waits for it to yield).")
+        return f"Earlier another node claimed this VIP as master: {claim_text(p, now)}."
+    if p.kind is AnomalyKind.FOREIGN_ADVERT:
+        when = "" if still else " (not lately)"
+        return (f"Adverts on vhid {v.vhid} that fail our HMAC come from {claim_text(p, now)}"
+                f"{when}: another cluster on our VHID, or a peer with a different password "
+                "or address set.")
+    return ""
 
 
 def _state(v: VipStatus, ago: str) -> str:

@@ -2,33 +2,48 @@
 
 Owns: `to_json(doc) -> dict`, the object scripts read. Its keys, their order and their values
 are an interface and stay exactly as documented (tests/ops/test_status_json.py pins a whole
-document): "node", "vips" (each VIP's fields in the order below), then, once the VIPs run,
-"interface_drops" and "maintenance". Enums are written as their values; instants are the
+document): "node", "vips" (each VIP's fields in the order below, ending with "anomaly_peers"
+and "last_transition", the record of carpd/status/transitions.py or null), then, once the
+VIPs run, "interface_drops" and "maintenance", and last "problems" (carpd/status/problems.py:
+what `carpctl status --check` reports). Enums are written as their values; instants are the
 document's ISO strings.
 Must not: add, rename or reorder keys without a changelog entry; compute anything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from carpd.status.document import CheckStatus, OperatorDemotionStatus, StatusDocument, VipStatus
+from carpd.status.document import (
+    AnomalyPeerStatus,
+    CheckStatus,
+    OperatorDemotionStatus,
+    StatusDocument,
+    VipStatus,
+)
+from carpd.status.problems import Problem, problem_json
+from carpd.status.transitions import TransitionRecord, transition_json
 
 
-def to_json(doc: StatusDocument) -> dict[str, Any]:
+def to_json(doc: StatusDocument, *, problems: Iterable[Problem] = (),
+            last: Mapping[str, TransitionRecord] | None = None) -> dict[str, Any]:
+    """`last`: each VIP's last transition, by name (carpd/ops/history.py keeps them)."""
+    last = last or {}
     out: dict[str, Any] = {
         "node": {"hostname": doc.node.hostname, "version": doc.node.version,
                  "uptime_s": doc.node.uptime_s},
-        "vips": [vip_json(v) for v in doc.vips],
+        "vips": [vip_json(v, last.get(v.name)) for v in doc.vips],
     }
     if doc.interface_drops is not None:
         out["interface_drops"] = {i: dict(d) for i, d in doc.interface_drops.items()}
     if doc.maintenance is not None:
         out["maintenance"] = {"on": doc.maintenance.on, "since": doc.maintenance.since}
+    out["problems"] = [problem_json(p) for p in problems]
     return out
 
 
-def vip_json(v: VipStatus) -> dict[str, Any]:
+def vip_json(v: VipStatus, last: TransitionRecord | None = None) -> dict[str, Any]:
     c = v.counters
     return {
         "name": v.name, "vhid": v.vhid, "interface": v.interface,
@@ -49,7 +64,14 @@ def vip_json(v: VipStatus) -> dict[str, Any]:
         "waiting_for": list(v.waiting_for),
         "checks": [_check_json(ch) for ch in v.checks],
         "anomalies": {kind.value: n for kind, n in v.anomalies.items()},
+        "anomaly_peers": [_peer_json(p) for p in v.anomaly_peers],
+        "last_transition": None if last is None else transition_json(last),
     }
+
+
+def _peer_json(p: AnomalyPeerStatus) -> dict[str, Any]:
+    return {"kind": p.kind.value, "peer": p.peer, "rank": p.rank, "first_seen": p.first_seen,
+            "last_seen": p.last_seen, "count": p.count, "detail": p.detail}
 
 
 def _operator_json(d: OperatorDemotionStatus | None) -> dict[str, Any] | None:

@@ -1,13 +1,18 @@
 """Stable journald MESSAGE_IDs and syslog priorities for carpd's structured records.
 
 Owns: the 128-bit ids that `journalctl MESSAGE_ID=...` and the journal catalog use (never
-change an id once released: operators' alerts match on them), and the words of the records
-whose wording depends on their content (`hold_down_released`).
+change an id once released: operators' alerts match on them; every id has an entry in
+packaging/carpd.catalog, which tests/status/test_catalog.py enforces), and the words of the
+records whose wording depends on their content (`hold_down_released`, `state_changed`: a
+takeover names the master it lost and when that was last heard).
 """
 
 from __future__ import annotations
 
-from carpd.core.actions import HoldDownReleased
+from collections.abc import Callable
+
+from carpd.core.actions import HoldDownReleased, StateChanged, VhidState
+from carpd.core.states import Reason
 
 STATE_CHANGED = "92dd296804234c9298501830338ebcfa"
 PACKET_DROPPED = "7a7fae6f4117476fbe3465e9ed975bba"
@@ -30,3 +35,26 @@ def hold_down_released(a: HoldDownReleased) -> tuple[int, str]:
                       "(carrier, address, required units and first check results are there)")
     return WARNING, (f"vip {a.name}: boot hold-down given up after {a.held_interval:.0f} s, "
                      f"still waiting for {', '.join(a.unmet)}: competing at full rank anyway")
+
+
+def state_changed(a: StateChanged, now: float,
+                  wall_iso: Callable[[float], str]) -> tuple[int, str, dict[str, object]]:
+    """(priority, message, journal fields) of a transition at the monotonic instant `now`;
+    a takeover because a peer master went silent (a master-down timer) adds
+    CARP_LOST_MASTER and CARP_LOST_MASTER_HEARD (ISO)."""
+    peer = f" (peer {a.peer})" if a.peer is not None else ""
+    prio = NOTICE if VhidState.MASTER in (a.old, a.new) else INFO
+    text = f"vip {a.name}: {a.old.value} -> {a.new.value} ({a.reason_code}){peer}"
+    fields: dict[str, object] = {
+        "MESSAGE_ID": STATE_CHANGED, "CARP_NAME": a.name, "CARP_VHID": a.vhid,
+        "CARP_INTERFACE": a.interface, "CARP_STATE": a.new.value,
+        "CARP_PREV_STATE": a.old.value, "CARP_REASON": a.reason_code, "CARP_PEER": a.peer,
+        "CARP_RANK": a.rank or None}
+    lost, heard_at = a.last_master, a.last_master_heard_at
+    silent = a.reason in (Reason.MASTER_DOWN_TIMER, Reason.MASTER_DOWN_TIMER_INET6)
+    if silent and a.new is VhidState.MASTER and lost is not None and heard_at is not None:
+        heard = wall_iso(heard_at)
+        text += (f"; took over from master {lost}, last heard {heard} "
+                 f"({now - heard_at:.1f} s before)")
+        fields |= {"CARP_LOST_MASTER": lost, "CARP_LOST_MASTER_HEARD": heard}
+    return prio, text, fields

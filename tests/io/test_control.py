@@ -164,13 +164,10 @@ def test_status_table_shows_days_and_zones() -> None:
            "vips": [{"name": "web", "vhid": 1, "interface": "eth0", "addresses": ["192.0.2.1/24"],
                      "state": "MASTER", "since": "2026-12-01T15:00:00.000+00:00",
                      "reason": "master_down_timer", "master": None, "advskew": 0,
-                     "effective_advskew": 0}],
-           "maintenance": {"on": True, "since": "2026-12-01T15:30:00.000+00:00"}}
+                     "effective_advskew": 0}]}
     lines = carpctl.render_table(doc).splitlines()
     assert lines[0] == "carpd 0.1.0 on a, up 3d 4h"
     assert "  2026-12-01 16:00:00 CET  master_down_timer  " in lines[2]
-    assert lines[3] == ("maintenance mode ON since 2026-12-01 16:30:00 CET "
-                        "(carpctl maintenance off)")
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

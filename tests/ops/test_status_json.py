@@ -1,7 +1,8 @@
 """The whole `carpctl status --json` document of a representative node, pinned: two VIPs
 (a MASTER with a failing weighted check, a passing fatal one, an expiring operator demotion,
 a foreign advert and a bad-HMAC drop; a BACKUP under a peer, still held down for a required
-unit), maintenance on, and interface drops. Keys, their order and every value are an
+unit), maintenance on, interface drops, each VIP's last transition and the problems
+`status --check` reports. Keys, their order and every value are an
 interface (scripts read it); this was produced by the untyped builder before the typed
 status document replaced it."""
 
@@ -81,7 +82,31 @@ EXPECTED: dict[str, Any] = {'node': {'hostname': 'web', 'version': '0.1.0', 'upt
                            'errors': 0,
                            'changes': 0,
                            'flapping': False}],
-               'anomalies': {'foreign_advert': 1}},
+               'anomalies': {'foreign_advert': 1},
+               'anomaly_peers': [{'kind': 'foreign_advert',
+                                  'peer': '172.16.90.103',
+                                  'rank': '',
+                                  'first_seen': '2027-01-15T08:00:03.500+00:00',
+                                  'last_seen': '2027-01-15T08:00:03.500+00:00',
+                                  'count': 1,
+                                  'detail': 'advert for vhid 1 on eth0 from 172.16.90.103 '
+                                            'fails our HMAC: another cluster on our VHID, or '
+                                            'a different password or address set'}],
+               'last_transition': {'time': '2027-01-15T08:00:03.000+00:00',
+                                   'vip': 'web',
+                                   'vhid': 1,
+                                   'interface': 'eth0',
+                                   'from': 'BACKUP',
+                                   'to': 'MASTER',
+                                   'reason': 'master_down_timer',
+                                   'peer': None,
+                                   'master_before': None,
+                                   'master_after': 'self',
+                                   'master_last_heard': None,
+                                   'master_last_heard_before_s': None,
+                                   'rank': 'advskew 100',
+                                   'demotions': {'check:nginx': 100},
+                                   'behind': 'check nginx failing (+100)'}},
               {'name': 'mail',
                'vhid': 2,
                'interface': 'eth0',
@@ -114,9 +139,38 @@ EXPECTED: dict[str, Any] = {'node': {'hostname': 'web', 'version': '0.1.0', 'upt
                'operator_demotion': None,
                'waiting_for': ['db.service active'],
                'checks': [],
-               'anomalies': {}}],
+               'anomalies': {},
+               'anomaly_peers': [],
+               'last_transition': {'time': '2027-01-15T08:00:05.000+00:00',
+                                   'vip': 'mail',
+                                   'vhid': 2,
+                                   'interface': 'eth0',
+                                   'from': 'MASTER',
+                                   'to': 'BACKUP',
+                                   'reason': 'preferred_master_heard',
+                                   'peer': '172.16.90.102',
+                                   'master_before': 'self',
+                                   'master_after': '172.16.90.102',
+                                   'master_last_heard': None,
+                                   'master_last_heard_before_s': None,
+                                   'rank': 'advskew 254',
+                                   'demotions': {'hold_down': 240, 'maintenance': 254},
+                                   'behind': 'boot hold-down (+240); maintenance mode (+254)'}}],
      'interface_drops': {'eth0': {'bad_hmac': 1, 'short': 1}},
-     'maintenance': {'on': True, 'since': '2027-01-15T08:00:04.250+00:00'}}
+     'maintenance': {'on': True, 'since': '2027-01-15T08:00:04.250+00:00'},
+     'problems': [{'kind': 'maintenance',
+                   'vip': None,
+                   'text': 'maintenance mode on since 2027-01-15 08:00:04 UTC: every VIP '
+                           'demoted (carpctl maintenance off)'},
+                  {'kind': 'foreign_advert',
+                   'vip': 'web',
+                   'text': 'web: foreign adverts on vhid 1 (bad HMAC: another cluster, or a '
+                           'different password or address set) from 172.16.90.103 since '
+                           '2027-01-15 08:00:03 UTC, last heard 6s ago, 1 time'},
+                  {'kind': 'check_failing',
+                   'vip': 'web',
+                   'text': 'web: check nginx failing (weight 100) since 2027-01-15 08:00:00 '
+                           'UTC: refused'}]}
 
 
 def advert(vhid: int, password: bytes, address: str, source: str, counter: int) -> bytes:

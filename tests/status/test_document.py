@@ -46,7 +46,7 @@ VIP_KEYS = [
     "advskew", "effective_advskew", "preempt", "master", "source", "source6", "peers", "demotions",
     "counters", "faults",
     "hold_down", "send_suppressed", "master_advbase", "master_advskew", "operator_demotion",
-    "waiting_for", "checks", "anomalies"]
+    "waiting_for", "checks", "anomalies", "anomaly_peers", "last_transition"]
 
 
 def at(instant: float) -> str:
@@ -72,7 +72,7 @@ def test_before_the_vips_run_there_are_only_node_and_vips() -> None:
     doc = build_document(None, node=INFO, wall_iso=at)
     assert doc == StatusDocument(node=INFO)
     assert to_json(doc) == {"node": {"hostname": "a", "version": "1.2", "uptime_s": 12.5},
-                            "vips": []}
+                            "vips": [], "problems": []}
 
 
 def test_built_from_the_core_snapshot_with_the_drivers_clock_conversion() -> None:
@@ -99,7 +99,7 @@ def test_built_from_the_core_snapshot_with_the_drivers_clock_conversion() -> Non
 
 def test_json_writes_enums_as_their_values_in_the_documented_key_order() -> None:
     out = to_json(build_document(node().statistics(), node=INFO, wall_iso=at))
-    assert list(out) == ["node", "vips", "interface_drops", "maintenance"]
+    assert list(out) == ["node", "vips", "interface_drops", "maintenance", "problems"]
     web = out["vips"][0]
     assert list(web) == VIP_KEYS
     assert list(web["counters"]) == ["adverts_sent", "adverts_received", "auth_failures",
