@@ -2,20 +2,25 @@
 
 Owns: argument parsing, the request/response round trip, and rendering (table or JSON).
 Commands: status [NAME] [--json|--check], explain NAME, history [NAME] [--json],
-watch [NAME] [--changes] [--json], metrics, demote NAME|--all [--for D] [--by N],
-promote NAME|--all, maintenance [on|off] (no argument: the current state), --version.
+watch [NAME] [--changes] [--json], metrics, doctor [--json]
+(carpd.doctor: the host's checks), demote NAME|--all [--for D] [--by N],
+promote NAME|--all, maintenance [on|off] (no argument: the current state),
+reload --dry-run [--json], config [--json], --version.
 Durations (humanize.py): 90, 30s, 5m, 1h, 1h30m, 3d 4h; times are shown in the local zone,
 with its name. The incident views (table notes, --check, history) are rendered by
-carpd/control/views.py.
+carpd/control/views.py; the text of `reload --dry-run` and `config` is the daemon's
+(carpd.driver.preview, carpd.ops.configview), printed as is, or the JSON.
 Exit codes: 0 success, 1 the daemon refused the request (`status --check`: a problem was
-found, one line each) (including "permission denied" for
+found, one line each; a `reload --dry-run` whose file a reload would refuse: its located
+error is printed) (including "permission denied" for
 demote/promote/maintenance from a user who may only read), 2 usage error, 3 the daemon is not
 reachable (not running, or the socket is not accessible to this user), 4 the flag was applied
-but could not be saved (it holds only until carpd restarts).
+but could not be saved (it holds only until carpd restarts), 5 doctor found a FAIL.
 A daemon whose accept queue is full (connect fails with EAGAIN) or that answers "busy" (too
 many control connections) is retried for up to RETRY_S with a short growing pause; only then
 is it reported unreachable.
-Must not: import the daemon or any adapter (only carpd.control), so it runs unprivileged.
+Must not: import the daemon or any adapter (only carpd.control and carpd.doctor), so it runs
+unprivileged.
 """
 
 from __future__ import annotations
@@ -44,8 +49,9 @@ from carpd.control.protocol import (
     encode_request,
 )
 from carpd.control.views import check as check_view
+from carpd.control.views import maintenance_state, render_history
 from carpd.control.views import notes as incident_notes
-from carpd.control.views import render_history
+from carpd.doctor import run as run_doctor
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 3
@@ -144,21 +150,47 @@ def render_table(status: dict[str, Any]) -> str:
     for v in status.get("vips", []):
         rows.append((
             v["name"], str(v["vhid"]), v["interface"], ",".join(v["addresses"]), v["state"],
-            _short_time(v.get("since")), v.get("reason") or "-", v.get("master") or "-",
+            local_time(v.get("since")), v.get("reason") or "-", v.get("master") or "-",
             _skew(v),
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
     node = status.get("node", {})
     head = (f"carpd {node.get('version', '?')} on {node.get('hostname', '?')}, "
-            f"up {_duration(node.get('uptime_s', 0))}")
+            f"up {duration_text(node.get('uptime_s', 0))}")
     lines = [head] + ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
                       for r in rows]
     return "\n".join(lines + _notes(status))
 
 
 def _notes(status: dict[str, Any]) -> list[str]:
-    """Lines after the table (never new columns): carpd/control/views.py `notes`."""
-    return incident_notes(status)
+    """Lines after the table (never new columns): carpd/control/views.py `notes`, then
+    the master units whose last job failed, then a file on disk that is not the running one
+    (a refused reload is one of the problems)."""
+    notes = incident_notes(status)
+    for v in status.get("vips", []):
+        notes += _unit_notes(v)
+    note = _config_note(status.get("config"))
+    return [*notes, *([note] if note else [])]
+
+
+def _unit_notes(v: dict[str, Any]) -> list[str]:
+    """Master units whose last job failed; unit jobs that fell back to systemctl."""
+    notes = [f"{v['name']}: master unit {u['unit']} {u['verb']} {u['result']} at "
+             f"{local_time(u.get('at'))} (carpctl explain {v['name']})"
+             for u in v.get("units", []) if u.get("failed")]
+    if any(u.get("via") == "systemctl" for u in v.get("units", [])):
+        notes.append(f"{v['name']}: unit jobs via systemctl, results untracked (D-Bus not "
+                     "reachable)")
+    return notes
+
+
+def _config_note(c: dict[str, Any] | None) -> str | None:
+    if not c or c.get("on_disk") == "same" or c.get("refused"):
+        return None  # (a refused reload is in the problems)
+    if c.get("on_disk") == "unreadable":
+        return f"config file {c.get('path')} cannot be read (carpd runs what it loaded)"
+    return ("config on disk differs from the running one (not reloaded; "
+            "carpctl reload --dry-run shows what a reload would do)")
 
 
 def _skew(v: dict[str, Any]) -> str:
@@ -168,14 +200,6 @@ def _skew(v: dict[str, Any]) -> str:
     else:
         base, eff, word = v.get("advskew"), v.get("effective_advskew"), ""
     return f"{word}{eff}" if eff == base else f"{word}{eff} (base {base})"
-
-
-def _short_time(iso: str | None) -> str:
-    return local_time(iso)
-
-
-def _duration(seconds: float) -> str:
-    return duration_text(seconds)
 
 
 def parse_duration(text: str) -> float:
@@ -209,6 +233,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("name")
     _incident_parsers(sub)
     sub.add_parser("metrics", help="metrics in the Prometheus text format")
+    dr = sub.add_parser("doctor", help="check this host for what breaks failover")
+    dr.add_argument("--json", action="store_true", help="the findings as JSON")
     for verb, text in (("demote", "demote a VIP (or all) on this node"),
                        ("promote", "clear the operator demotion of a VIP (or all)")):
         cmd = sub.add_parser(verb, help=text)
@@ -225,6 +251,13 @@ def _parser() -> argparse.ArgumentParser:
     mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently "
                         "(no argument: show whether it is on)")
     mt.add_argument("mode", choices=("on", "off"), nargs="?")
+    rl = sub.add_parser("reload", help="what a reload of the file on disk would do (apply "
+                        "it with `systemctl reload carpd`)")
+    rl.add_argument("--dry-run", action="store_true", required=True,
+                    help="plan the reload in the daemon and print it; nothing is applied")
+    cf = sub.add_parser("config", help="the running configuration (passwords only by origin)")
+    for cmd in (rl, cf):
+        cmd.add_argument("--json", action="store_true", help="machine-readable document")
     return p
 
 
@@ -253,6 +286,10 @@ def _build(args: argparse.Namespace) -> Request:
             return Request(cmd="maintenance", args={"on": args.mode == "on"})
         case "maintenance":  # the current state is in the status document
             return Request(cmd="status")
+        case "reload":
+            return Request(cmd="reload", args={"dry_run": args.dry_run})
+        case "config":
+            return Request(cmd="config", args={"json": args.json})
         case "history" if args.name is not None:
             return Request(cmd="history", args={"name": args.name})
     return Request(cmd=args.command)
@@ -262,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "watch":
         return watch(args.socket, as_json=args.json, name=args.name, changes=args.changes)
+    if args.command == "doctor":
+        return doctor(args.socket, as_json=args.json)
     try:
         result = request(args.socket, _build(args))
     except Unreachable as exc:
@@ -274,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "maintenance" and args.mode is None:
         print(maintenance_state(result.get("maintenance", {})))
         return 0
+    if args.command in ("reload", "config"):
+        return _print_config_reply(args, result)
     if args.command != "status":
         print(_render_reply(args.command, result, as_json=getattr(args, "json", False)))
         return _persisted(result)
@@ -290,6 +331,30 @@ def main(argv: list[str] | None = None) -> int:
         return code
     print(json.dumps(result, indent=2) if args.json else render_table(result))
     return 0
+
+
+def _print_config_reply(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """`reload --dry-run` and `config`: the daemon's text (or the JSON); 1 when a reload of
+    the file on disk would be refused (its located error on stderr)."""
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif result.get("valid", True):
+        print(str(result.get("text", "")).rstrip("\n"))
+    else:
+        print(f"carpctl: a reload would be refused: {result.get('error')}", file=sys.stderr)
+    return 0 if result.get("valid", True) else EXIT_REFUSED
+
+
+def doctor(path: str, *, as_json: bool) -> int:
+    """The daemon's status (if it answers) and this host's checks (carpd.doctor)."""
+    status, why = None, ""
+    try:
+        status = request(path, Request(cmd="status"))
+    except (Unreachable, ProtocolError) as exc:
+        why = str(exc)
+    text, code = run_doctor(status, why, as_json=as_json)
+    print(text)
+    return code
 
 
 def _persisted(result: dict[str, Any]) -> int:
@@ -311,7 +376,7 @@ def _render_reply(command: str, r: dict[str, Any], *, as_json: bool = False) -> 
         case "metrics":
             return str(r["text"]).rstrip("\n")
         case "demote":
-            until = f" until {_short_time(r['until'])}" if r.get("until") else ""
+            until = f" until {local_time(r['until'])}" if r.get("until") else ""
             return f"demoted {', '.join(r['demoted'])} by {r['by']}{until}"
         case "promote":
             return f"promoted {', '.join(r['promoted'])}" if r["promoted"] else (
@@ -321,17 +386,9 @@ def _render_reply(command: str, r: dict[str, Any], *, as_json: bool = False) -> 
     return json.dumps(r, indent=2)
 
 
-def maintenance_state(m: dict[str, Any]) -> str:
-    """`carpctl maintenance` without an argument: on (since when) or off."""
-    if not m.get("on"):
-        return "maintenance mode off (carpctl maintenance on: demote every VIP)"
-    return (f"maintenance mode ON since {_short_time(m.get('since'))} "
-            "(carpctl maintenance off: end it)")
-
-
 def render_event(e: dict[str, Any]) -> str:
     """One watch event as a line for people."""
-    when = _short_time(e.get("time"))
+    when = local_time(e.get("time"))
     match e.get("type"):
         case "transition":
             peer = f" peer {e['peer']}" if e.get("peer") else ""

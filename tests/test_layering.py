@@ -21,7 +21,10 @@ carpd, each layer imports only:
   `EventLog.record`; never carpd.driver (beyond ports), carpd.ops, carpd.config, carpd.app;
 - config: carpd.core (the parameter types of carpd.core.params) and carpd.config;
 - control: carpd.control and the standard library only (carpctl loads it without the daemon);
-- carpctl: carpd.control and the standard library only; it never imports the daemon;
+- doctor (carpd/doctor/**, the host checks of `carpctl doctor`): carpd.control, carpd.doctor
+  and the standard library only;
+- carpctl: carpd.control, carpd.doctor and the standard library only; it never imports the
+  daemon;
 - the root package `carpd/__init__.py`: nothing from carpd, standard library only, because
   Python runs it before any carpd module, carpctl's included;
 - app (carpd/app/**, carpd/__main__.py): everything.
@@ -82,6 +85,7 @@ class Layer:
 
 CORE, DRIVER, STATUS, CONTROL = "carpd.core", "carpd.driver", "carpd.status", "carpd.control"
 PORTS = "carpd.driver.ports"
+DOCTOR = "carpd.doctor"
 LAYERS = (
     Layer("core", packages=(CORE,), may_import=(CORE,), stdlib_only=True,
           never=FORBIDDEN_IN_CORE),
@@ -91,7 +95,9 @@ LAYERS = (
     Layer("io", packages=("carpd.io",), may_import=(CORE, PORTS, CONTROL, "carpd.io")),
     Layer("config", packages=("carpd.config",), may_import=(CORE, "carpd.config")),
     Layer("control", packages=(CONTROL,), may_import=(CONTROL,), stdlib_only=True),
-    Layer("carpctl", modules=("carpd.carpctl",), may_import=(CONTROL,), stdlib_only=True),
+    Layer("doctor", packages=(DOCTOR,), may_import=(CONTROL, DOCTOR), stdlib_only=True),
+    Layer("carpctl", modules=("carpd.carpctl",), may_import=(CONTROL, DOCTOR),
+          stdlib_only=True),
     Layer("root", modules=("carpd",), stdlib_only=True),
     Layer("app", packages=("carpd.app",), modules=("carpd.__main__",), may_import=("carpd",)),
 )
@@ -250,8 +256,14 @@ def test_checker_resolves_names_to_modules(imp: Import, module: str) -> None:
     ("carpd.control.protocol", "import json\nfrom . import x", True),
     *[("carpd.control.protocol", src, False) for src in (
         "from carpd.core.params import VipParams", "import pyroute2", "import carpd")],
+    ("carpd.doctor.checks", "import json\nfrom carpd.doctor import firewall\n"
+     "from carpd.control import protocol", True),
+    *[("carpd.doctor.host", src, False) for src in (
+        "from carpd.core.params import VipParams", "from carpd.status import document",
+        "from carpd.io import netlink", "import pyroute2")],
     *[("carpd.carpctl", src, True) for src in (
         "from carpd.control.protocol import Request", "from carpd import control",
+        "from carpd.doctor import run",
         "import carpd.control", "import json, socket")],
     *[("carpd.carpctl", src, False) for src in (
         "from carpd.core.node import Node", "from carpd import config", "import carpd",

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import subprocess
 from dataclasses import dataclass
 
 from carpd.config.loader import DEFAULT_MASTER_UNITS, ConfigError, load_config
+from carpd.config.nodes import short_hostname
 from carpd.config.reading import FileRefused, read_document
 from carpd.core.addresses import AddressWithPrefix
 from carpd.core.ownership import foreign_copy_text, survey
@@ -46,19 +48,21 @@ class Target:
         return address_label(self.interface, self.name)
 
 
-def targets(path: str) -> list[Target]:
-    """The VIPs of the file: validated when possible, else a best-effort raw read (which
-    raises OSError or TOMLDecodeError when the file cannot be read at all)."""
+def targets(path: str, node: str | None = None) -> list[Target]:
+    """The VIPs of the file for `node` (`carpd --node`, else this host's name): validated when
+    possible, else a best-effort raw read (which raises OSError or TOMLDecodeError when the
+    file cannot be read at all)."""
     try:
-        config = load_config(path)
+        config = load_config(path, node=node)
     except ConfigError:
-        return _raw_targets(path)
+        return _raw_targets(path, node or short_hostname(socket.gethostname()))
     return [Target(p.name, p.interface, p.addresses, p.master_units) for p in config.vips]
 
 
-def _raw_targets(path: str) -> list[Target]:
+def _raw_targets(path: str, node: str) -> list[Target]:
     """Raises OSError or FileRefused when the file cannot be read at all (the loader's
-    bounds: a regular file, size, nesting; never a FIFO that blocks ExecStopPost=)."""
+    bounds: a regular file, size, nesting; never a FIFO that blocks ExecStopPost=). A table
+    of per-node values gives `node`'s value (carpd.config.nodes)."""
     _text, doc = read_document(path)
     defaults = doc.get("defaults", {})
     found = []
@@ -66,6 +70,7 @@ def _raw_targets(path: str) -> list[Target]:
         if not isinstance(table, dict):
             continue
         merged = {**defaults, **table} if isinstance(defaults, dict) else table
+        merged = {k: v.get(node) if isinstance(v, dict) else v for k, v in merged.items()}
         raw = merged.get("addresses", [merged.get("address")])
         try:
             addresses = tuple(ipaddress.ip_interface(a) for a in raw if isinstance(a, str))
@@ -122,11 +127,11 @@ def _stop_units(found: list[Target], log: EventLog) -> None:
                    f"{proc.stderr.strip()}", MESSAGE_ID=msg.IO_FAILURE)
 
 
-def cleanup(path: str) -> int:
+def cleanup(path: str, node: str | None = None) -> int:
     """Exit status 0 (also when there was nothing to do), 1 when the file cannot be read."""
     log = make_event_log()
     try:
-        found = targets(path)
+        found = targets(path, node)
     except (OSError, FileRefused) as exc:
         why = exc.reason if isinstance(exc, FileRefused) else str(exc)
         log.record(msg.ERR, f"cleanup: cannot read the VIPs of {path} ({why}); nothing "

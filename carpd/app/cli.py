@@ -1,7 +1,8 @@
 """The `carpd` command: parse arguments, load the configuration, check it or run the daemon.
 
-Owns: the command line (`carpd [--config PATH] [--check | --cleanup] [--version]`, and
-`carpd convert ...`, handed to carpd.app.convert), the
+Owns: the command line (`carpd [--config PATH] [--node NAME] [--check | --cleanup]
+[--version]`; `--node` picks the node of a file with per-node values; and `carpd convert
+...`, handed to carpd.app.convert), the
 `--check` summary and the exit codes: 0 valid / daemon exited cleanly, 2 invalid configuration
 or usage (as argparse) and, for `--check`, a file that cannot work on this host (the host
 checks of carpd.config.hostcheck), whatever `carpd.app.wiring.run` (or
@@ -18,10 +19,12 @@ imported lazily so `--check` needs nothing but the config module and the pure co
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from carpd import __version__
+from carpd.app.clustercheck import check_cluster, is_this_host
 from carpd.config.hostcheck import HostFindings, check_host, describe_transport
 from carpd.config.loader import Config, ConfigError, load_config
 from carpd.core.carp.election import master_down_interval
@@ -39,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="carpd", description="CARP (ucarp-compatible) virtual IP failover daemon.")
     parser.add_argument("--config", metavar="PATH", default=DEFAULT_CONFIG,
                         help=f"configuration file (default {DEFAULT_CONFIG})")
+    parser.add_argument("--node", metavar="NAME", default=os.environ.get("CARPD_NODE") or None,
+                        help="the node of [carpd] nodes to run as (default: $CARPD_NODE, "
+                             "else this host's name)")
     parser.add_argument("--check", action="store_true",
                         help="validate the configuration, print one line per VIP and exit "
                              "(0 valid, 2 invalid)")
@@ -76,20 +82,30 @@ def _describe_vrrp(vip: VipParams) -> str:
             f"that interval), preempt {'on' if vip.preempt else 'off'}")
 
 
-def _check(config: Config) -> int:
-    """The summary, after the checks against this host's addresses (errors: exit 2)."""
-    findings = _host_findings(config)
-    for warning in findings.warnings:
+def _check(config: Config, named: str | None) -> int:
+    """The summary, after the checks against this host's addresses and, for a file with
+    per-node values, the other nodes' (carpd.app.clustercheck) (errors: exit 2)."""
+    cluster = check_cluster(config)
+    findings = _host_findings(config) if is_this_host(named) else _elsewhere(config)
+    for warning in (*cluster.warnings, *findings.warnings):
         print(f"carpd: warning: {warning}", file=sys.stderr)
-    if findings.errors:
-        for error in findings.errors:
+    if findings.errors or cluster.errors:
+        for error in (*cluster.errors, *findings.errors):
             print(f"carpd: error: {error}", file=sys.stderr)
         return EXIT_INVALID
+    for line in cluster.lines:
+        print(line)
     for vip in config.vips:
         print(describe_vip(vip, config.password_sources.get(vip.name, "?")))
     count = len(config.vips)
     print(f"OK: {count} VIP{'' if count == 1 else 's'} in {config.path}")
     return EXIT_OK
+
+
+def _elsewhere(config: Config) -> HostFindings:
+    print(f"carpd: note: checked as node {config.node}, which is not this host: the file is "
+          "not checked against this host's interfaces and addresses", file=sys.stderr)
+    return HostFindings()
 
 
 def _host_findings(config: Config) -> HostFindings:
@@ -107,12 +123,12 @@ def _host_findings(config: Config) -> HostFindings:
     return check_host(config, host)
 
 
-def _run_daemon(config: Config) -> int:
+def _run_daemon(config: Config, node: str | None) -> int:
     """Hand over to the wiring (carpd.app.wiring builds the adapters around the driver); imported
     only when actually running, so --check works without the I/O dependencies."""
     from carpd.app.wiring import run
 
-    return run(config)
+    return run(config, node)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,14 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cleanup:
         from carpd.app.cleanup import cleanup  # netlink only when actually cleaning up
 
-        return cleanup(args.config)
+        return cleanup(args.config, args.node)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, node=args.node)
     except ConfigError as err:
         print(f"carpd: error: {err}", file=sys.stderr)
         return EXIT_INVALID
     for warning in config.warnings:
         print(f"carpd: warning: {warning}", file=sys.stderr)
-    if args.check:
-        return _check(config)
-    return _run_daemon(config)
+    if args.check:  # a --node other than $CARPD_NODE may name another host
+        return _check(config, None if args.node == os.environ.get("CARPD_NODE") else args.node)
+    return _run_daemon(config, args.node)

@@ -1,9 +1,10 @@
 """Wiring: build the real adapters around the Daemon and run it under asyncio with signals.
 
-Owns: choosing adapters (journald or stderr, systemctl or no unit jobs), attaching the
-operator side (carpd.ops.operations.Operations, which serves the control socket) to the
-Daemon, the signal handlers (SIGTERM/SIGINT -> orderly shutdown, SIGHUP -> reload the
-configuration file, and with CARPD_TEST_HOOKS=1 only, SIGUSR2 -> wedge the loop for the
+Owns: choosing adapters (journald or stderr, unit jobs over D-Bus or none), attaching the
+operator side (carpd.ops.operations.Operations, which serves the control socket, with the
+configuration's side from carpd.app.reloading) to the Daemon, the signal handlers
+(SIGTERM/SIGINT -> orderly shutdown, SIGHUP -> reload the configuration file through
+carpd.app.reloading.Reloader, and with CARPD_TEST_HOOKS=1 only, SIGUSR2 -> wedge the loop for the
 watchdog test), the control server's lifetime, and the exit status.
 Must not: contain protocol logic (core) or event handling (daemon).
 """
@@ -18,11 +19,10 @@ import socket
 import time
 
 from carpd import __version__
-from carpd.config.loader import Config, ConfigError, load_config
-from carpd.core.params import VipParams
+from carpd.app.reloading import ConfigKeeper, Reloader
+from carpd.config.loader import Config
 from carpd.driver.daemon import Daemon
 from carpd.driver.ports import EventLog, Ports, UnitPort
-from carpd.driver.reload import ReloadRefused
 from carpd.io.announce import AddressAnnouncer
 from carpd.io.control_server import ControlServer, ControlServerError
 from carpd.io.health import HealthChecks
@@ -32,25 +32,22 @@ from carpd.io.resumefile import ResumeFile
 from carpd.io.scripts import AsyncScriptRunner, ResultCallback
 from carpd.io.statefile import JsonFlags, Textfile
 from carpd.io.systemd import SdNotifier, make_event_log
-from carpd.io.units import NullUnits, SystemctlUnits, systemd_running
+from carpd.io.units import DbusUnits, NullUnits, systemd_running
 from carpd.ops.operations import Operations
 from carpd.status import messages as msg
 
 
-def run(config: Config) -> int:
+def run(config: Config, node: str | None = None) -> int:
+    """Run the daemon on `config`; `node` (`carpd --node`) is kept for reloads."""
     try:
-        return asyncio.run(_main(config))
+        return asyncio.run(_main(config, node))
     except KeyboardInterrupt:
         return 130
 
 
 def _units(log: EventLog) -> UnitPort:
-    if systemd_running():
-        def on_result(name: str, verb: str, units: tuple[str, ...], ok: bool, err: str) -> None:
-            if not ok:
-                log.record(msg.ERR, f"vip {name}: systemctl {verb} {' '.join(units)} failed: "
-                           f"{err}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=name)
-        return SystemctlUnits(on_result)
+    if systemd_running():  # results come back as events (carpd.driver.lanes logs failures)
+        return DbusUnits()
 
     def on_skip(name: str, units: tuple[str, ...]) -> None:
         log.record(msg.INFO, f"vip {name}: systemd is not running; master units "
@@ -69,61 +66,6 @@ def _script_logger(log: EventLog) -> ResultCallback:
     return on_result
 
 
-class _Reloader:
-    """SIGHUP: re-read the configuration file and hand it to `Daemon.reload`, one reload at
-    a time (a SIGHUP during a reload runs one more afterwards). An invalid file is refused
-    by the daemon with a journald record; the running configuration stays. Nothing a reload
-    raises ends the loop or leaves systemd without READY=1."""
-
-    def __init__(self, daemon: Daemon, config: Config, log: EventLog) -> None:
-        self._daemon, self._initial, self._log = daemon, config, log
-        self._task: asyncio.Task[None] | None = None
-        self._again = False
-
-    def request(self) -> None:
-        if self._task is not None:
-            self._again = True
-            return
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        try:
-            self._again = True
-            while self._again:
-                self._again = False
-                await self._reload_once()
-        finally:
-            self._task = None
-
-    async def _reload_once(self) -> None:
-        """One reload; a failure in it never ends the loop (a queued SIGHUP still runs) and
-        never leaves systemd waiting for READY=1."""
-        try:
-            await self._daemon.reload(self._load)
-        except Exception as exc:  # a bug must not wedge reload handling
-            self._log.record(msg.ERR, f"reload failed, still running the previous "
-                             f"configuration: {type(exc).__name__}: {exc}",
-                             MESSAGE_ID=msg.DAEMON_LIFECYCLE)
-            self._daemon.ports.notifier.notify(READY="1", STATUS=self._daemon.status_line())
-
-    async def _load(self) -> tuple[VipParams, ...]:
-        try:
-            config = await asyncio.to_thread(load_config, self._initial.path)
-        except ConfigError as err:
-            raise ReloadRefused(str(err)) from None
-        except Exception as exc:  # load_config raises ConfigError only; a
-            # slip there (or a MemoryError) refuses the reload like a bad file
-            raise ReloadRefused(f"{self._initial.path}: cannot load the file: "
-                                f"{type(exc).__name__}") from None
-        for warning in config.warnings:
-            self._log.record(msg.WARNING, warning)
-        for key in ("control_socket", "state_directory"):
-            if getattr(config, key) != getattr(self._initial, key):
-                self._log.record(msg.WARNING, f"{config.path}: carpd.{key} changed; it takes "
-                                 "effect at the next restart (`systemctl restart carpd`)")
-        return config.vips
-
-
 def _wedge_loop(log: EventLog) -> None:
     """Test hook (CARPD_TEST_HOOKS=1, SIGUSR2): block the event loop, as a bug would, so
     nothing (adverts, watchdog pings) runs until systemd's watchdog kills us."""
@@ -131,7 +73,7 @@ def _wedge_loop(log: EventLog) -> None:
     time.sleep(3600)
 
 
-async def _main(config: Config) -> int:
+async def _main(config: Config, node: str | None) -> int:
     loop = asyncio.get_running_loop()
     log = make_event_log()
     for warning in config.warnings:
@@ -148,12 +90,13 @@ async def _main(config: Config) -> int:
     daemon = Daemon(config.vips, ports, hostname=socket.gethostname(), version=__version__,
                     counter_source=lambda _name: secrets.randbits(64),
                     watchdog_interval=notifier.watchdog_interval)
-    ops = Operations(daemon, ports)
+    keeper = ConfigKeeper(daemon, config, node)
+    ops = Operations(daemon, ports, keeper)
     daemon.attach(ops)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, _Reloader(daemon, config, log).request)
+    loop.add_signal_handler(signal.SIGHUP, Reloader(daemon, keeper, log).request)
     if os.environ.get("CARPD_TEST_HOOKS") == "1":  # tests/systemd: the watchdog must fire
         loop.add_signal_handler(signal.SIGUSR2, _wedge_loop, log)
     control = ControlServer(config.control_socket, ops.control, subscribe=ops.subscribe)

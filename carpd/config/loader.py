@@ -3,7 +3,9 @@
 Owns: `load_config` (the file is described in docs/configuration.md), `Config`
 and `ConfigError`, whose text is `FILE:LINE: KEY.PATH: REASON` (":LINE" when known, "KEY: "
 when there is one). One pass over the parsed document, in file order: the top-level tables,
-then every key of `[carpd]` and `[defaults]` on its own, then each `[vip.NAME]`: its keys on
+then every key of `[carpd]` and `[defaults]` on its own (after `[carpd]`, the node the file is
+loaded for, and a per-VIP key written as a table of per-node values becomes this node's value:
+nodes.py), then each `[vip.NAME]`: its keys on
 their own, the merge with `[defaults]` (a key of an exclusive group replaces the whole
 inherited group), the required keys, the password, the rules between keys (advbase 0 needs
 advskew > 0; a scope written on a link-local peer or source6 names the VIP's interface), the
@@ -33,6 +35,7 @@ anything.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import unicodedata
 from collections.abc import Mapping
@@ -41,6 +44,7 @@ from typing import Any
 
 from carpd.config.checks import BadCheckError
 from carpd.config.lines import LineIndex, split_key
+from carpd.config.nodes import TABLE_KEYS, NodeValueError, per_node_values, select_node
 from carpd.config.protocols import for_protocol, misplaced_key
 from carpd.config.reading import FileRefused, read_document
 from carpd.config.rules import RuleError, check_between, check_scope, check_vip
@@ -122,6 +126,9 @@ class Config:
     password_sources: dict[str, str] = field(default_factory=dict)
     metrics_textfile: str | None = None
     keys: dict[tuple[str, str], KeyAt] = field(default_factory=dict)
+    nodes: tuple[str, ...] = ()  # [carpd] nodes: the nodes a per-node value is given for
+    node: str | None = None  # the node these VIPs are for (None: the file names no nodes)
+    digest: str = ""  # SHA-256 of the text loaded (has the file changed since?)
 
     def locate(self, vip: str, key: str, text: str) -> str:
         """`text` about VIP `vip`'s `key`, located like the loader's errors and warnings:
@@ -166,10 +173,15 @@ def _merge(defaults: _Settings, own: _Settings) -> _Settings:
 class _Loader:
     """One pass over one file; raises ConfigError at the first problem (file order)."""
 
-    def __init__(self, path: str, text: str, environ: Mapping[str, str]) -> None:
+    def __init__(self, path: str, text: str, environ: Mapping[str, str],
+                 node: str | None, hostname: str | None) -> None:
         self.path = path
         self.environ = environ
+        self.requested, self.hostname = node, hostname
+        self.nodes: tuple[str, ...] = ()
+        self.node: str | None = None
         self.lines = LineIndex(text)
+        self.digest = hashlib.sha256(text.encode()).hexdigest()
         self.warnings: list[str] = []
         self._passwords: dict[str, Password] = {}  # setting key -> the password it read
         self._sources: dict[str, str] = {}  # vip name -> origin of its password
@@ -203,13 +215,25 @@ class _Loader:
     def load(self, document: _Table) -> Config:
         self.check_top(document)
         carpd = self.table(document.get("carpd", {}), "carpd", CARPD_KEYS)
+        self.choose_node(carpd)
         defaults = self.table(document.get("defaults", {}), "defaults", VIP_KEYS)
         self.warn_inline(defaults)
         vips = self.vips(document.get("vip"), defaults)
         daemon: dict[str, Any] = {spec.field: carpd[key].value if key in carpd else spec.default
                                   for key, spec in CARPD_KEYS.items()}
         return Config(path=self.path, vips=vips, warnings=tuple(self.warnings),
-                      password_sources=dict(self._sources), keys=dict(self._keys), **daemon)
+                      password_sources=dict(self._sources), keys=dict(self._keys),
+                      node=self.node, digest=self.digest, **daemon)
+
+    def choose_node(self, carpd: _Settings) -> None:
+        """The node this load is for (carpd.config.nodes), before any per-node value."""
+        setting = carpd.get("nodes")
+        self.nodes = () if setting is None else setting.value
+        try:
+            self.node = select_node(self.nodes, self.requested, self.hostname)
+        except BadValueError as err:
+            raise (ConfigError(self.path, None, "", err.reason) if setting is None
+                   else self.fail(setting, err.reason)) from None
 
     def check_top(self, document: _Table) -> None:
         for key, value in document.items():
@@ -237,6 +261,8 @@ class _Loader:
         if key not in keys:
             raise self.error_at((*split_key(where), key),
                                 _misplaced(where, key, value, tuple(keys)))
+        if keys is VIP_KEYS and isinstance(value, dict) and key not in TABLE_KEYS:
+            return self.per_node_setting(where, key, value)
         try:
             checked = keys[key].validate(value)
         except BadValueError as err:
@@ -244,6 +270,18 @@ class _Loader:
         except BadCheckError as err:  # [[vip.NAME.check]]: located inside the array
             raise self.error(dotted + err.where, err.reason) from None
         return _Setting(checked, dotted, key, self.lines.line_of(dotted))
+
+    def per_node_setting(self, where: str, key: str, table: _Table) -> _Setting:
+        """A per-VIP key written as one value per node (carpd.config.nodes): every value is
+        checked; the setting is this node's, located at its own key (`vip.web.advskew.web2`)."""
+        path = (*split_key(where), key)
+        try:
+            values = per_node_values(key, table, self.nodes, VIP_KEYS[key].validate)
+        except NodeValueError as err:
+            raise self.error_at((*path, *err.path), err.reason) from None
+        assert self.node is not None  # per_node_values refuses a file without nodes
+        return _Setting(values[self.node], f"{where}.{key}.{self.node}", key,
+                        self.lines.line((*path, self.node)))
 
     # -- VIPs --------------------------------------------------------------------------------
 
@@ -387,14 +425,16 @@ def _misplaced(where: str, key: str, value: object, known: tuple[str, ...]) -> s
     return _unknown(key, known)
 
 
-def load_config(path: str | os.PathLike[str], *,
-                environ: Mapping[str, str] | None = None) -> Config:
+def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None,
+                node: str | None = None, hostname: str | None = None) -> Config:
     """Read and check the TOML file at `path`. `environ` (default os.environ) supplies
-    CREDENTIALS_DIRECTORY for password_credential. Raises ConfigError."""
+    CREDENTIALS_DIRECTORY for password_credential. A file with `[carpd] nodes` is loaded for
+    `node` (`carpd --node`), else for the node named like `hostname` (default: this host's
+    name). Raises ConfigError."""
     name = os.fspath(path)
     try:
         text, document = read_document(name)
     except FileRefused as err:
         raise ConfigError(name, err.line, err.key, err.reason) from None
-    loader = _Loader(name, text, os.environ if environ is None else environ)
+    loader = _Loader(name, text, os.environ if environ is None else environ, node, hostname)
     return loader.load(document)

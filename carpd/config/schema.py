@@ -40,6 +40,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carpd.config.checks import parse_checks
+from carpd.config.nodes import node_names
 from carpd.config.protocols import (
     advert_interval,
     preempt_delay,
@@ -141,6 +142,8 @@ VIP_KEYS: Mapping[str, KeySpec] = MappingProxyType({
     "accept_multicast": KeySpec(boolean, "accept_multicast", False),
     "garp_count": KeySpec(_int(0, 100), "garp_count", 3),
     "garp_interval": KeySpec(announce_interval, "garp_interval", 1.0),
+    "garp_refresh_interval": KeySpec(_int(0, 86400, "seconds 0..86400 (0: off)"),
+                                     "garp_refresh_interval", 0),
     "na_count": KeySpec(_int(0, 100), "na_count", 3),
     "na_interval": KeySpec(announce_interval, "na_interval", 1.0),
     "na_router": KeySpec(na_router, "na_router", None),  # "auto" is None too
@@ -159,6 +162,7 @@ CARPD_KEYS: Mapping[str, KeySpec] = MappingProxyType({
     "control_socket": KeySpec(absolute_path, "control_socket", DEFAULT_CONTROL_SOCKET),
     "state_directory": KeySpec(absolute_path, "state_directory", DEFAULT_STATE_DIRECTORY),
     "metrics_textfile": KeySpec(absolute_path, "metrics_textfile", None),
+    "nodes": KeySpec(node_names, "nodes", ()),  # per-node values: carpd.config.nodes
 })
 
 

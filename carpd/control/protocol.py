@@ -25,8 +25,9 @@ MAX_MESSAGE = 4 * 1024 * 1024
 MAX_REQUEST = 64 * 1024
 DEFAULT_SOCKET = "/run/carpd/control.sock"
 COMMANDS = frozenset({"status", "explain", "history", "metrics", "watch", "demote", "promote",
-                      "maintenance"})
+                      "maintenance", "reload", "config"})
 WRITE_COMMANDS = frozenset({"demote", "promote", "maintenance"})
+# `reload` takes {"dry_run": true} (a dry run only reads); `config` takes {"json": bool}.
 # `watch`: after the first response line ({"ok": true, "result": {"watching": true}}) the
 # server keeps the connection open and sends one JSON event object per line, in order.
 # Its args may narrow the stream: "name" (one VIP's events, plus those of no VIP) and

@@ -14,6 +14,8 @@ per family per interval (each from that family's source, to its group or its pee
 BACKUP, keeps one master-down timer per family: entering BACKUP arms each, an advert heard in
 one family restarts only that family's, and either expiring takes the whole VIP over. The
 bow-out goes out in both families; the announcement is one burst per family (GARP, NA).
+A MASTER with `garp_refresh_interval` re-announces its VIPs every interval (`_refresh_due`,
+on the periodic advert: `garp_refresh_at` is its deadline, cleared when it stops being MASTER).
 Protocol words (intervals, advert bytes, ranks) come from the VIP's ElectionProfile.
 Every StateChanged also carries its context (actions.py): the peer master followed before the
 change and when its last advert was heard (`_master_heard_at`, set wherever a peer's advert
@@ -91,6 +93,7 @@ class VhidEffects:
         self._resuming = False  # MASTER by RESUME, before its first advert
         self._preempt_at: Instant = since_at  # preempt_delay: no preemption before this
         self.advert_due_at: Instant | None = None
+        self.garp_refresh_at: Instant | None = None  # MASTER: the next re-announcement
         self._master_down: dict[Family, Instant] = {}
         self._n = Counters()
 
@@ -156,6 +159,7 @@ class VhidEffects:
         self._released_once = True  # held from now on: a later release is a real one
         self._master = self._source
         self._master_down = {}
+        self._arm_refresh(now)
         return [self._add_addresses(), *self._announce(once=False), *self._adverts(now),
                 *self._master_side()]
 
@@ -180,6 +184,7 @@ class VhidEffects:
         """No other master in the window: announce where the VIP lives, then the first
         advert (on schedule, as every later one)."""
         self._resuming = False
+        self._arm_refresh(now)
         announce: list[Action] = list(self._announce(once=False))
         return announce + self._advertise_on_schedule(now, ctx)
 
@@ -205,7 +210,30 @@ class VhidEffects:
             anchored = due + (self.advert_due_at - now)
             if anchored > now:
                 self.advert_due_at = anchored
-        return adverts
+        return adverts + self._refresh_due(now)
+
+    def _arm_refresh(self, now: Instant) -> None:
+        interval = self.params.garp_refresh_interval
+        self.garp_refresh_at = now + interval if interval else None
+
+    def _refresh_due(self, now: Instant) -> list[Action]:
+        """`garp_refresh_interval`: a MASTER re-announces its VIPs (one GARP/NA round) every
+        interval, for routers that cache ARP for hours. Served by the periodic advert, so at
+        most one advert interval late; the next one is anchored to when this one was due. A
+        reload that turns it on starts counting at the next advert, one that turns it off
+        stops it there."""
+        if not self.params.garp_refresh_interval:
+            self.garp_refresh_at = None
+            return []
+        if self.garp_refresh_at is None:
+            self._arm_refresh(now)
+            return []
+        if now < self.garp_refresh_at:
+            return []
+        interval = self.params.garp_refresh_interval
+        anchored = self.garp_refresh_at + interval
+        self.garp_refresh_at = anchored if anchored > now else now + interval
+        return list(self._announce(once=True))
 
     def _reassert(self, now: Instant, ctx: Ctx) -> list[Action]:
         """A slower master is on the wire: re-announce our VIPs and tell it at once."""
@@ -282,6 +310,8 @@ class VhidEffects:
 
     def _change_state(self, new: VhidState, now: Instant, ctx: Ctx) -> StateChanged:
         old, self.state = self.state, new
+        if new is not VhidState.MASTER:
+            self.garp_refresh_at = None
         self._resuming = self._resuming and new is VhidState.MASTER
         self._since_at, self._reason, self._cause = now, ctx.reason, ctx.cause
         self._n.transitions += 1

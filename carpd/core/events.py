@@ -18,6 +18,7 @@ from typing import Protocol
 from carpd.core.addresses import Address, Family
 from carpd.core.drops import DropReason
 from carpd.core.params import VipParams
+from carpd.core.unitjobs import UnitJobResult, UnitJobVia, UnitVerb
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,6 +207,19 @@ class AddressesRead:
     addresses: frozenset[Address]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitJobFinished:
+    """A master-unit job of VIP `name` ended (or could not be queued): see core/unitjobs.py.
+    Recorded for status; never an election input."""
+
+    name: str
+    unit: str
+    verb: UnitVerb
+    result: UnitJobResult
+    via: UnitJobVia
+    detail: str = ""
+
+
 PolicyEvent = (
     OperatorDemote | OperatorPromote | SetMaintenance | BeginHoldDown | RequiredUnitObserved
     | AddressesChanged | AddressesRead
@@ -215,7 +229,7 @@ PolicyEvent = (
 Event = (
     Start | Resume | Shutdown | TimerFired | PacketReceived | LinkChanged | SetDemotion | SendResult
     | AddressOpFailed | SetFault | SetHoldDown | CheckResult | Retune | DatagramMalformed
-    | PolicyEvent
+    | PolicyEvent | UnitJobFinished
 )
 
 

@@ -38,6 +38,8 @@ core/loglimit.py's, which also caps each drop reason and anomaly kind across all
 interval and returns a LogsSuppressed summary of what that cap held back when the interval
 ends (first in the actions of the event that reaches that instant; its end is part of
 `next_deadline()`), so spoofed senders cannot flood the log or grow the table.
+Unit jobs: `UnitJobFinished` (what became of a master unit's start or stop) is recorded for
+status (core/unitjobs.py) and changes nothing else.
 Must not: read the clock, draw randomness, or touch sockets.
 """
 
@@ -73,6 +75,7 @@ from carpd.core.events import (
     Shutdown,
     Start,
     TimerFired,
+    UnitJobFinished,
 )
 from carpd.core.loglimit import LogLimit
 from carpd.core.machine import SYNC_GROUP, VhidMachine
@@ -83,6 +86,7 @@ from carpd.core.profile import HOLD_DOWN_DEMOTION, ElectionProtocol
 from carpd.core.profiles import protocol_of
 from carpd.core.states import VhidState
 from carpd.core.stats import VhidStatistics
+from carpd.core.unitjobs import UnitJobResult, UnitJobs, UnitJobStatistics
 
 _Key = tuple[str, Family, ElectionProtocol, int]  # interface, family, protocol, vhid/VRID
 _ID_WORD = {ElectionProtocol.CARP: "vhid", ElectionProtocol.VRRP3: "vrid"}
@@ -98,6 +102,9 @@ class NodeStatistics:
     params: tuple[VipParams, ...] = ()  # what each VIP runs with, in configuration order
     policy: PolicyStatistics = dataclasses.field(default_factory=PolicyStatistics)
     anomaly_records: tuple[AnomalyRecord, ...] = ()  # who, rank, first/last seen (anomalies.py)
+    unit_jobs: tuple[UnitJobStatistics, ...] = ()  # the last job per master unit
+    unit_job_counts: dict[str, dict[UnitJobResult, int]] = dataclasses.field(
+        default_factory=dict)
 
 
 class Node:
@@ -117,6 +124,7 @@ class Node:
         self._anomalies: dict[str, Counter[AnomalyKind]] = {}
         self._anomaly_book = AnomalyBook()
         self._policy = ElectionPolicy()
+        self._unit_jobs = UnitJobs()  # recorded for status only (core/unitjobs.py)
         self._policy_moved = False  # the policy changed a machine during this handle()
         self._deadlines = DeadlineQueue()
         self._touched: list[VhidMachine] = []
@@ -156,6 +164,7 @@ class Node:
         for key in [k for k in self._checks if k[0] == name]:
             del self._checks[key]
         self._policy.forget(name)
+        self._unit_jobs.forget(name)
         self._deadlines.forget(name)
         self._index_sources()
 
@@ -198,7 +207,8 @@ class Node:
         summaries: list[Action] = list(self._log_limit.due(now))
         actions = self._dispatch(event, now)
         if isinstance(event, PacketReceived | TimerFired | SendResult | AddressOpFailed
-                      | DatagramMalformed | PolicyEvent) and not self._policy_moved:
+                      | DatagramMalformed | PolicyEvent | UnitJobFinished) \
+                and not self._policy_moved:
             touched = self._touched  # the frequent events reach these machines only
         else:
             actions += self._sync_groups(now)
@@ -232,6 +242,8 @@ class Node:
             case SendResult(name=name) | AddressOpFailed(name=name):
                 return self._fan_out(self._select(name), event, now) \
                     if name in self._machines else []
+            case UnitJobFinished():
+                return self._unit_job(event, now)
             case BeginHoldDown(name=name):  # not a MASTER (one that resumed at start)
                 vips = [(m.params, m.link_up) for m in self._select(name)
                         if m.state is not VhidState.MASTER]
@@ -239,12 +251,20 @@ class Node:
             case _:  # the other PolicyEvents (mypy checks that nothing else is left)
                 return self._apply(self._policy.handle(event, now), now)
 
+    def _unit_job(self, ev: UnitJobFinished, now: float) -> list[Action]:
+        if ev.name in self._machines:
+            self._unit_jobs.observe(UnitJobStatistics(
+                vip=ev.name, unit=ev.unit, verb=ev.verb, result=ev.result, via=ev.via,
+                detail=ev.detail, at=now))
+        return []
+
     def next_deadline(self) -> float | None:
         due = (self._deadlines.earliest(), self._policy.next_deadline(),
                self._log_limit.next_deadline())
         return min((d for d in due if d is not None), default=None)
 
     def statistics(self) -> NodeStatistics:
+        jobs, counts = self._unit_jobs.statistics()
         return NodeStatistics(
             vips=tuple(m.statistics() for m in self._machines.values()),
             vip_drops={n: dict(c) for n, c in self._vip_drops.items()},
@@ -254,6 +274,7 @@ class Node:
             params=tuple(m.params for m in self._machines.values()),
             policy=self._policy.statistics(),
             anomaly_records=self._anomaly_book.statistics(),
+            unit_jobs=jobs, unit_job_counts=counts,
         )
 
     def tracker(self, name: str, check: str) -> CheckTracker | None:

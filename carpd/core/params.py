@@ -145,6 +145,7 @@ class VipParams:
     accept_multicast: bool = False
     garp_count: int = 3
     garp_interval: float = 1.0
+    garp_refresh_interval: int = 0  # seconds between a MASTER's re-announcements; 0: off
     na_count: int = 3
     na_interval: float = 1.0
     na_router: bool | None = None  # None: follow net.ipv6.conf.<interface>.forwarding
@@ -215,8 +216,8 @@ ELECTION_FIELDS = frozenset({"advbase", "advskew", "deadratio", "preempt", "pree
 TUNABLE_FIELDS = ELECTION_FIELDS | frozenset({
     "peers", "peer_ttl", "accept_ttl", "accept_source", "accept_multicast",
     "na_count", "na_interval", "na_router", "deprecate_ipv6_vip",
-    "garp_count", "garp_interval", "master_units", "upscript", "downscript", "xparam",
-    "sync_group", "require_units", "checks"})
+    "garp_count", "garp_interval", "garp_refresh_interval", "master_units", "upscript",
+    "downscript", "xparam", "sync_group", "require_units", "checks"})
 
 
 def untunable_changes(old: VipParams, new: VipParams) -> list[str]:

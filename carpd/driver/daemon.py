@@ -61,9 +61,10 @@ from carpd.driver.interfaces import Interfaces
 from carpd.driver.lanes import VipWork
 from carpd.driver.periodic import Periodic
 from carpd.driver.ports import NullOperatorSide, OperatorSide, Ports
-from carpd.driver.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, plan_reload, vip_names
+from carpd.driver.preview import plan_for
+from carpd.driver.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, vip_names
 from carpd.driver.resume import ResumeKeeper
-from carpd.driver.startup import StartupError, prepare, resolve_for_reload
+from carpd.driver.startup import StartupError, prepare
 from carpd.status import messages as msg
 from carpd.status.document import NodeInfo, StatusDocument, build_document, iso_time
 from carpd.status.metrics import render as render_metrics
@@ -96,6 +97,7 @@ class Daemon:
         self.node: Node | None = None
         self._started_at = 0.0
         self._ops: OperatorSide = NullOperatorSide()
+        self.refusal: str | None = None  # why the last reload was refused
         self.work = VipWork(ports, self._post, self._running)
         self.interfaces = Interfaces(ports, self._post, self._running, self.now)
         self.resume = ResumeKeeper(ports.resume, ports.log, self.now, self._running)
@@ -191,17 +193,16 @@ class Daemon:
         VIPs and retuning (not re-creating) those changed only in tunable settings. A
         `ReloadRefused`/`StartupError` from loading or checking refuses the reload and the
         running configuration stays. Returns whether the new one was applied."""
-        loop = asyncio.get_running_loop()
         notifier = self.ports.notifier
-        notifier.notify(RELOADING="1", MONOTONIC_USEC=str(int(loop.time() * 1_000_000)),
+        notifier.notify(RELOADING="1", MONOTONIC_USEC=str(int(self.now() * 1_000_000)),
                         STATUS="reloading the configuration")
         try:
             if self.node is None or (self._stop is not None and self._stop.is_set()):
                 raise ReloadRefused("the daemon is not running its VIPs yet (or any more)")
             vips = await load()
-            resolved = await resolve_for_reload(vips, self._running(), self.ports.addresses)
-            plan = plan_reload(self._running(), resolved)
+            plan = await plan_for(vips, self._running(), self.ports.addresses)
         except (ReloadRefused, StartupError, OSError) as exc:
+            self.refusal = str(exc)  # for status (carpd.app.reloading)
             self._log(msg.ERR, f"reload refused, still running the previous configuration: "
                       f"{exc}", MESSAGE_ID=RELOAD_REFUSED)
             notifier.notify(READY="1", STATUS=self.status_line())

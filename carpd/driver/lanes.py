@@ -9,7 +9,8 @@ with the state machines (a VIP deleted behind our back while MASTER is put back,
 copy present while not MASTER is removed). Failures are logged and, for address operations,
 fed back to the core as `AddressOpFailed` through `post`; except a removal from an interface
 the kernel confirms is gone (deleted: its addresses went with it), which is only noted, as is
-a reconcile pass of such an interface.
+a reconcile pass of such an interface. Every unit job's outcome (the unit port's `report_to`)
+goes back as `UnitJobFinished`, a failed one logged first.
 Ownership (carpd.core.ownership): the pass and every release remove only addresses carrying
 carpd's mark. A copy of a VIP address that is not carpd's (an operator's `ip addr add`) is
 never removed or taken: the pass logs it once and posts `SetFault(FOREIGN_ADDRESS)`, so the
@@ -39,7 +40,7 @@ from carpd.core.actions import (
 )
 from carpd.core.addresses import AddressWithPrefix
 from carpd.core.effects import announcements
-from carpd.core.events import AddressOpFailed, Event, SetFault
+from carpd.core.events import AddressOpFailed, Event, SetFault, UnitJobFinished
 from carpd.core.ownership import FOREIGN_ADDRESS, foreign_copy_text, survey
 from carpd.core.params import VipParams, address_label
 from carpd.driver.ports import Ports
@@ -100,6 +101,7 @@ class VipWork:
         self._reconciling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._foreign: dict[str, frozenset[AddressWithPrefix]] = {}  # VIP -> copies not ours
+        ports.units.report_to(self._unit_result)
 
     # -- membership ------------------------------------------------------------------------
 
@@ -213,6 +215,15 @@ class VipWork:
     async def _unit_job(self, name: str, units: tuple[str, ...], *, start: bool) -> None:
         units_port = self._ports.units
         (units_port.start_units if start else units_port.stop_units)(name, units)
+
+    def _unit_result(self, ev: UnitJobFinished) -> None:
+        """A unit job's outcome: a failure is logged, every outcome goes to the core."""
+        if ev.result.failed:
+            detail = f": {ev.detail}" if ev.detail else ""
+            self._log(msg.ERR, f"vip {ev.name}: {ev.verb.value} {ev.unit} via {ev.via.value}: "
+                      f"{ev.result.value}{detail}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=ev.name,
+                      CARP_UNIT=ev.unit, CARP_UNIT_RESULT=ev.result.value)
+        self._post(ev)
 
     async def _script(self, a: RunScript) -> None:
         self._ports.scripts.submit(a.name, a.argv)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from carpd.core.actions import Action, SendAdvert
 from carpd.core.addresses import Address, AddressWithPrefix, Family
-from carpd.core.events import DatagramMalformed, PacketReceived
+from carpd.core.events import DatagramMalformed, PacketReceived, UnitJobFinished
 from carpd.core.ownership import InterfaceAddress
 from carpd.core.params import CheckParams, VipParams
 
@@ -117,7 +117,11 @@ class ScriptRunner(Protocol):
 
 
 class UnitPort(Protocol):
-    """Start/stop the master units (carpd.io.units); serialized and ordered per VIP."""
+    """Start/stop the master units (carpd.io.units); serialized and ordered per VIP. What
+    became of each unit's job comes back through the callback given to `report_to` (from the
+    event loop, later: a start's result arrives when systemd finished the job)."""
+
+    def report_to(self, report: Callable[[UnitJobFinished], None]) -> None: ...
 
     def start_units(self, name: str, units: tuple[str, ...]) -> None: ...
 

@@ -1,7 +1,9 @@
 """Reload planning: what a new configuration does to the running VIPs, as a pure diff.
 
 Owns: `plan_reload(running, new) -> ReloadPlan` (which VIPs are unchanged, added, removed,
-retuned or changed, matched by name), the human summary that goes into the journald record, the
+retuned or changed, matched by name), its per-VIP `verdicts()` (what `carpctl reload
+--dry-run` shows: the settings that differ and, for a re-created VIP, the ones that force it),
+the human summary that goes into the journald record, the
 `ReloadRefused` exception a configuration loader raises for a file that cannot be used, and
 the MESSAGE_IDs of the two reload records (documented in packaging/carpd.catalog).
 Rules (INTERFACE.md, OPERATORS.md row 3): a VIP is unchanged when its `VipParams` compare
@@ -21,6 +23,7 @@ Must not: touch the network, the clock or the daemon; import anything but carpd.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,6 +40,28 @@ class ReloadRefused(Exception):  # noqa: N818 - a condition reported to the oper
     """The new configuration cannot be applied; the message says why (FILE:LINE: KEY: ...)."""
 
 
+class Verdict(enum.Enum):
+    """What a reload does to one VIP."""
+
+    UNCHANGED = "unchanged"
+    RETUNED = "retuned"  # kept, given its new tunable settings
+    RECREATED = "re-created"  # bows out and is started anew (ReloadPlan.changed)
+    ADDED = "added"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VipVerdict:
+    """One VIP's verdict; `changes` as `differences` writes them, `forcing` the settings of
+    a re-created VIP that cannot change in place (why it is re-created)."""
+
+    name: str
+    verdict: Verdict
+    changes: tuple[str, ...] = ()
+    forcing: tuple[str, ...] = ()
+    vip: VipParams  # the new settings, the running ones for a removed VIP
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReloadPlan:
     unchanged: tuple[VipParams, ...]
@@ -44,6 +69,7 @@ class ReloadPlan:
     removed: tuple[VipParams, ...]
     changed: tuple[tuple[VipParams, VipParams], ...]  # (running, new): re-created
     retuned: tuple[tuple[VipParams, VipParams], ...]  # (running, new): kept, retuned
+    order: tuple[str, ...] = ()  # the new file's VIP names, in its order
 
     @property
     def retire(self) -> tuple[VipParams, ...]:
@@ -54,6 +80,24 @@ class ReloadPlan:
     def enlist(self) -> tuple[VipParams, ...]:
         """VIPs to create and start in BACKUP: added ones, then the new side of changes."""
         return self.added + tuple(new for _, new in self.changed)
+
+    def verdicts(self) -> tuple[VipVerdict, ...]:
+        """Every VIP once: the new file's in its order, then the removed ones."""
+        out = {p.name: VipVerdict(name=p.name, verdict=Verdict.UNCHANGED, vip=p)
+               for p in self.unchanged}
+        out |= {p.name: VipVerdict(name=p.name, verdict=Verdict.ADDED, vip=p)
+                for p in self.added}
+        out |= {new.name: VipVerdict(name=new.name, verdict=Verdict.RETUNED, vip=new,
+                                     changes=tuple(differences(old, new)))
+                for old, new in self.retuned}
+        out |= {new.name: VipVerdict(name=new.name, verdict=Verdict.RECREATED, vip=new,
+                                     changes=tuple(differences(old, new)),
+                                     forcing=tuple(untunable_changes(old, new)))
+                for old, new in self.changed}
+        ordered = [out[name] for name in self.order if name in out]
+        ordered += [v for name, v in out.items() if name not in self.order]
+        return (*ordered, *(VipVerdict(name=p.name, verdict=Verdict.REMOVED, vip=p)
+                            for p in self.removed))
 
     @property
     def is_noop(self) -> bool:
@@ -83,6 +127,7 @@ def plan_reload(running: Iterable[VipParams], new: Iterable[VipParams]) -> Reloa
         removed=tuple(p for n, p in old.items() if n not in fresh),
         changed=tuple((a, b) for a, b in pairs if untunable_changes(a, b)),
         retuned=tuple((a, b) for a, b in pairs if not untunable_changes(a, b)),
+        order=tuple(fresh),
     )
 
 

@@ -11,7 +11,8 @@ what it held back (LogsSuppressed); a check that could not be run (an error resu
 short of descriptors, memory or processes) is logged once when it starts failing to run and
 once when it runs again; an operator demotion that expired is persisted and announced.
 Towards the control server it answers requests (`control`,
-ops/commands.py) and hands out watch subscriptions (`subscribe`). It reaches the driver only
+ops/commands.py; the configuration's, given a `ConfigService`, ops/configcmds.py) and hands
+out watch subscriptions (`subscribe`). It reaches the driver only
 through the `carpd.ops.host.Driver` interface: post an event, read snapshots, the clock.
 The election policy itself (hold-down, demotions and their expiry, maintenance) is in the
 core (carpd/core/policy); nothing here keeps timers or a copy of it.
@@ -38,6 +39,7 @@ from carpd.core.params import VipParams
 from carpd.driver.ports import Ports
 from carpd.ops.checks import CheckRunners
 from carpd.ops.commands import Commands
+from carpd.ops.configcmds import ConfigCommands, ConfigService
 from carpd.ops.flags import OperatorFlags
 from carpd.ops.history import History
 from carpd.ops.host import Driver
@@ -55,8 +57,10 @@ from carpd.status import messages as msg
 class Operations:
     """See the module docstring. One per Daemon."""
 
-    def __init__(self, driver: Driver, ports: Ports) -> None:
+    def __init__(self, driver: Driver, ports: Ports,
+                 config: ConfigService | None = None) -> None:
         self._log = ports.log
+        self._config = None if config is None else ConfigCommands(config)
         self._watchers = Watchers(driver, ports.log)
         self._checks = CheckRunners(ports.health, driver.post)
         self._flags = OperatorFlags(ports.flags, driver, ports.log)
@@ -102,8 +106,16 @@ class Operations:
     # -- the control server -----------------------------------------------------------------
 
     async def control(self, req: Request, peer: Peer | None = None) -> dict[str, Any]:
-        """One control request; `peer` is None for in-process callers (trusted)."""
-        return self._commands.run(req, peer)
+        """One control request; `peer` is None for in-process callers (trusted). The
+        configuration's commands (and status's `config` section) are ops/configcmds.py's."""
+        if self._config is not None and req.cmd == "reload":
+            return await self._config.reload(req, peer)
+        if self._config is not None and req.cmd == "config":
+            return self._config.config(req)
+        result = self._commands.run(req, peer)
+        if self._config is not None and req.cmd == "status":
+            return await self._config.status(result)
+        return result
 
     def subscribe(self, req: Request, peer: Peer) -> Queue:
         """A watch stream, narrowed by the request's args (ops/watch.py `WatchFilter`)."""

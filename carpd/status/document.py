@@ -29,6 +29,7 @@ from carpd.core.node import NodeStatistics
 from carpd.core.policy.checks import CheckStatistics
 from carpd.core.policy.demotions import OperatorDemotion
 from carpd.core.stats import VhidStatistics
+from carpd.core.unitjobs import UnitJobResult, UnitJobStatistics
 
 WallIso = Callable[[float], str]  # a monotonic instant -> ISO 8601 wall-clock time
 
@@ -65,6 +66,22 @@ class CheckStatus:
     changes: int
     flapping: bool
     errors: int = 0  # results that could not be made (no descriptors, memory, processes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitJobStatus:
+    """The last job carpd asked systemd for on one master unit (core/unitjobs.py)."""
+
+    unit: str
+    verb: str  # start, stop
+    result: UnitJobResult
+    via: str  # dbus, systemctl (the bus was not reachable: `detail` says why), none
+    detail: str
+    at: str
+
+    @property
+    def failed(self) -> bool:
+        return self.result.failed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,6 +150,8 @@ class VipStatus:
     checks: tuple[CheckStatus, ...]
     anomalies: Mapping[AnomalyKind, int]
     anomaly_peers: tuple[AnomalyPeerStatus, ...] = ()
+    units: tuple[UnitJobStatus, ...] = ()  # the last job per master unit
+    unit_jobs: Mapping[UnitJobResult, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +202,9 @@ class _VipBuilder:
         self._peers: dict[str, list[AnomalyPeerStatus]] = {}
         for r in stats.anomaly_records:
             self._peers.setdefault(r.name, []).append(self._anomaly_peer(r))
+        self._units: dict[str, list[UnitJobStatus]] = {}
+        for job in stats.unit_jobs:
+            self._units.setdefault(job.vip, []).append(self._unit(job))
 
     def build(self, s: VhidStatistics) -> VipStatus:
         p = self._params[s.name]
@@ -207,7 +229,13 @@ class _VipBuilder:
             waiting_for=self._waits.get(s.name, ()),
             checks=tuple(self._checks.get(s.name, ())),
             anomalies=self._stats.anomalies.get(s.name, {}),
-            anomaly_peers=tuple(self._peers.get(s.name, ())))
+            anomaly_peers=tuple(self._peers.get(s.name, ())),
+            units=tuple(self._units.get(s.name, ())),
+            unit_jobs=self._stats.unit_job_counts.get(s.name, {}))
+
+    def _unit(self, j: UnitJobStatistics) -> UnitJobStatus:
+        return UnitJobStatus(unit=j.unit, verb=j.verb.value, result=j.result,
+                             via=j.via.value, detail=j.detail, at=self._iso(j.at))
 
     def _anomaly_peer(self, r: AnomalyRecord) -> AnomalyPeerStatus:
         return AnomalyPeerStatus(

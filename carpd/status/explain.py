@@ -5,7 +5,8 @@ state and since when, the reason in words, the master seen and what it advertise
 effective advskew as base + each named demotion, which checks fail and why, who else claims
 the VIP (a dual master: its address, what it advertises, since when, whether it still does)
 or sends foreign adverts on our VHID, and, for a takeover, the master it lost and when that
-was last heard (from the last transition's record, carpd/status/transitions.py). The numbers
+was last heard (from the last transition's record, carpd/status/transitions.py), and which
+master unit's last job failed (or that unit jobs fell back to systemctl). The numbers
 it names (the hold-down's 240, the cap of 254, the send-error rule) come from the core.
 Must not: compute anything the status document does not say (it is also what scripts read).
 """
@@ -61,7 +62,7 @@ def explain(vip: VipStatus, *, maintenance: bool = False, ago: str = "",
     parts = [_state(vip, ago), _takeover(vip, last), _master(vip)]
     if now is not None:
         parts += [_claim(vip, p, now) for p in vip.anomaly_peers]
-    parts += [_path(vip), _skew(vip, maintenance), _checks(vip)]
+    parts += [_path(vip), _skew(vip, maintenance), _checks(vip), _units(vip)]
     return " ".join(p for p in parts if p)
 
 
@@ -188,3 +189,16 @@ def _checks(v: VipStatus) -> str:
 def _failing(c: CheckStatus) -> str:
     effect = "fatal" if c.fatal else f"weight {c.weight}"
     return f"{c.name} ({c.type} {c.target}, {effect}): {c.detail or 'no detail'}"
+
+
+def _units(v: VipStatus) -> str:
+    """The master units whose last job failed, and a fallback to systemctl."""
+    said = [f"{u.verb} of {u.unit} ended {u.result.value} at {u.at}"
+            + (f" ({u.detail})" if u.detail else "") for u in v.units if u.failed]
+    text = (f"Master unit job{'s' if len(said) > 1 else ''} failed: {'; '.join(said)} "
+            "(systemctl status UNIT; the election does not depend on it).") if said else ""
+    fallback = next((u for u in v.units if u.via == "systemctl"), None)
+    if fallback is not None:
+        text += (" " if text else "") + ("Unit jobs go through systemctl --no-block, their "
+                                         f"results untracked: {fallback.detail}.")
+    return text

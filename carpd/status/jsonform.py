@@ -2,8 +2,9 @@
 
 Owns: `to_json(doc) -> dict`, the object scripts read. Its keys, their order and their values
 are an interface and stay exactly as documented (tests/ops/test_status_json.py pins a whole
-document): "node", "vips" (each VIP's fields in the order below, ending with "anomaly_peers"
-and "last_transition", the record of carpd/status/transitions.py or null), then, once the
+document): "node", "vips" (each VIP's fields in the order below, ending with "anomaly_peers",
+"last_transition" (the record of carpd/status/transitions.py or null), "groups" and "units"
+(the last job of each master unit)), then, once the
 VIPs run, "interface_drops" and "maintenance", and last "problems" (carpd/status/problems.py:
 what `carpctl status --check` reports). Enums are written as their values; instants are the
 document's ISO strings.
@@ -66,6 +67,9 @@ def vip_json(v: VipStatus, last: TransitionRecord | None = None) -> dict[str, An
         "anomalies": {kind.value: n for kind, n in v.anomalies.items()},
         "anomaly_peers": [_peer_json(p) for p in v.anomaly_peers],
         "last_transition": None if last is None else transition_json(last),
+        "groups": list(v.groups),
+        "units": [{"unit": u.unit, "verb": u.verb, "result": u.result.value, "via": u.via,
+                   "detail": u.detail, "at": u.at, "failed": u.failed} for u in v.units],
     }
 
 

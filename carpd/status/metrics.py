@@ -3,7 +3,8 @@
 Owns: `render(status) -> str`. Families (all prefixed carpd_): vip_state (one gauge per
 state, 1 for the current one), advskew and effective_advskew, demotion{source}, transitions,
 adverts sent/received, send errors, drops{reason} per VIP and per interface, anomalies{kind},
-check_up (1 passing, 0 failing, -1 unknown) and check results{result}, hold_down,
+check_up (1 passing, 0 failing, -1 unknown) and check results{result}, unit_jobs{result}
+(master-unit jobs by result), hold_down,
 maintenance, uptime. Counters end in _total; labels are escaped as the format requires.
 Why the status document (carpd.status.document): it is the one place every number is
 already named for operators, so `carpctl status --json`, `carpctl metrics` and the textfile
@@ -93,6 +94,10 @@ def _vip(f: _Families, v: VipStatus) -> None:
         f.add("anomalies_total", "counter", "Anomalies seen (dual master, foreign advert, "
               "check flapping).", n, vip=vip, kind=kind.value)
     _checks(f, v)
+    for result, n in sorted(v.unit_jobs.items(), key=lambda kv: kv[0].value):
+        f.add("unit_jobs_total", "counter", "Master-unit jobs, by result (done, failed, "
+              "timeout, ...; queued: via systemctl, untracked).", n, vip=vip,
+              result=result.value)
 
 
 def _counters(f: _Families, v: VipStatus) -> None:

@@ -5,7 +5,9 @@ maintenance on; then per VIP in configuration order: a dual master (another node
 as master while we are MASTER), foreign adverts (adverts on our VHID that fail our HMAC:
 another cluster, a different password or address set), failing checks, and a VIP without
 a master anywhere (not MASTER here and no master heard: BACKUP before its first advert, or
-FAULT/INIT with nobody else serving). An anomaly is current while it was last seen at most
+FAULT/INIT with nobody else serving); last, added by carpd/ops/configcmds.py (the status
+document does not know the file), a refused reload while the file on disk still differs from
+the running one. An anomaly is current while it was last seen at most
 RECENT_S seconds (or 3 advert intervals, if longer) before `now`; older ones stay in the
 status document (anomaly_peers) and explain, not here. Also the tiny formatters the texts
 use: `clock` (an ISO instant as "2026-12-01 12:01:03 UTC", its zone written) and `ago`.
@@ -33,6 +35,7 @@ class ProblemKind(enum.StrEnum):
     FOREIGN_ADVERT = "foreign_advert"
     CHECK_FAILING = "check_failing"
     NO_MASTER = "no_master"
+    CONFIG_REFUSED = "config_refused"  # added by carpd/ops/configcmds.py: the file on disk
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

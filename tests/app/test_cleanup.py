@@ -66,3 +66,31 @@ def test_a_file_without_vips_has_nothing_to_clean(tmp_path: Path) -> None:
     path = tmp_path / "carpd.toml"
     path.write_text("# carpd is not configured yet\n")
     assert targets(str(path)) == []
+
+
+PER_NODE = """\
+[carpd]
+nodes = ["web1", "web2"]
+
+[defaults]
+password_file = "{key}"
+interface = {{ web1 = "eth0", web2 = "eth1" }}
+
+[vip.web]
+vhid = 1
+address = "192.0.2.100/24"
+master_units = {{ web1 = ["a-{{name}}.service"], web2 = ["b-{{name}}.service"] }}
+"""
+
+
+@pytest.mark.parametrize("key_exists", [True, False], ids=["valid", "password-file-gone"])
+def test_targets_of_a_per_node_file_are_this_nodes(tmp_path: Path, key_exists: bool) -> None:
+    key = tmp_path / "carp.key"
+    if key_exists:
+        key.write_text("secret\n")
+        key.chmod(0o600)
+    path = tmp_path / "carpd.toml"
+    path.write_text(PER_NODE.format(key=key))
+    found = targets(str(path), "web2")
+    assert [(t.name, t.interface, t.units) for t in found] == [
+        ("web", "eth1", ("b-web.service",))]  # never the node names as units

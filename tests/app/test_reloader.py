@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import carpd.config.reading
-from carpd.app.wiring import _Reloader
+from carpd.app.reloading import ConfigKeeper, Reloader
 from carpd.config.loader import load_config
 from carpd.config.reading import MAX_FILE_BYTES
 from carpd.driver.reload import RELOAD_REFUSED, RELOADED
@@ -47,7 +47,7 @@ def run_reloads(path: Path, swaps: list[str], *, queue_second: bool) -> tuple[li
 
     async def scenario(d: Harness, loop: FakeClockLoop) -> None:
         await asyncio.sleep(5)
-        reloader = _Reloader(d.daemon, config, ports.log)
+        reloader = Reloader(d.daemon, ConfigKeeper(d.daemon, config, None), ports.log)
         for i, text in enumerate(swaps):
             path.write_text(text)
             reloader.request()
@@ -128,7 +128,7 @@ def test_a_bug_in_a_reload_is_logged_and_ready_is_sent(tmp_path: Path,
             raise KeyError("a bug")
 
         monkeypatch.setattr(d.daemon, "reload", broken)
-        reloader = _Reloader(d.daemon, config, ports.log)
+        reloader = Reloader(d.daemon, ConfigKeeper(d.daemon, config, None), ports.log)
         reloader.request()
         await asyncio.sleep(0.5)
         reloader.request()  # during the first

@@ -92,6 +92,18 @@ def toml_blocks() -> dict[str, set[str]]:
     return found
 
 
+def _table_kind(name: str) -> str | None:
+    """Which keys a [table] holds: "carpd", "vip" ([defaults], [vip.NAME]), "check", or None
+    for a table of per-node values ([vip.NAME.KEY], [defaults.KEY]: its keys are nodes)."""
+    parts = name.split(".")
+    if parts[-1] == "check":
+        return "check"
+    if parts == ["carpd"]:
+        return "carpd"
+    per_node = len(parts) == (3 if parts[0] == "vip" else 2)
+    return None if per_node else "vip"
+
+
 def _toml_keys(text: str, start: str | None = None) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {"carpd": set(), "vip": set(), "check": set()}
     kind = start
@@ -99,9 +111,7 @@ def _toml_keys(text: str, start: str | None = None) -> dict[str, set[str]]:
         line = re.sub(r"^#\s*", "", raw).strip()
         header = re.fullmatch(r"(\[\[?)([a-z0-9_.]+)\]\]?", line.split("#")[0].strip())
         if header:
-            name = header.group(2)
-            kind = ("check" if name.endswith(".check") else "carpd" if name == "carpd"
-                    else "vip")
+            kind = _table_kind(header.group(2))
             continue
         key = re.match(r"([a-z][a-z0-9_]*)\s*=\s*\S", line)
         if key and kind is not None:

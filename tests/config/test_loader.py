@@ -267,7 +267,8 @@ BAD: list[tuple[str, str, str]] = [
      "advert_interval, preempt_delay, accept_mode, vrrp_checksum, password_file, "
      "password_credential, password, "
      "source, source6, multicast_group, l2_broadcast, peers, peer_ttl, accept_ttl, "
-     "accept_source, accept_multicast, garp_count, garp_interval, na_count, na_interval, "
+     "accept_source, accept_multicast, garp_count, garp_interval, garp_refresh_interval, "
+     "na_count, na_interval, "
      "na_router, deprecate_ipv6_vip, master_units, upscript, downscript, xparam, sync_group, "
      "require_units, check"),
     ("unknown-table", "[default]\n" + BASE,

@@ -166,7 +166,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "peers": ('["172.16.90.102"]', ("172.16.90.102",)), "peer_ttl": ("64", 64),
     "accept_ttl": ("64", 64), "accept_source": ('"any"', "any"),
     "accept_multicast": ("true", True),
-    "garp_count": ("0", 0), "garp_interval": ("2", 2.0),
+    "garp_count": ("0", 0), "garp_interval": ("2", 2.0), "garp_refresh_interval": ("60", 60),
     "na_count": ("1", 1), "na_interval": ("0.5", 0.5), "na_router": ("false", False),
     "deprecate_ipv6_vip": ("true", True),
     "master_units": ('["m-{name}.service"]', ("m-web.service",)),

@@ -19,6 +19,7 @@ from typing import Any
 from carpd.control.protocol import Peer, Request
 from carpd.core.actions import SendAdvert
 from carpd.core.addresses import Address, AddressWithPrefix, Family
+from carpd.core.events import UnitJobFinished
 from carpd.core.node import Node
 from carpd.core.ownership import InterfaceAddress
 from carpd.core.params import VipParams
@@ -227,6 +228,10 @@ class FakeScripts:
 class FakeUnits:
     def __init__(self) -> None:
         self.jobs: list[tuple[str, str, tuple[str, ...]]] = []
+        self.report: Callable[[UnitJobFinished], None] | None = None
+
+    def report_to(self, report: Callable[[UnitJobFinished], None]) -> None:
+        self.report = report
 
     def start_units(self, name: str, units: tuple[str, ...]) -> None:
         self.jobs.append(("start", name, units))

@@ -19,7 +19,8 @@ WEB = VipParams(name="web", vhid=1, interface="eth0",
                 source=ipaddress.IPv4Address("172.16.90.101"))
 
 TUNED = {"advbase": 2, "advskew": 50, "deadratio": 4, "preempt": False, "garp_count": 5,
-         "garp_interval": 0.5, "master_units": ("x.target",), "upscript": "/bin/up",
+         "garp_interval": 0.5, "garp_refresh_interval": 30, "master_units": ("x.target",),
+         "upscript": "/bin/up",
          "downscript": "/bin/down", "xparam": "p", "sync_group": "dc",
          "require_units": ("db.service",), "checks": (),
          "peers": (ipaddress.IPv4Address("172.16.90.102"),), "peer_ttl": 64, "accept_ttl": 64,

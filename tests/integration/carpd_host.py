@@ -152,7 +152,7 @@ class Carpd:
         doc = self.status()
         if doc is None:
             return {}
-        return {v["name"]: v["state"] for v in doc["vips"]}  # type: ignore[attr-defined, index]
+        return {v["name"]: v["state"] for v in doc["vips"]}  # type: ignore[attr-defined]
 
     def wait_state(self, name: str, state: str, timeout: float) -> float | None:
         """Seconds until VIP `name` is in `state` (polled every 20 ms), or None."""

@@ -19,23 +19,25 @@ from pathlib import Path
 import pytest
 
 from tests.integration.carpd_host import stop
+from tests.integration.frr_peer import FrrRouter
 from tests.integration.netns import Lab, wait_until
 from tests.integration.vrrp_peers import (
     VIP4,
     VIP6,
-    Frame,
-    FrrRouter,
     KaInstance,
     Keepalived,
     VrrpCarpd,
     VrrpVip,
-    first_advert,
-    frames,
     master_down,
     skew,
-    start_capture,
     timings,
     vrrp_lab,
+)
+from tests.integration.vrrp_wire import (
+    Frame,
+    first_advert,
+    frames,
+    start_capture,
 )
 
 pytestmark = pytest.mark.integration

@@ -23,20 +23,22 @@ from tests.integration.netns import Lab, wait_until
 from tests.integration.vrrp_peers import (
     VIP4,
     VIP6,
-    Frame,
     KaInstance,
     Keepalived,
     VrrpCarpd,
     VrrpVip,
+    master_down,
+    skew,
+    timings,
+    vrrp_lab,
+)
+from tests.integration.vrrp_wire import (
+    Frame,
     first_advert,
     frames,
     inject,
-    master_down,
-    skew,
     start_capture,
-    timings,
     vrrp3_message,
-    vrrp_lab,
 )
 
 pytestmark = pytest.mark.integration

@@ -46,7 +46,8 @@ VIP_KEYS = [
     "advskew", "effective_advskew", "preempt", "master", "source", "source6", "peers", "demotions",
     "counters", "faults",
     "hold_down", "send_suppressed", "master_advbase", "master_advskew", "operator_demotion",
-    "waiting_for", "checks", "anomalies", "anomaly_peers", "last_transition"]
+    "waiting_for", "checks", "anomalies", "anomaly_peers", "last_transition", "groups",
+    "units"]
 
 
 def at(instant: float) -> str:
