@@ -22,7 +22,9 @@ APT_PACKAGES+=(keepalived frr)
 APT_PACKAGES+=(bird2)
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "setup.sh: run as root (it installs Debian packages): sudo $0" >&2
+    # suggest sudo only where it exists (a bare Debian 12 has none)
+    if command -v sudo >/dev/null 2>&1; then how="sudo $0"; else how="su - (then $0)"; fi
+    echo "setup.sh: run as root (it installs Debian packages): $how" >&2
     exit 1
 fi
 

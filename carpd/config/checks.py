@@ -27,12 +27,17 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from carpd.config.values import BadValueError, boolean, integer, nonempty_string, type_name
+from carpd.config.values import (
+    BadValueError,
+    boolean,
+    integer,
+    nonempty_string,
+    type_name,
+    unit_name,
+)
 from carpd.core.params import BGP_ENGINES, CHECK_TYPES, IFNAMSIZ, CheckParams
 
 CHECK_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.@-]{0,63}")
-UNIT_RE = re.compile(r"[A-Za-z0-9:_.@\\-]+\.(service|socket|target|mount|path|timer|scope|"
-                     r"swap|device|slice|automount)")
 COMMON = ("type", "name", "weight", "fatal", "interval", "timeout", "rise", "fall")
 TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "unit": ("unit",), "exec": ("command",), "tcp": ("host", "port"),
@@ -66,13 +71,6 @@ def _seconds(value: object) -> float:
     if not 0.05 <= value <= 3600:
         raise BadValueError(f"{value} is out of range: must be 0.05..3600 seconds")
     return float(value)
-
-
-def _unit(value: object) -> str:
-    unit = nonempty_string(value)
-    if not UNIT_RE.fullmatch(unit):
-        raise BadValueError(f"{unit!r} is not a systemd unit name (e.g. \"nginx.service\")")
-    return unit
 
 
 def _command(value: object) -> tuple[str, ...]:
@@ -136,7 +134,7 @@ def _name(value: object) -> str:
 VALIDATORS: dict[str, Callable[[object], object]] = {
     "type": nonempty_string, "name": _name, "weight": _int(1, 254), "fatal": boolean,
     "interval": _seconds, "timeout": _seconds, "rise": _int(1, 100), "fall": _int(1, 100),
-    "unit": _unit, "command": _command, "host": nonempty_string, "port": _int(1, 65535),
+    "unit": unit_name, "command": _command, "host": nonempty_string, "port": _int(1, 65535),
     "url": _url, "expect_status": _int(100, 599), "interface": _interface,
     "engine": _engine, "neighbor": _neighbor, "control": _control,
 }

@@ -107,8 +107,13 @@ BAD = [
      f"{P}:11: vip.web.check[1].command: must be an array of strings (argv, no shell), not a "
      'string; e.g. ["/usr/local/bin/check-web", "--quiet"]'),
     ("bad-unit", CHECK + 'type = "unit"\nunit = "nginx"\nfatal = true\n',
-     f"{P}:11: vip.web.check[1].unit: 'nginx' is not a systemd unit name (e.g. "
-     '"nginx.service")'),
+     f"{P}:11: vip.web.check[1].unit: 'nginx' is not a systemd unit name: it needs its type, "
+     'e.g. "nginx.service"'),
+    ("bad-require-unit", 'require_units = ["nginx"]\n', f"{P}:8: vip.web.require_units: "
+     "'nginx' is not a systemd unit name: it needs its type, e.g. \"nginx.service\""),
+    ("bad-master-unit", 'master_units = ["vip-{name}"]\n', f"{P}:8: vip.web.master_units: "
+     "'vip-{name}' is not a systemd unit name: it needs its type, "
+     'e.g. "vip-{name}.service"'),
     ("bad-url", CHECK + 'type = "http"\nurl = "ftp://x/"\nweight = 1\n',
      f"{P}:11: vip.web.check[1].url: 'ftp://x/' is not an http:// or https:// URL with a host"),
     ("timeout-gt-interval", CHECK + 'type = "interface"\ninterface = "eth1"\nweight = 1\n'
