@@ -150,28 +150,31 @@ class VipWork:
                     self._cancel_bursts(a.name)  # stop announcing what we are releasing
                     self._releases[a.name] = self._releases.get(a.name, 0) + 1
                 lane.submit(lambda: self._address_op(lane, a))
-            case Announce():
-                lane.submit(lambda: self._start_burst(a))
+            case Announce():  # never for addresses a later release is giving up
+                lane.submit(self._unless_released(a.name, lambda: self._start_burst(a)))
             case StartUnits():
                 lane.submit(self._unless_released(
-                    a.name, lambda: self._unit_job(a.name, a.units, start=True)))
+                    a.name, lambda: self._unit_job(a.name, a.units, start=True),
+                    skipped="master units not started"))
             case StopUnits():
                 lane.submit(lambda: self._unit_job(a.name, a.units, start=False))
             case RunScript():
                 lane.submit(lambda: self._script(a))
 
-    def _unless_released(self, name: str, op: Callable[[], Awaitable[None]]
-                         ) -> Callable[[], Awaitable[None]]:
+    def _unless_released(self, name: str, op: Callable[[], Awaitable[None]],
+                         skipped: str | None = None) -> Callable[[], Awaitable[None]]:
         """`op`, skipped if the VIP was released after it was queued: a master unit (a
-        cloud claim) queued while MASTER never starts once the node has left MASTER."""
+        cloud claim) queued while MASTER never starts once the node has left MASTER, and
+        a GARP/NA burst queued then never announces addresses the node gave up (its
+        release cancels only the bursts already running). `skipped` is logged."""
         queued_at = self._releases.get(name, 0)
 
         async def run() -> None:
             if self._releases.get(name, 0) == queued_at:
                 await op()
-            else:
-                self._log(msg.INFO, f"vip {name}: master units not started: the VIP was "
-                          "released before their turn", CARP_NAME=name)
+            elif skipped is not None:
+                self._log(msg.INFO, f"vip {name}: {skipped}: the VIP was released before "
+                          "their turn", CARP_NAME=name)
 
         return run
 

@@ -9,10 +9,10 @@ import asyncio
 import dataclasses
 import ipaddress
 
-from carpd.core.actions import AddAddresses, RemoveAddresses, StartUnits, StopUnits
+from carpd.core.actions import AddAddresses, Announce, RemoveAddresses, StartUnits, StopUnits
 from carpd.core.addresses import AddressWithPrefix
 from carpd.driver.lanes import VipWork
-from tests.driver.fakes import FakeAddresses, FakeUnits, fake_ports
+from tests.driver.fakes import FakeAddresses, FakeAnnouncer, FakeUnits, fake_ports
 
 VIP = (ipaddress.IPv4Interface("192.0.2.10/32"),)
 CLAIM = ("claim-vip@web.service",)
@@ -83,3 +83,33 @@ def test_in_order_when_nothing_is_waiting() -> None:
         return ports.units.jobs
 
     assert asyncio.run(main()) == [("start", "web", CLAIM), ("stop", "web", CLAIM)]
+
+
+ANNOUNCE = Announce(name="web", interface="lo", addresses=(VIP[0].ip,), count=3,
+                    interval=1.0)
+
+
+def bursts(actions: list[object]) -> list[tuple[str, ...]]:
+    """The bursts that started when `actions` were queued behind a slow address add."""
+    async def main() -> list[tuple[str, ...]]:
+        slow = SlowAddresses()
+        ports = dataclasses.replace(fake_ports(), addresses=slow)
+        work = VipWork(ports, lambda _e: None, lambda: ())
+        work.add("web")
+        for a in actions:
+            work.execute(a)  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        slow.go.set()
+        await work.drain(5.0)
+        work.close()
+        assert isinstance(ports.announcer, FakeAnnouncer)
+        return [b[2] for b in ports.announcer.bursts]
+
+    return asyncio.run(main())
+
+
+def test_a_burst_queued_before_a_release_never_announces_the_given_up_address() -> None:
+    """A takeover immediately followed by a step-down (a better master's advert arrived
+    while the lane was still adding the VIP): no GARP may claim the address afterwards."""
+    assert bursts([PROMOTE[0], ANNOUNCE, *RELEASE]) == []
+    assert bursts([PROMOTE[0], ANNOUNCE]) == [(str(VIP[0].ip),)]
