@@ -28,7 +28,17 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import failover, impls, report, scale, soak, topology, variants, vrrp3  # noqa: E402
+from bench import (  # noqa: E402
+    failover,
+    impls,
+    report,
+    routed,
+    scale,
+    soak,
+    topology,
+    variants,
+    vrrp3,
+)
 from tests.integration.netns import Lab, have_lab_prerequisites  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -86,6 +96,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("folder", type=Path)
     p.add_argument("--update-docs", action="store_true")
     soak.add_parser(sub)  # bench/soak.py: faults at random, an outside-only checker
+    routed.add_parser(sub)  # bench/routed.py: routed VIPs through FRR and BIRD
     vrrp3.add_parser(sub)  # bench/vrrp3.py: carpd vs keepalived in VRRPv3 (issue 11)
     args = ap.parse_args(argv)
     if args.cmd == "smoke":
@@ -139,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
     if args.cmd in ("soak", "vrrp3"):
         args.argv = sys.argv[1:] if argv is None else argv
         return soak.run(args) if args.cmd == "soak" else vrrp3.main(args)
+    if args.cmd == "routed":
+        return routed.run(args)
     if args.cmd == "smoke":
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.alarm(SMOKE_DEADLINE_S)

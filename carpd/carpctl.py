@@ -4,10 +4,12 @@ Owns: argument parsing, the request/response round trip, and rendering (table or
 Commands: status [NAME] [--json|--check], explain NAME, history [NAME] [--json],
 watch [NAME] [--changes] [--json], metrics, doctor [--json]
 (carpd.doctor: the host's checks), demote NAME|--all [--for D] [--by N],
-promote NAME|--all, maintenance on|off, reload --dry-run [--json], config [--json].
-Durations: 90, 30s, 5m, 1h, 1h30m. The incident views (table notes, --check, history) are
-rendered by carpd/control/views.py; the text of `reload --dry-run` and `config` is the
-daemon's (carpd.driver.preview, carpd.ops.configview), printed as is, or the JSON.
+promote NAME|--all, maintenance [on|off] (no argument: the current state),
+reload --dry-run [--json], config [--json], --version.
+Durations (humanize.py): 90, 30s, 5m, 1h, 1h30m, 3d 4h; times are shown in the local zone,
+with its name. The incident views (table notes, --check, history) are rendered by
+carpd/control/views.py; the text of `reload --dry-run` and `config` is the daemon's
+(carpd.driver.preview, carpd.ops.configview), printed as is, or the JSON.
 Exit codes: 0 success, 1 the daemon refused the request (`status --check`: a problem was
 found, one line each; a `reload --dry-run` whose file a reload would refuse: its located
 error is printed) (including "permission denied" for
@@ -27,13 +29,15 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import socket
 import sys
 import time
-from datetime import datetime
+from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
+from carpd.control.humanize import duration_text, local_time
+from carpd.control.humanize import parse_duration as humanize_duration
 from carpd.control.protocol import (
     DEFAULT_SOCKET,
     MAX_MESSAGE,
@@ -45,8 +49,8 @@ from carpd.control.protocol import (
     encode_request,
 )
 from carpd.control.views import check as check_view
+from carpd.control.views import maintenance_state, render_history
 from carpd.control.views import notes as incident_notes
-from carpd.control.views import render_history
 from carpd.doctor import run as run_doctor
 
 EXIT_REFUSED = 1
@@ -55,6 +59,8 @@ EXIT_NOT_PERSISTED = 4
 TIMEOUT_S = 5.0
 RETRY_S = 1.0  # how long a full accept queue or a busy daemon is retried
 RETRY_PAUSE_S = (0.02, 0.05, 0.1, 0.2)
+_clock: Callable[[], float] = time.monotonic  # the retry clock (tests put a fake one here)
+_sleep: Callable[[float], None] = time.sleep
 
 
 class Unreachable(Exception):  # noqa: N818 - a condition, not a bug
@@ -64,7 +70,7 @@ class Unreachable(Exception):  # noqa: N818 - a condition, not a bug
 def request(path: str, req: Request, timeout: float = TIMEOUT_S) -> dict[str, Any]:
     """One round trip, retried briefly while the daemon is busy. Raises Unreachable or
     ProtocolError."""
-    deadline, attempt = time.monotonic() + RETRY_S, 0
+    deadline, attempt = _clock() + RETRY_S, 0
     while True:
         try:
             return _round_trip(path, req, timeout, retry_until=deadline)
@@ -113,9 +119,9 @@ def _connect(path: str, timeout: float, retry_until: float) -> socket.socket:
 def _pause(attempt: int, deadline: float) -> bool:
     """Sleep before the next attempt; False when there is no time left for one."""
     pause = RETRY_PAUSE_S[min(attempt, len(RETRY_PAUSE_S) - 1)]
-    if time.monotonic() + pause > deadline:
+    if _clock() + pause > deadline:
         return False
-    time.sleep(pause)
+    _sleep(pause)
     return True
 
 
@@ -144,13 +150,13 @@ def render_table(status: dict[str, Any]) -> str:
     for v in status.get("vips", []):
         rows.append((
             v["name"], str(v["vhid"]), v["interface"], ",".join(v["addresses"]), v["state"],
-            _short_time(v.get("since")), v.get("reason") or "-", v.get("master") or "-",
+            local_time(v.get("since")), v.get("reason") or "-", v.get("master") or "-",
             _skew(v),
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
     node = status.get("node", {})
     head = (f"carpd {node.get('version', '?')} on {node.get('hostname', '?')}, "
-            f"up {_duration(node.get('uptime_s', 0))}")
+            f"up {duration_text(node.get('uptime_s', 0))}")
     lines = [head] + ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
                       for r in rows]
     return "\n".join(lines + _notes(status))
@@ -170,7 +176,7 @@ def _notes(status: dict[str, Any]) -> list[str]:
 def _unit_notes(v: dict[str, Any]) -> list[str]:
     """Master units whose last job failed; unit jobs that fell back to systemctl."""
     notes = [f"{v['name']}: master unit {u['unit']} {u['verb']} {u['result']} at "
-             f"{_short_time(u.get('at'))} (carpctl explain {v['name']})"
+             f"{local_time(u.get('at'))} (carpctl explain {v['name']})"
              for u in v.get("units", []) if u.get("failed")]
     if any(u.get("via") == "systemctl" for u in v.get("units", [])):
         notes.append(f"{v['name']}: unit jobs via systemctl, results untracked (D-Bus not "
@@ -196,41 +202,24 @@ def _skew(v: dict[str, Any]) -> str:
     return f"{word}{eff}" if eff == base else f"{word}{eff} (base {base})"
 
 
-def _short_time(iso: str | None) -> str:
-    if not iso:
-        return "-"
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return iso
-
-
-def _duration(seconds: float) -> str:
-    s = int(seconds)
-    d, rem = divmod(s, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    return f"{d}d {h:02}:{m:02}:{s:02}" if d else f"{h:02}:{m:02}:{s:02}"
-
-
-_DURATION_RE = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?"
-                          r"(?:(\d+(?:\.\d+)?)s?)?")
-
-
 def parse_duration(text: str) -> float:
-    """'90' or '90s', '5m', '1h', '1h30m' -> seconds (argparse type)."""
-    match = _DURATION_RE.fullmatch(text.strip())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 30s, 5m, 1h30m)")
-    h, m, sec = (float(g) if g else 0.0 for g in match.groups())
-    seconds = h * 3600 + m * 60 + sec
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be more than 0")
-    return seconds
+    """'90' or '90s', '5m', '1h', '1h30m', '3d 4h' -> seconds (argparse type)."""
+    try:
+        return humanize_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _version() -> str:
+    try:
+        return metadata.version("carpd")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="carpctl", description="Query and steer a running carpd.")
+    p.add_argument("--version", action="version", version=f"carpctl {_version()}")
     p.add_argument("--socket", default=os.environ.get("CARPD_SOCKET", DEFAULT_SOCKET),
                    help=f"control socket (default {DEFAULT_SOCKET}, or $CARPD_SOCKET)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -254,12 +243,14 @@ def _parser() -> argparse.ArgumentParser:
         which.add_argument("--all", action="store_true", help="every VIP")
         if verb == "demote":
             cmd.add_argument("--for", dest="duration", type=parse_duration, metavar="DURATION",
-                             help="expire after DURATION (30s, 5m, 1h); default: until promote")
+                             help="expire after DURATION (30s, 5m, 1h, 3d 4h); default: until "
+                             "promote")
             cmd.add_argument("--by", type=int, default=254, metavar="N",
                              help="demotion, 1..254 (default 254): added to a CARP VIP's advskew, "
                                   "subtracted from a VRRPv3 VIP's priority")
-    mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently")
-    mt.add_argument("mode", choices=("on", "off"))
+    mt = sub.add_parser("maintenance", help="demote every VIP to the maximum, persistently "
+                        "(no argument: show whether it is on)")
+    mt.add_argument("mode", choices=("on", "off"), nargs="?")
     rl = sub.add_parser("reload", help="what a reload of the file on disk would do (apply "
                         "it with `systemctl reload carpd`)")
     rl.add_argument("--dry-run", action="store_true", required=True,
@@ -291,8 +282,10 @@ def _build(args: argparse.Namespace) -> Request:
             if args.command == "demote":
                 target |= {"by": args.by, **({"for": args.duration} if args.duration else {})}
             return Request(cmd=args.command, args=target)
-        case "maintenance":
+        case "maintenance" if args.mode is not None:
             return Request(cmd="maintenance", args={"on": args.mode == "on"})
+        case "maintenance":  # the current state is in the status document
+            return Request(cmd="status")
         case "reload":
             return Request(cmd="reload", args={"dry_run": args.dry_run})
         case "config":
@@ -317,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProtocolError as exc:
         print(f"carpctl: carpd refused the request: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    if args.command == "maintenance" and args.mode is None:
+        print(maintenance_state(result.get("maintenance", {})))
+        return 0
     if args.command in ("reload", "config"):
         return _print_config_reply(args, result)
     if args.command != "status":
@@ -380,7 +376,7 @@ def _render_reply(command: str, r: dict[str, Any], *, as_json: bool = False) -> 
         case "metrics":
             return str(r["text"]).rstrip("\n")
         case "demote":
-            until = f" until {_short_time(r['until'])}" if r.get("until") else ""
+            until = f" until {local_time(r['until'])}" if r.get("until") else ""
             return f"demoted {', '.join(r['demoted'])} by {r['by']}{until}"
         case "promote":
             return f"promoted {', '.join(r['promoted'])}" if r["promoted"] else (
@@ -392,7 +388,7 @@ def _render_reply(command: str, r: dict[str, Any], *, as_json: bool = False) -> 
 
 def render_event(e: dict[str, Any]) -> str:
     """One watch event as a line for people."""
-    when = _short_time(e.get("time"))
+    when = local_time(e.get("time"))
     match e.get("type"):
         case "transition":
             peer = f" peer {e['peer']}" if e.get("peer") else ""
@@ -409,7 +405,7 @@ def watch(path: str, *, as_json: bool, name: str | None = None, changes: bool = 
     """Print the daemon's event stream until interrupted or the daemon ends it; `name` and
     `changes` narrow it (the daemon filters: carpd/ops/watch.py)."""
     try:
-        sock = _connect(path, TIMEOUT_S, time.monotonic() + RETRY_S)
+        sock = _connect(path, TIMEOUT_S, _clock() + RETRY_S)
     except Unreachable as exc:
         print(f"carpctl: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE

@@ -17,9 +17,14 @@ APT_PACKAGES+=(dbus python3-dbus-fast)
 # (keepalived with -n from a temp dir; FRR's vrrpd through frrinit.sh with a pathspace
 # /etc/frr/<namespace> that the tests create and remove). Neither service runs on the host.
 APT_PACKAGES+=(keepalived frr)
+# routed VIPs (tests/integration/test_routed_*.py, bench): FRR (above) and BIRD as BGP
+# engines, run only inside the tests' namespaces; their host services stay stopped
+APT_PACKAGES+=(bird2)
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "setup.sh: run as root (it installs Debian packages): sudo $0" >&2
+    # suggest sudo only where it exists (a bare Debian 12 has none)
+    if command -v sudo >/dev/null 2>&1; then how="sudo $0"; else how="su - (then $0)"; fi
+    echo "setup.sh: run as root (it installs Debian packages): $how" >&2
     exit 1
 fi
 

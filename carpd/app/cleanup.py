@@ -9,6 +9,8 @@ that follows a VIP still running without it. After a clean stop it finds nothing
 Invariants: idempotent; quick (one netlink dump per interface); never needs the password: when
 the file no longer validates (a missing key file, a bad value written since the start), the
 VIPs are read from the raw TOML instead, so the cleanup still happens.
+A routed VIP's addresses are looked for on its `routed_interface` (docs/routed.md), where
+they live; the dummy link itself stays.
 Must not: touch an address that is not a configured VIP, or a copy of one that carpd did not
 add (an operator's address equal to a VIP is reported and left alone).
 """
@@ -26,7 +28,7 @@ from carpd.config.nodes import short_hostname
 from carpd.config.reading import FileRefused, read_document
 from carpd.core.addresses import AddressWithPrefix
 from carpd.core.ownership import foreign_copy_text, survey
-from carpd.core.params import address_label
+from carpd.core.params import DEFAULT_ROUTED_INTERFACE, Placement, address_label
 from carpd.driver.ports import EventLog
 from carpd.io.netlink import NetlinkAddresses
 from carpd.io.systemd import make_event_log
@@ -56,7 +58,8 @@ def targets(path: str, node: str | None = None) -> list[Target]:
         config = load_config(path, node=node)
     except ConfigError:
         return _raw_targets(path, node or short_hostname(socket.gethostname()))
-    return [Target(p.name, p.interface, p.addresses, p.master_units) for p in config.vips]
+    return [Target(p.name, p.address_interface, p.addresses, p.master_units)
+            for p in config.vips]
 
 
 def _raw_targets(path: str, node: str) -> list[Target]:
@@ -78,8 +81,10 @@ def _raw_targets(path: str, node: str) -> list[Target]:
                           for u in merged.get("master_units", DEFAULT_MASTER_UNITS))
         except (ValueError, TypeError, KeyError, IndexError):
             continue
-        if isinstance(merged.get("interface"), str) and addresses:
-            found.append(Target(name, merged["interface"], addresses, units))
+        iface = (merged.get("routed_interface", DEFAULT_ROUTED_INTERFACE)
+                 if merged.get("placement") == Placement.ROUTED.value else merged.get("interface"))
+        if isinstance(iface, str) and addresses:
+            found.append(Target(name, iface, addresses, units))
     return found
 
 

@@ -1,11 +1,15 @@
 """The `[[vip.NAME.check]]` schema: TOML tables -> `CheckParams`, with every rule about them.
 
 Owns: the health-check keys of a VIP (reference in docs/configuration.md, "Health checks"):
-`type` (unit | exec | tcp | http | interface), `name` (derived when absent), exactly one of
+`type` (unit | exec | tcp | http | interface | bgp), `name` (derived when absent), exactly one of
 `weight` (1..254) and `fatal = true`, `interval` (default 2 s), `timeout` (default 1 s, at most
 the interval), `rise` and `fall` (default 2 each; 1 for `unit`, whose results are systemd's
 own state changes, so it fails the moment the unit leaves "active"), and the keys of each
-type.
+type. A bgp check (docs/routed.md) names its `engine` ("frr" or "bird"), optionally the
+`neighbor` whose session must be established (FRR: the peer's address; BIRD: the protocol's
+name or its neighbour address; absent: any BGP session) and `control` (FRR: a vtysh pathspace
+name, `vtysh -N`; BIRD: the control socket path, `birdc -s`); its default timeout is 2 s, as
+vtysh needs more than a second on a loaded machine.
 Errors are `BadCheckError(where, reason)` where `where` is the suffix after the VIP's key path
 ("[2].port", 1-based like the tables in the file); loader.py adds the file, line and VIP.
 `parse_checks` is the validator of the `check` key in schema.py's VIP table.
@@ -23,22 +27,29 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from carpd.config.values import BadValueError, boolean, integer, nonempty_string, type_name
-from carpd.core.params import CHECK_TYPES, IFNAMSIZ, CheckParams
+from carpd.config.values import (
+    BadValueError,
+    boolean,
+    integer,
+    nonempty_string,
+    type_name,
+    unit_name,
+)
+from carpd.core.params import BGP_ENGINES, CHECK_TYPES, IFNAMSIZ, CheckParams
 
 CHECK_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.@-]{0,63}")
-UNIT_RE = re.compile(r"[A-Za-z0-9:_.@\\-]+\.(service|socket|target|mount|path|timer|scope|"
-                     r"swap|device|slice|automount)")
 COMMON = ("type", "name", "weight", "fatal", "interval", "timeout", "rise", "fall")
 TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "unit": ("unit",), "exec": ("command",), "tcp": ("host", "port"),
     "http": ("url", "expect_status"), "interface": ("interface",),
+    "bgp": ("engine", "neighbor", "control"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "unit": ("unit",), "exec": ("command",), "tcp": ("host", "port"), "http": ("url",),
-    "interface": ("interface",),
+    "interface": ("interface",), "bgp": ("engine",),
 }
 DEFAULT_INTERVAL, DEFAULT_TIMEOUT, DEFAULT_RISE, DEFAULT_FALL = 2.0, 1.0, 2, 2
+DEFAULT_TIMEOUTS = {"bgp": 2.0}  # vtysh and birdc start a process and ask a daemon
 
 
 class BadCheckError(ValueError):
@@ -60,13 +71,6 @@ def _seconds(value: object) -> float:
     if not 0.05 <= value <= 3600:
         raise BadValueError(f"{value} is out of range: must be 0.05..3600 seconds")
     return float(value)
-
-
-def _unit(value: object) -> str:
-    unit = nonempty_string(value)
-    if not UNIT_RE.fullmatch(unit):
-        raise BadValueError(f"{unit!r} is not a systemd unit name (e.g. \"nginx.service\")")
-    return unit
 
 
 def _command(value: object) -> tuple[str, ...]:
@@ -97,6 +101,28 @@ def _interface(value: object) -> str:
     return name
 
 
+def _engine(value: object) -> str:
+    engine = nonempty_string(value)
+    if engine not in BGP_ENGINES:
+        raise BadValueError(f"{engine!r} is not a BGP engine carpd can ask: one of "
+                            f"{', '.join(BGP_ENGINES)}")
+    return engine
+
+
+def _neighbor(value: object) -> str:
+    text = nonempty_string(value)
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", text):
+        raise BadValueError(f"{text!r} is neither an address nor a BIRD protocol name")
+    return text
+
+
+def _control(value: object) -> str:
+    text = nonempty_string(value)
+    if not re.fullmatch(r"[A-Za-z0-9_./-]{1,200}", text) or text.startswith("-"):
+        raise BadValueError(f"{text!r} is neither a vtysh pathspace name nor a socket path")
+    return text
+
+
 def _name(value: object) -> str:
     name = nonempty_string(value)
     if not CHECK_NAME_RE.fullmatch(name):
@@ -108,8 +134,9 @@ def _name(value: object) -> str:
 VALIDATORS: dict[str, Callable[[object], object]] = {
     "type": nonempty_string, "name": _name, "weight": _int(1, 254), "fatal": boolean,
     "interval": _seconds, "timeout": _seconds, "rise": _int(1, 100), "fall": _int(1, 100),
-    "unit": _unit, "command": _command, "host": nonempty_string, "port": _int(1, 65535),
+    "unit": unit_name, "command": _command, "host": nonempty_string, "port": _int(1, 65535),
     "url": _url, "expect_status": _int(100, 599), "interface": _interface,
+    "engine": _engine, "neighbor": _neighbor, "control": _control,
 }
 
 
@@ -145,7 +172,7 @@ def _parse_one(where: str, table: dict[str, Any]) -> CheckParams:
             raise BadCheckError(f"{where}.{key}", f"a {kind} check needs `{key}`")
     _check_weight(where, values)
     interval = values.get("interval", DEFAULT_INTERVAL)
-    timeout = values.get("timeout", min(DEFAULT_TIMEOUT, interval))
+    timeout = values.get("timeout", min(DEFAULT_TIMEOUTS.get(kind, DEFAULT_TIMEOUT), interval))
     if timeout > interval:
         raise BadCheckError(f"{where}.timeout", f"{timeout:g} s is longer than the interval "
                             f"({interval:g} s)")
@@ -203,6 +230,8 @@ def default_name(kind: str, v: dict[str, Any]) -> str:
             base = f"tcp-{v['port']}"
         case "http":
             base = f"http-{urllib.parse.urlsplit(v['url']).hostname}"
+        case "bgp":
+            base = f"bgp-{v['engine']}" + (f"-{v['neighbor']}" if v.get("neighbor") else "")
         case _:
             base = f"link-{v['interface']}"
     cleaned = re.sub(r"[^a-z0-9_.@-]", "-", base.lower()).lstrip("._@-")

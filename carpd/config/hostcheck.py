@@ -15,8 +15,10 @@ Findings, per VIP in file order (the exact words are in docs/configuration.md, "
 - error: a peer is one of this host's own addresses (a link-local peer is compared with the
   link-locals of the VIP's interface only, where it lives; any other with every interface);
 - warning: a VIP address is in no subnet of its interface in its family (the interface's
-  addresses, carpd's VIPs left out): neighbours reach it only through a route;
-- warning: a VIP address is also an address of another interface of this host;
+  addresses, carpd's VIPs left out): neighbours reach it only through a route (never for a
+  routed VIP, whose addresses are host routes by design);
+- warning: a VIP address is also an address of another interface of this host (than the one
+  it goes on: a routed VIP's `routed_interface`, whose foreign copies are errors as above);
 - warning: `accept_ttl` is 255 and a peer is not on-link, i.e. inside no prefix of the VIP's
   interface nor of the VIP's own addresses (link-local peers are on-link by definition): its
   adverts would arrive with a lower TTL/hop limit and be dropped as bad_ttl.
@@ -57,7 +59,7 @@ def check_host(config: Config, host: HostAddresses) -> HostFindings:
     labels = frozenset(vip.label for vip in config.vips)
     for vip in config.vips:
         if vip.interface in host:
-            errors += _interface_errors(config, vip, host[vip.interface])
+            errors += _interface_errors(config, vip, host)
             warnings += _address_warnings(config, vip, host, labels)
         else:
             errors.append(config.locate(vip.name, "interface", (
@@ -66,12 +68,13 @@ def check_host(config: Config, host: HostAddresses) -> HostFindings:
     return HostFindings(tuple(errors), tuple(warnings))
 
 
-def _interface_errors(config: Config, vip: VipParams, listing: tuple[InterfaceAddress, ...]
-                      ) -> list[str]:
-    errors = [config.locate(vip.name, _address_key(config, vip),
-                            foreign_copy_text(a, vip.interface))
-              for a in survey(vip.addresses, vip.label, listing).foreign]
-    present = {entry.address.ip for entry in listing}
+def _interface_errors(config: Config, vip: VipParams, host: HostAddresses) -> list[str]:
+    """A routed VIP's addresses live on its routed interface (which carpd creates when it is
+    missing: no listing then, nothing foreign on it); the source is on `interface`."""
+    where = vip.address_interface
+    errors = [config.locate(vip.name, _address_key(config, vip), foreign_copy_text(a, where))
+              for a in survey(vip.addresses, vip.label, host.get(where, ())).foreign]
+    present = {entry.address.ip for entry in host[vip.interface]}
     for key, source in (("source", vip.source), ("source6", vip.source6)):
         if source is not None and source not in present:
             errors.append(config.locate(vip.name, key, (
@@ -90,12 +93,12 @@ def _address_warnings(config: Config, vip: VipParams, host: HostAddresses,
     for addr in vip.addresses:
         family = family_of(addr)
         subnets = [a.network for a in own if family_of(a) is family]
-        if not any(addr.ip in net for net in subnets):
+        if not vip.routed and not any(addr.ip in net for net in subnets):
             where = ", ".join(map(str, dict.fromkeys(subnets))) or f"none in {family.label}"
             warnings.append(config.locate(vip.name, _address_key(config, vip), (
                 f"{addr.ip} is in no subnet of {vip.interface} (its subnets: {where}): "
                 "neighbours reach the VIP only through a route to this host")))
-        others = [name for name, listing in host.items() if name != vip.interface
+        others = [name for name, listing in host.items() if name != vip.address_interface
                   and any(e.address.ip == addr.ip for e in listing)]
         if others:
             warnings.append(config.locate(vip.name, _address_key(config, vip), (

@@ -5,7 +5,8 @@ Owns: `split_key` (a dotted path as written, bare or quoted parts -> a tuple of 
 writes it. tomllib reports no positions for keys, so the index scans the text line by line:
 a `[table]` or `[[array]]` header sets the current table, a `key =` line adds the current
 table plus the key. The N-th `[[a.b]]` header is also recorded as ("a", "b", "N"), 1-based, so
-"vip.web.check[2].port" finds the line of `port` in the second `[[vip.web.check]]`. Lines
+"vip.web.check[2].port" finds the line of `port` in the second `[[vip.web.check]]`; the other
+way round, `written_at(line)` names what a line writes (for the parser's errors). Lines
 inside multi-line strings are skipped (an odd count of triple quotes opens or closes one).
 Invariants: the scan never fails, whatever the text; a path that is not written down gets the
 line of its closest written parent, else None, so every error has the best line there is.
@@ -59,6 +60,7 @@ class LineIndex:
 
     def __init__(self, text: str) -> None:
         self._lines: dict[KeyPath, int] = {}
+        self._written_at: dict[int, KeyPath] = {}  # line -> the key or table it writes
         self._table: KeyPath = ()
         self._arrays: dict[KeyPath, int] = {}  # [[a.b]] headers seen so far, per path
         in_multiline = False
@@ -74,10 +76,13 @@ class LineIndex:
         header = _HEADER_RE.match(line)
         if header:
             self._enter(number, split_key(header.group(1)), line.lstrip().startswith("[["))
+            self._written_at[number] = split_key(header.group(1))
             return
         key = _KEY_RE.match(line)
         if key:
-            self._lines.setdefault(self._table + split_key(key.group(1)), number)
+            path = self._table + split_key(key.group(1))
+            self._lines.setdefault(path, number)
+            self._written_at[number] = path
 
     def _enter(self, number: int, table: KeyPath, is_array: bool) -> None:
         self._table = table
@@ -94,6 +99,10 @@ class LineIndex:
                 return self._lines[path]
             path = path[:-1]
         return None
+
+    def written_at(self, number: int) -> KeyPath | None:
+        """The key (with its table) or the table header written on line `number`, if any."""
+        return self._written_at.get(number)
 
     def line_of(self, dotted: str) -> int | None:
         """`line` for a dotted key as the loader names it ("vip.web.check[2].port")."""

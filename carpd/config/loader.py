@@ -435,6 +435,6 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
     try:
         text, document = read_document(name)
     except FileRefused as err:
-        raise ConfigError(name, err.line, "", err.reason) from None
+        raise ConfigError(name, err.line, err.key, err.reason) from None
     loader = _Loader(name, text, os.environ if environ is None else environ, node, hostname)
     return loader.load(document)

@@ -10,7 +10,8 @@ when it has one, and a reason; the loader turns it into a located ConfigError). 
 - arrays and inline tables may nest at most `MAX_NESTING` deep: a scan of the text (strings
   and comments skipped) finds the first line that goes deeper, before tomllib sees it, since
   tomllib recurses per level and deep nesting would exhaust the stack;
-- tomllib parses it: a TOMLDecodeError becomes a syntax error at its line; a RecursionError
+- tomllib parses it: a TOMLDecodeError becomes a refusal at its line, naming the key written
+  there, in the words of tomlerrors.py (a table declared twice, a leading zero); a RecursionError
   or any other exception from the parser (the scan is loose, this is the net under it)
   becomes a refusal too, never a traceback.
 Invariants: whatever the file, this returns or raises FileRefused; memory is bounded by
@@ -26,6 +27,8 @@ import re
 import stat
 import sys
 from typing import Any
+
+from carpd.config.tomlerrors import explain
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli fallback kept for 3.10 backports)
     import tomllib
@@ -44,11 +47,12 @@ _KINDS = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
 
 
 class FileRefused(Exception):  # noqa: N818 - a verdict on the file, like the loader's errors
-    """The file cannot be the configuration: `reason`, at `line` when there is one."""
+    """The file cannot be the configuration: `reason`, at `line` (and `key`, the key or table
+    written there, "" if none) when there is one."""
 
-    def __init__(self, line: int | None, reason: str) -> None:
+    def __init__(self, line: int | None, reason: str, key: str = "") -> None:
         super().__init__(line, reason)
-        self.line, self.reason = line, reason
+        self.line, self.reason, self.key = line, reason, key
 
 
 def read_document(path: str) -> tuple[str, dict[str, Any]]:
@@ -119,12 +123,14 @@ def nesting_exceeded(text: str, limit: int) -> int | None:
 
 
 def _syntax_error(text: str, err: tomllib.TOMLDecodeError) -> FileRefused:
+    """tomllib's complaint as a located refusal in carpd's words (tomlerrors.py)."""
     message = str(err)
     match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
     if match:
-        line = int(match.group(1))
-        message = f"{message[: match.start()]} (column {match.group(2)})"
-    else:
-        message = re.sub(r"\s*\(at end of document\)$", " at the end of the file", message)
-        line = max(1, len(text.splitlines()))
-    return FileRefused(line, f"TOML syntax error: {message}")
+        line, column = int(match.group(1)), int(match.group(2))
+        message = message[: match.start()]
+    else:  # "(at end of document)"
+        message = re.sub(r"\s*\(at end of document\)$", "", message)
+        line, column = max(1, len(text.splitlines())), None
+    mistake = explain(text, message, line, column)
+    return FileRefused(mistake.line, mistake.reason, mistake.key)

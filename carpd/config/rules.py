@@ -10,7 +10,7 @@ in the order the loader applies them:
   addresses nor its source(6), and only of a family the VIP has addresses in (the BSDs look
   a VHID up per family and hash per VHID); `accept_ttl` below 255 needs peers (group adverts
   always need 255); `l2_broadcast` (ucarp's --nomcast, IPv4 only) needs an IPv4 address and
-  excludes IPv4 peers;
+  excludes IPv4 peers; a routed VIP's rules are routed.py's (`check_routed`);
 - `check_vip` for VRRPv3: one family per VIP (each family is its own virtual router), priority
   255 together with `owner`, and no `accept_mode = false` (not implemented: said so);
 - `check_between`: a VHID is used once per interface and protocol (one CARP VHID carries
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from carpd.config.routed import RoutedRuleError, check_routed
 from carpd.core.addresses import Family, family_of
 from carpd.core.params import VipParams
 from carpd.core.vrrp3.wire import PRIORITY_OWNER
@@ -63,6 +64,10 @@ def check_vip(vip: VipParams) -> None:
                         f"only and vip.{vip.name} has none (adverts to a group always need "
                         f"{ON_LINK_TTL}); set peers or remove accept_ttl")
     _check_l2_broadcast(vip)
+    try:
+        check_routed(vip)
+    except RoutedRuleError as err:
+        raise RuleError(err.field, err.reason) from None
 
 
 def _check_vrrp(vip: VipParams) -> None:

@@ -48,6 +48,7 @@ from carpd.config.protocols import (
     protocol,
     vrrp_checksum,
 )
+from carpd.config.routed import placement
 from carpd.config.secrets import credential_name, inline_password
 from carpd.config.values import (
     absolute_path,
@@ -71,6 +72,7 @@ from carpd.config.values import (
     without_scope,
 )
 from carpd.core.carp.wire import CARP_GROUP
+from carpd.core.params import DEFAULT_ROUTED_INTERFACE, Placement
 
 DEFAULT_CONTROL_SOCKET = "/run/carpd/control.sock"
 DEFAULT_STATE_DIRECTORY = "/var/lib/carpd"
@@ -156,6 +158,9 @@ VIP_KEYS: Mapping[str, KeySpec] = MappingProxyType({
     "sync_group": KeySpec(sync_group, "sync_group", None),
     "require_units": KeySpec(unit_names, "require_units", (), Fill.EXPAND_NAME),
     "check": KeySpec(parse_checks, "checks", ()),
+    # routed VIPs (docs/routed.md): the addresses as host routes for a BGP engine
+    "placement": KeySpec(placement, "placement", Placement.LINK),
+    "routed_interface": KeySpec(interface_name, "routed_interface", DEFAULT_ROUTED_INTERFACE),
 })
 
 CARPD_KEYS: Mapping[str, KeySpec] = MappingProxyType({

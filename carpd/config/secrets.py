@@ -8,7 +8,8 @@ bytes, and only if it is a regular file (opened non-blocking, so a FIFO cannot h
 or a reload, and a device is refused); exactly one trailing line ending (`\\n` or `\\r\\n`)
 is removed and nothing else, the rest must be one non-empty line. A password file readable
 by group or others is a warning (a credential's mode is systemd's business), and so is an
-inline password.
+inline password and a CRLF ending (ucarp removes only the `\\n` and keeps the `\\r`, so a
+ucarp peer reading the same file would compute another HMAC).
 Invariants: the password never appears in an error, a warning or a repr: messages name the
 path, the credential name or the byte count, the bytes live only in a `Secret`. A password
 is at most 19 bytes (`MAX_PASSWORD_BYTES`, ucarp's limit) and holds no NUL.
@@ -76,7 +77,17 @@ def read_password(kind: PasswordKind, value: str, environ: Mapping[str, str]) ->
         path, origin = _credential_path(value, environ), f"credential {value}"
     data, mode = _read(path)
     warnings = _mode_warnings(path, mode) if kind is PasswordKind.FILE else ()
+    if data.endswith(b"\r\n"):
+        warnings = (*warnings, crlf_warning(path))
     return Password(_checked(_one_line(path, data)), origin, warnings)
+
+
+def crlf_warning(path: str) -> str:
+    """A CRLF ending: carpd drops the \\r, ucarp keeps it in the password (it removes only
+    the \\n), so a ucarp peer reading the same file computes another HMAC."""
+    return (f"{path} ends in CRLF (\\r\\n): carpd ignores the \\r but ucarp keeps it as part of "
+            f"the password, so a ucarp peer using this file fails authentication; remove it: "
+            f"sed -i 's/\\r$//' {path}")
 
 
 def _credential_path(name: str, environ: Mapping[str, str]) -> str:

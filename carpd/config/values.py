@@ -4,7 +4,8 @@ Owns: `BadValueError` (a value is wrong; the caller adds file, line and key) and
 validator of one plain value: the generic types (`integer`, `boolean`, `nonempty_string`,
 `any_string`, `absolute_path`), the network values (`interface_name`, `address`, `addresses`,
 `source`, `source6`, `peers`, `multicast_group`, `accept_source`, `na_router`), systemd unit
-lists with their `{name}` placeholder (`unit_names`, `expand_name`), `script`,
+names (`unit_name`, the one rule for every unit key) and lists with their `{name}`
+placeholder (`unit_names`, `expand_name`), `script`,
 `announce_interval` (GARP and NA spacing) and the names of VIPs and sync groups.
 Addresses are IPv4 or IPv6: VIPs may mix them; `source` is IPv4 and `source6` IPv6. A VIP is
 never link-local (the BSDs disagree on hashing those: FreeBSD includes them in the HMAC,
@@ -305,15 +306,46 @@ def announce_interval(value: object) -> float:
 
 # -- units and scripts -------------------------------------------------------------------------
 
+UNIT_TYPES = ("service", "socket", "target", "mount", "path", "timer", "scope", "swap", "device",
+              "slice", "automount")
+_UNIT_STEM_RE = re.compile(r"[A-Za-z0-9:_.@\\-]+")
+MAX_UNIT_NAME = 255  # systemd's UNIT_NAME_MAX
+
+
+def unit_name(value: object) -> str:
+    """One systemd unit name with its type, e.g. "nginx.service" (D-Bus takes no shorthand):
+    the one rule of every unit key (`master_units`, `require_units`, a check's `unit`)."""
+    unit = nonempty_string(value)
+    check_unit_name(unit, unit)
+    return unit
+
+
+def check_unit_name(unit: str, shown: str) -> None:
+    """Raise BadValueError unless `unit` is a startable unit name; `shown` is what the
+    operator wrote (a template before its {name} was expanded)."""
+    stem, dot, kind = unit.rpartition(".")
+    if not dot:
+        raise BadValueError(f"{shown!r} is not a systemd unit name: it needs its type, "
+                            f'e.g. "{shown}.service"')
+    if kind not in UNIT_TYPES:
+        raise BadValueError(f"{shown!r} is not a systemd unit name: .{kind} is not a unit "
+                            f"type ({', '.join(UNIT_TYPES[:3])}, ...)")
+    if len(unit) > MAX_UNIT_NAME or not _UNIT_STEM_RE.fullmatch(stem):
+        raise BadValueError(f"{shown!r} is not a systemd unit name: at most {MAX_UNIT_NAME} "
+                            "letters, digits and : - _ . @ \\ before the type")
+    if stem.endswith("@"):
+        raise BadValueError(f"{shown!r} is a template, which cannot run: name an instance, "
+                            f'e.g. "{stem}web.{kind}"')
+
+
 def unit_names(value: object) -> tuple[str, ...]:
-    """Unit name templates; `{name}` (the VIP's name) is the only placeholder."""
+    """Unit name templates; `{name}` (the VIP's name) is the only placeholder. Each must be
+    a unit name (`check_unit_name`) once {name} is expanded."""
     if not isinstance(value, list):
         raise BadValueError(f"must be an array of unit names, not {type_name(value)}")
     units = tuple(nonempty_string(item) for item in value)
     for unit in units:
-        expand_name(unit, "x")  # raises on an unknown placeholder
-        if "/" in unit or any(c.isspace() for c in unit):
-            raise BadValueError(f"{unit!r} is not a unit name")
+        check_unit_name(expand_name(unit, "x"), unit)  # raises on an unknown placeholder too
     return units
 
 

@@ -8,14 +8,17 @@ Owns: rendering, from the JSON the daemon sends (carpd/status/jsonform.py), of
   one "OK" line when there is no problem, CHECK_PROBLEMS and one line per problem otherwise
   (carpctl itself exits 3 when the daemon is unreachable);
 - `render_history(entries)`: `carpctl history`, one line per transition, oldest first;
-- `when(iso)`: an instant in the local time zone with the zone's name written.
+- `when(iso)`: an instant in the local time zone with the zone's name written
+  (humanize.local_time);
+- `maintenance_state(m)`: `carpctl maintenance` without an argument.
 Must not: import anything but the standard library (carpctl runs without the daemon's code).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
+
+from carpd.control.humanize import local_time
 
 CHECK_OK = 0
 CHECK_PROBLEMS = 1
@@ -24,12 +27,15 @@ SELF = "self"  # the daemon's word for this node as a master (carpd/status/trans
 
 def when(iso: str | None) -> str:
     """"2026-12-01 12:01:03 UTC" in the local zone (the zone's name is always written)."""
-    if not iso:
-        return "-"
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-    except ValueError:
-        return iso
+    return local_time(iso)
+
+
+def maintenance_state(m: dict[str, Any]) -> str:
+    """`carpctl maintenance` without an argument: on (since when) or off."""
+    if not m.get("on"):
+        return "maintenance mode off (carpctl maintenance on: demote every VIP)"
+    return (f"maintenance mode ON since {when(m.get('since'))} "
+            "(carpctl maintenance off: end it)")
 
 
 def notes(status: dict[str, Any]) -> list[str]:

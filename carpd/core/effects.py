@@ -14,6 +14,8 @@ per family per interval (each from that family's source, to its group or its pee
 BACKUP, keeps one master-down timer per family: entering BACKUP arms each, an advert heard in
 one family restarts only that family's, and either expiring takes the whole VIP over. The
 bow-out goes out in both families; the announcement is one burst per family (GARP, NA).
+Placement: the address actions name `VipParams.address_interface` (a routed VIP's
+`routed_interface`), and a routed VIP has no announcement (docs/routed.md).
 A MASTER with `garp_refresh_interval` re-announces its VIPs every interval (`_refresh_due`,
 on the periodic advert: `garp_refresh_at` is its deadline, cleared when it stops being MASTER).
 Protocol words (intervals, advert bytes, ranks) come from the VIP's ElectionProfile.
@@ -331,7 +333,7 @@ class VhidEffects:
 
     def _add_addresses(self) -> AddAddresses:
         p = self.params
-        return AddAddresses(name=p.name, interface=p.interface, addresses=p.addresses,
+        return AddAddresses(name=p.name, interface=p.address_interface, addresses=p.addresses,
                             label=p.label, deprecate_ipv6=p.deprecate_ipv6_vip)
 
     def _master_side(self) -> list[Action]:
@@ -381,7 +383,7 @@ class VhidEffects:
     def _release_actions(self) -> list[Action]:
         p = self.params
         actions: list[Action] = [
-            RemoveAddresses(name=p.name, interface=p.interface, addresses=p.addresses)
+            RemoveAddresses(name=p.name, interface=p.address_interface, addresses=p.addresses)
         ]
         if p.master_units:
             actions.append(StopUnits(name=p.name, units=p.master_units))
@@ -422,7 +424,10 @@ def _sources(params: VipParams) -> dict[Family, Address]:
 
 def announcements(p: VipParams, *, once: bool) -> list[Announce]:
     """GARP for the IPv4 addresses, NA for the IPv6 ones; `once`: a single round (a
-    re-announcement), else the configured burst. The driver's reconcile uses it too."""
+    re-announcement), else the configured burst. The driver's reconcile uses it too. A routed
+    VIP announces nothing: its addresses are host routes a BGP engine announces."""
+    if p.routed:
+        return []
     bursts = []
     if v4 := p.hosts_of(Family.IPV4):
         bursts.append(Announce(name=p.name, interface=p.interface, addresses=v4,

@@ -4,7 +4,8 @@ Owns: `VipParams` (one VHID on one interface, fully resolved), `CheckParams` (on
 check of a VIP: what the tracker needs and what the health adapter runs), `Secret`, and which
 VipParams fields a running machine may take in place (`TUNABLE_FIELDS`, `untunable_changes`):
 everything but the identity of the virtual host on the wire (name, vhid, interface, addresses,
-password, sources, multicast group, L2 broadcast), which peers authenticate and demultiplex on;
+password, sources, multicast group, L2 broadcast), which peers authenticate and demultiplex on,
+and where the addresses go (placement, routed_interface: a change re-creates the VIP);
 unicast peers and the accept rules are tunable (the driver re-joins groups as needed).
 Invariant: a `Secret` never shows its bytes in repr/str, so a password cannot leak through a
 log line, a traceback or a status document by accident.
@@ -14,6 +15,7 @@ Must not: read files or the environment (config.py does that and builds these ob
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 
 from carpd.core.addresses import Address, AddressWithPrefix, Family, family_of
@@ -57,7 +59,17 @@ class Secret:
         raise TypeError("a Secret is not picklable")
 
 
-CHECK_TYPES = ("unit", "exec", "tcp", "http", "interface")
+class Placement(enum.Enum):
+    """Where a VIP's addresses go while it is MASTER (docs/routed.md)."""
+
+    LINK = "link"  # on `interface`, announced to the segment by gratuitous ARP / NA
+    ROUTED = "routed"  # host routes on `routed_interface`, announced by a BGP engine
+
+
+DEFAULT_ROUTED_INTERFACE = "carpvip0"
+
+CHECK_TYPES = ("unit", "exec", "tcp", "http", "interface", "bgp")
+BGP_ENGINES = ("frr", "bird")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,7 +77,9 @@ class CheckParams:
     """One health check. Exactly one of `weight` (1..254, added to advskew while failing)
     and `fatal` (FAULT while failing) applies; config.py guarantees it. Type-specific keys:
     unit: `unit`; exec: `command` (argv, no shell); tcp: `host`, `port`; http: `url`,
-    `expect_status`; interface: `interface`."""
+    `expect_status`; interface: `interface`; bgp: `engine` ("frr" | "bird"), `neighbor`
+    (None: any session), `control` (FRR: the vtysh pathspace, BIRD: the control socket;
+    None: the engine's default)."""
 
     name: str
     type: str
@@ -82,6 +96,9 @@ class CheckParams:
     url: str | None = None
     expect_status: int = 200
     interface: str | None = None
+    engine: str | None = None
+    neighbor: str | None = None
+    control: str | None = None
 
     @property
     def source(self) -> str:
@@ -99,6 +116,8 @@ class CheckParams:
                 return f"{self.host}:{self.port}"
             case "http":
                 return f"{self.url} (expect {self.expect_status})"
+            case "bgp":
+                return f"{self.engine} session {self.neighbor or '(any)'}"
         return self.interface or ""
 
 
@@ -116,7 +135,11 @@ class VipParams:
     peers (unless `accept_source` is "any") with a TTL/hop limit of at least `accept_ttl`
     (always 255 for group adverts); `accept_multicast` also accepts group adverts in
     unicast mode (a migration aid). Peers carry no scope: a link-local peer is on
-    `interface`."""
+    `interface`.
+
+    Placement: `LINK` puts the addresses on `interface` and announces them (GARP, NA);
+    `ROUTED` puts them on `routed_interface` (a dummy, or `lo`) and announces nothing: a BGP
+    engine announces what is there. Adverts go out on `interface` either way."""
 
     name: str
     vhid: int  # CARP's vhid, or VRRP's VRID
@@ -157,11 +180,23 @@ class VipParams:
     sync_group: str | None = None
     require_units: tuple[str, ...] = ()
     checks: tuple[CheckParams, ...] = ()
+    placement: Placement = Placement.LINK
+    routed_interface: str = DEFAULT_ROUTED_INTERFACE
+
+    @property
+    def routed(self) -> bool:
+        return self.placement is Placement.ROUTED
+
+    @property
+    def address_interface(self) -> str:
+        """Where the addresses go while MASTER: `interface`, or `routed_interface`."""
+        return self.routed_interface if self.routed else self.interface
 
     @property
     def label(self) -> str:
-        """The addresses' ifconfig-style label "eth0:web", within the kernel's 15 bytes."""
-        return address_label(self.interface, self.name)
+        """The addresses' ifconfig-style label "eth0:web" (routed: "lo:web"), within the
+        kernel's 15 bytes."""
+        return address_label(self.address_interface, self.name)
 
     @property
     def hosts(self) -> tuple[Address, ...]:

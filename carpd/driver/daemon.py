@@ -64,7 +64,7 @@ from carpd.driver.ports import NullOperatorSide, OperatorSide, Ports
 from carpd.driver.preview import plan_for
 from carpd.driver.reload import RELOAD_REFUSED, RELOADED, ReloadRefused, vip_names
 from carpd.driver.resume import ResumeKeeper
-from carpd.driver.startup import StartupError, prepare
+from carpd.driver.startup import StartupError, ensure_routed, prepare
 from carpd.status import messages as msg
 from carpd.status.document import NodeInfo, StatusDocument, build_document, iso_time
 from carpd.status.metrics import render as render_metrics
@@ -201,6 +201,7 @@ class Daemon:
                 raise ReloadRefused("the daemon is not running its VIPs yet (or any more)")
             vips = await load()
             plan = await plan_for(vips, self._running(), self.ports.addresses)
+            await ensure_routed(plan.enlist, self.ports.addresses, self.ports.log)
         except (ReloadRefused, StartupError, OSError) as exc:
             self.refusal = str(exc)  # for status (carpd.app.reloading)
             self._log(msg.ERR, f"reload refused, still running the previous configuration: "

@@ -19,6 +19,11 @@ the fault's end and the VIP rejoins as BACKUP.
 Invariants: `Lane.held` is what the last *executed* address operation left on the interface,
 so the reconcile pass compares against the desired state at the lane's position, never
 against a state the lane has not reached yet; a busy lane is never reconciled.
+Master units follow the latest state: a StartUnits still queued when a later release is
+queued is skipped (the unit port, in turn, drops a start still waiting behind a stop), so a
+claim unit never starts on a node that is no longer MASTER (docs/routed.md).
+Every address operation and the pass name the VIP's `address_interface` (a routed VIP's
+`routed_interface`, carpd.driver.placement), where its addresses live.
 Must not: run anything on the advert path (the driver sends adverts itself).
 """
 
@@ -101,6 +106,7 @@ class VipWork:
         self._reconciling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._foreign: dict[str, frozenset[AddressWithPrefix]] = {}  # VIP -> copies not ours
+        self._releases: dict[str, int] = {}  # VIP -> releases the core has asked for so far
         ports.units.report_to(self._unit_result)
 
     # -- membership ------------------------------------------------------------------------
@@ -148,14 +154,17 @@ class VipWork:
             case AddAddresses() | RemoveAddresses():
                 if isinstance(a, RemoveAddresses):
                     self._cancel_bursts(a.name)  # stop announcing what we are releasing
+                    self._releases[a.name] = self._releases.get(a.name, 0) + 1
                 if lane.busy or not self._at_once(a):
                     lane.submit(lambda: self._address_op(lane, a))
                 else:
                     lane.held = isinstance(a, AddAddresses)  # what the lane's op would leave
-            case Announce():
-                lane.submit(lambda: self._start_burst(a))
+            case Announce():  # never for addresses a later release is giving up
+                lane.submit(self._unless_released(a.name, lambda: self._start_burst(a)))
             case StartUnits():
-                lane.submit(lambda: self._unit_job(a.name, a.units, start=True))
+                lane.submit(self._unless_released(
+                    a.name, lambda: self._unit_job(a.name, a.units, start=True),
+                    skipped="master units not started"))
             case StopUnits():
                 lane.submit(lambda: self._unit_job(a.name, a.units, start=False))
             case RunScript():
@@ -174,6 +183,23 @@ class VipWork:
                                  deprecate_ipv6=a.deprecate_ipv6)
         return ports.remove_now(a.interface, a.addresses,
                                 label=address_label(a.interface, a.name))
+
+    def _unless_released(self, name: str, op: Callable[[], Awaitable[None]],
+                         skipped: str | None = None) -> Callable[[], Awaitable[None]]:
+        """`op`, skipped if the VIP was released after it was queued: a master unit (a
+        cloud claim) queued while MASTER never starts once the node has left MASTER, and
+        a GARP/NA burst queued then never announces addresses the node gave up (its
+        release cancels only the bursts already running). `skipped` is logged."""
+        queued_at = self._releases.get(name, 0)
+
+        async def run() -> None:
+            if self._releases.get(name, 0) == queued_at:
+                await op()
+            elif skipped is not None:
+                self._log(msg.INFO, f"vip {name}: {skipped}: the VIP was released before "
+                          "their turn", CARP_NAME=name)
+
+        return run
 
     async def _address_op(self, lane: Lane, a: AddAddresses | RemoveAddresses) -> None:
         try:
@@ -198,9 +224,10 @@ class VipWork:
         """At exit, belt and braces: whatever happened before, no VIP stays on an interface."""
         for p in vips:
             try:
-                await self._ports.addresses.remove(p.interface, p.addresses, label=p.label)
+                await self._ports.addresses.remove(p.address_interface, p.addresses,
+                                                   label=p.label)
             except OSError as exc:
-                if await self.interface_gone(p.interface, exc):
+                if await self.interface_gone(p.address_interface, exc):
                     continue
                 self._log(msg.ERR, f"vip {p.name}: could not remove {p.addresses} at exit: "
                           f"{exc}", MESSAGE_ID=msg.IO_FAILURE, CARP_NAME=p.name)
@@ -257,7 +284,7 @@ class VipWork:
         """Schedule one pass per interface, coalescing bursts of notifications (our own
         address changes trigger them too)."""
         loop = asyncio.get_running_loop()
-        for iface in sorted({p.interface for p in self._vips()}):
+        for iface in sorted({p.address_interface for p in self._vips()}):
             if (interface is None or iface == interface) and iface not in self._reconciling:
                 self._reconciling.add(iface)
                 loop.call_later(RECONCILE_DEBOUNCE_S, self._start_pass, iface)
@@ -283,7 +310,7 @@ class VipWork:
             return
         for p in self._vips():
             lane = self._lanes.get(p.name)
-            if p.interface != iface or lane is None:
+            if p.address_interface != iface or lane is None:
                 continue
             found = survey(p.addresses, p.label, listing)
             self._note_foreign(p, frozenset(found.foreign))
@@ -301,21 +328,22 @@ class VipWork:
         if foreign == self._foreign.get(p.name, frozenset()):
             return
         self._foreign[p.name] = foreign
+        where = p.address_interface
         if foreign:
-            texts = "; ".join(foreign_copy_text(a, p.interface) for a in sorted(foreign, key=str))
+            texts = "; ".join(foreign_copy_text(a, where) for a in sorted(foreign, key=str))
             self._log(msg.ERR, f"vip {p.name}: {texts}; the VIP is FAULT (not served by this "
                       "host) until it is gone", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name,
-                      CARP_INTERFACE=p.interface)
+                      CARP_INTERFACE=where)
         else:
-            self._log(msg.NOTICE, f"vip {p.name}: no address on {p.interface} equal to the VIP "
+            self._log(msg.NOTICE, f"vip {p.name}: no address on {where} equal to the VIP "
                       "that carpd did not add any more; the VIP runs again",
-                      MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name, CARP_INTERFACE=p.interface)
+                      MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name, CARP_INTERFACE=where)
         self._post(SetFault(name=p.name, source=FOREIGN_ADDRESS, failing=bool(foreign)))
 
     async def _restore(self, p: VipParams, lane: Lane) -> None:
         if not lane.held:
             return  # released meanwhile
-        await self._ports.addresses.add(p.interface, p.addresses, p.label,
+        await self._ports.addresses.add(p.address_interface, p.addresses, p.label,
                                         deprecate_ipv6=p.deprecate_ipv6_vip)
         self._log(msg.WARNING, f"vip {p.name}: address removed behind carpd's back while "
                   "MASTER; restored it", MESSAGE_ID=msg.VIP_RECONCILED, CARP_NAME=p.name)
@@ -326,7 +354,7 @@ class VipWork:
                      have: tuple[AddressWithPrefix, ...]) -> None:
         if lane.held:
             return  # became MASTER meanwhile
-        removed = await self._ports.addresses.remove(p.interface, have, label=p.label)
+        removed = await self._ports.addresses.remove(p.address_interface, have, label=p.label)
         if removed:
             self._log(msg.WARNING, f"vip {p.name}: {', '.join(map(str, removed))} (carpd's) "
                       "present while not MASTER; removed it", MESSAGE_ID=msg.VIP_RECONCILED,

@@ -105,6 +105,10 @@ class AddressPort(Protocol):
 
     async def exists(self, interface: str) -> bool: ...
 
+    async def ensure_dummy(self, interface: str) -> bool:
+        """Create a dummy link `interface`, up, when no link has that name (True); leave an
+        existing one alone (False). OSError (EOPNOTSUPP) on a kernel without dummy links."""
+
     async def close(self) -> None: ...
 
 

@@ -24,17 +24,25 @@ send from, and the only choice for ff02::12), except that a VIP with global IPv6
 sends from the interface's first usable global IPv6 address that is not a VIP (a link-local
 source cannot be answered or routed beyond the link). A problem is a `StartupError` naming
 the VIP and what is wrong.
+Routed VIPs (carpd.driver.placement): a VIP touches two interfaces, its advert `interface`
+(the source) and its `address_interface` (the VIPs, stale copies); a missing routed interface
+is created as a dummy first, at start and, once a reload is planned, for the VIPs it adds.
 Must not: start anything (the driver does once these succeed), or contain protocol rules.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from carpd.core.addresses import Address, AddressWithPrefix, Family
 from carpd.core.ownership import InterfaceAddress, foreign_copy_text, survey
 from carpd.core.params import VipParams
+from carpd.driver.placement import (
+    RoutedInterfaceError,
+    ensure_routed_interfaces,
+    interfaces_of,
+)
 from carpd.driver.ports import AddressPort, EventLog
 from carpd.status import messages as msg
 
@@ -43,6 +51,9 @@ EXIT_HOST_MISMATCH = 6  # systemd shows it as 6/NOTCONFIGURED; not restarted by 
 # (interface, family, global unicast source?) -> the source resolved for it
 _SourceKey = tuple[str, Family, bool]
 Leftovers = dict[str, tuple[AddressWithPrefix, ...]]  # VIP name -> carpd's copies found
+Listings = dict[str, tuple[InterfaceAddress, ...]]  # interface -> its addresses
+
+
 
 
 class StartupError(Exception):
@@ -61,18 +72,20 @@ async def prepare(configured: tuple[VipParams, ...], addresses: AddressPort,
                   log: EventLog, keep: frozenset[str] = frozenset()) -> tuple[VipParams, ...]:
     """The configuration fits the host, stale VIPs removed (except those of the VIPs in
     `keep`, which may resume), 'auto' sources resolved."""
-    by_iface = _by_interface(configured)
-    listings: dict[str, tuple[InterfaceAddress, ...]] = {}
+    await ensure_routed(configured, addresses, log)
+    listings: Listings = {}
     problems: list[str] = []
-    for iface, vips in by_iface.items():
+    for iface, vips in _by_interface(configured, interfaces_of).items():
         if not await addresses.exists(iface):
             problems.append(_no_interface(iface, vips))
-            continue
-        listings[iface] = await addresses.listing(iface)
-        problems += host_problems(vips, listings[iface])
+        else:
+            listings[iface] = await addresses.listing(iface)
     if problems:
         raise HostMismatchError("; ".join(problems))
-    for iface, vips in by_iface.items():
+    problems = host_problems(configured, listings)
+    if problems:
+        raise HostMismatchError("; ".join(problems))
+    for iface, vips in _by_interface(configured, _address_interface).items():
         found = leftovers(vips, listings[iface])
         for name in sorted(found.keys() & keep):
             log.record(msg.NOTICE, f"vip {name}: kept carpd's copy "
@@ -88,15 +101,26 @@ async def prepare(configured: tuple[VipParams, ...], addresses: AddressPort,
     return tuple(resolved)
 
 
-def host_problems(vips: Iterable[VipParams], listing: tuple[InterfaceAddress, ...]
-                  ) -> list[str]:
-    """What stops these VIPs of one interface from running on it: a VIP address there
-    that is not carpd's, a configured source that is not there."""
+async def ensure_routed(vips: Iterable[VipParams], addresses: AddressPort,
+                        log: EventLog) -> None:
+    """The routed interfaces of these VIPs, created as dummies where missing (at start, and
+    for the VIPs a reload adds, once it is planned: planning itself only reads)."""
+    try:
+        await ensure_routed_interfaces(vips, addresses, log)
+    except RoutedInterfaceError as err:
+        raise (HostMismatchError if err.host_mismatch else StartupError)(str(err)) from None
+
+
+def host_problems(vips: Iterable[VipParams], listings: Listings) -> list[str]:
+    """What stops these VIPs from running on their interfaces (`listings`: each interface's
+    addresses): a VIP address on its address interface that is not carpd's, a configured
+    source that is not on the advert interface."""
     problems: list[str] = []
-    present = {entry.address.ip for entry in listing}
     for p in vips:
-        for addr in survey(p.addresses, p.label, listing).foreign:
-            problems.append(f"vip {p.name}: {foreign_copy_text(addr, p.interface)}")
+        where = p.address_interface
+        for addr in survey(p.addresses, p.label, listings[where]).foreign:
+            problems.append(f"vip {p.name}: {foreign_copy_text(addr, where)}")
+        present = {entry.address.ip for entry in listings[p.interface]}
         for family in p.families:
             source = p.source_for(family)
             if source is not None and source not in present:
@@ -126,11 +150,18 @@ async def _remove_stale(iface: str, vips: list[VipParams], stale: Leftovers,
                        MESSAGE_ID=msg.VIP_RECONCILED, CARP_INTERFACE=iface, CARP_NAME=p.name)
 
 
-def _by_interface(vips: Iterable[VipParams]) -> dict[str, list[VipParams]]:
+def _by_interface(vips: Iterable[VipParams],
+                  where: Callable[[VipParams], tuple[str, ...]] = lambda p: (p.interface,)
+                  ) -> dict[str, list[VipParams]]:
     by_iface: dict[str, list[VipParams]] = {}
     for p in vips:
-        by_iface.setdefault(p.interface, []).append(p)
+        for iface in where(p):
+            by_iface.setdefault(iface, []).append(p)
     return by_iface
+
+
+def _address_interface(p: VipParams) -> tuple[str, ...]:
+    return (p.address_interface,)
 
 
 def _no_interface(iface: str, vips: list[VipParams]) -> str:
@@ -141,16 +172,24 @@ async def resolve_for_reload(vips: tuple[VipParams, ...], running: tuple[VipPara
                              addresses: AddressPort) -> tuple[VipParams, ...]:
     """'auto' sources resolve to what the interface already sends from in that family (one
     source per interface and family), or, where nothing runs yet, as at start. A VIP whose
-    interface or addresses are not running yet must fit the host as at start."""
-    running_ifaces = {p.interface for p in running}
-    for iface, ifvips in _by_interface(vips).items():
+    interface or addresses are not running yet must fit the host as at start; a routed
+    interface that does not exist yet is not an error (`ensure_routed` creates it once the
+    reload is planned) and has nothing on it."""
+    running_ifaces = {i for p in running for i in interfaces_of(p)}
+    running_ifaces |= {p.routed_interface for p in vips if p.routed}
+    same = {(p.name, p.interface, p.address_interface, p.addresses) for p in running}
+    new = [p for p in vips
+           if (p.name, p.interface, p.address_interface, p.addresses) not in same]
+    listings: Listings = {}
+    for iface, ifvips in _by_interface(vips, interfaces_of).items():
         if iface not in running_ifaces and not await addresses.exists(iface):
             raise StartupError(_no_interface(iface, ifvips))
-        same = {(p.name, p.interface, p.addresses) for p in running}
-        new = [p for p in ifvips if (p.name, p.interface, p.addresses) not in same]
-        problems = host_problems(new, await addresses.listing(iface)) if new else []
-        if problems:
-            raise StartupError("; ".join(problems))
+        if any(iface in interfaces_of(p) for p in new):
+            listings[iface] = await addresses.listing(iface) \
+                if await addresses.exists(iface) else ()
+    problems = host_problems(new, listings)
+    if problems:
+        raise StartupError("; ".join(problems))
     resolver = _Resolver(addresses, vips)
     for p in running:
         for family in p.families:

@@ -13,6 +13,8 @@ where `ok` is True (pass), False (fail) or None (error: the check could not be m
 - tcp: a connection to host:port within the timeout.
 - http: a minimal HTTP/1.1 GET over asyncio streams (TLS for https), passing iff the status
   line carries `expect_status`; no dependency beyond the standard library.
+- bgp: whether the local routing engine (FRR, BIRD) has an established BGP session
+  (carpd.io.bgp), each interval.
 - interface: carrier and operstate of another interface from /sys/class/net, each interval.
 - unit: the systemd unit's ActiveState over D-Bus *signals* (dbus-fast; no polling): failing
   the moment it leaves "active", passing when it is active again. Without a reachable system
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from carpd.core.params import CheckParams
+from carpd.io.bgp import run_bgp
 
 if TYPE_CHECKING:  # dbus-fast is imported only when a unit check runs (optional extra)
     from dbus_fast import Message
@@ -92,7 +95,7 @@ class HealthChecks:
     # -- periodic checks ---------------------------------------------------------------------
 
     async def _periodic(self, check_id: str, p: CheckParams, on_result: OnResult) -> None:
-        probe = {"exec": run_exec, "tcp": run_tcp, "http": run_http}.get(p.type)
+        probe = {"exec": run_exec, "tcp": run_tcp, "http": run_http, "bgp": run_bgp}.get(p.type)
         loop = asyncio.get_running_loop()
         while not self._closed:
             started = loop.time()

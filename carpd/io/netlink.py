@@ -5,7 +5,9 @@ IPv6 has no field for; every one with carpd's mark, carpd.io.ifaddr), listing ad
 both families with their kernel state (`address_states`: flags, scope, lifetimes, label,
 mark) and as the driver sees them (`listing`: with the mark), the primary address per family
 (IPv4: the first non-secondary one; IPv6: the link-local one), the first usable global IPv6
-address (a source towards unicast peers), carrier state, and watching link/address changes.
+address (a source towards unicast peers), carrier state, and watching link/address changes;
+and creating a routed VIP's dummy link when it is missing (`ensure_dummy`: carpd never
+deletes it; empty, it announces nothing).
 
 Ownership (carpd.core.ownership): `remove` deletes only the copies of an address that are
 carpd's (the mark, or for IPv4 the VIP's label), each by an exact request, so an operator's
@@ -279,6 +281,20 @@ class NetlinkAddresses:
         return await self._call(
             _translating(lambda ipr: bool(ipr.link_lookup(ifname=interface)),
                          f"cannot look up {interface}"))
+
+    async def ensure_dummy(self, interface: str) -> bool:
+        """A routed VIP's interface (docs/routed.md): when no link has that name, create a
+        dummy link with it and set it up (dummy links are NOARP from birth) and return True;
+        an existing link of that name, whatever its kind, is left as it is (False). A kernel
+        without dummy links raises OSError EOPNOTSUPP."""
+        def work(ipr: Any) -> bool:
+            if ipr.link_lookup(ifname=interface):
+                return False
+            ipr.link("add", ifname=interface, kind="dummy")
+            ipr.link("set", index=self._index(interface), state="up")
+            return True
+
+        return await self._call(_translating(work, f"cannot create dummy link {interface}"))
 
     async def close(self) -> None:
         """Stop the watcher thread and close the netlink sockets (idempotent)."""

@@ -4,7 +4,9 @@ Owns: the unit port's adapters; each reports what became of every job as a
 `UnitJobFinished` event through the callback given to `report_to` (the driver posts it to
 the core, which records it for status, explain and metrics).
 - `DbusUnits` (systemd running): per VIP, one FIFO of jobs run by one worker task, so a stop
-  is never queued before an earlier start. Each unit's job is queued with systemd's
+  is never queued before an earlier start, and the latest state wins (`_Queues`: a stop
+  drops the starts of its units still waiting, so a claim never runs on a node that left
+  MASTER; docs/routed.md). Each unit's job is queued with systemd's
   Manager.StartUnit/StopUnit (mode "replace", as `systemctl` does) over the system bus
   (dbus-fast); the call returns the job's object path at once, and the job's result arrives
   later in the Manager's JobRemoved signal (done, failed, timeout, canceled, dependency,
@@ -15,7 +17,8 @@ the core, which records it for status, explain and metrics).
   are reported ERROR. When the bus cannot be reached (or dbus-fast is missing) the job falls
   back to `SystemctlUnits` for that job, reported `via systemctl` with why; the next job
   tries the bus again.
-- `SystemctlUnits`: `systemctl --no-block start|stop UNIT...` (queues the jobs and returns),
+- `SystemctlUnits`: the same queues, each job `systemctl --no-block start|stop UNIT...`
+  (queues the jobs and returns),
   with a timeout: QUEUED when systemctl succeeded (the outcome is not tracked), ERROR with
   its message otherwise.
 - `NullUnits` (systemd not running, a network-namespace demo): every start is NOT_RUN, and
@@ -29,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -56,33 +60,73 @@ def _ignore(_: UnitJobFinished) -> None:
 
 
 class _Queues:
-    """One FIFO and one worker task per VIP; `run(name, verb, units)` does a job."""
+    """One FIFO and one worker task per VIP; `run(name, verb, units)` does a job. The latest
+    state wins: a stop drops the starts of its units still waiting in the VIP's queue (a
+    claim unit, docs/routed.md, never starts on a node that left MASTER before its start ran),
+    and a start after a stop runs after it (a node that is MASTER again claims again). A job
+    already running is systemd's: the stop queues behind it, and systemd's stop job cancels
+    or stops the unit."""
 
     def __init__(self, run: Callable[[str, UnitVerb, tuple[str, ...]], Awaitable[None]]
                  ) -> None:
         self._run = run
-        self._queues: dict[str, asyncio.Queue[tuple[UnitVerb, tuple[str, ...]]]] = {}
+        self._queues: dict[str, deque[tuple[UnitVerb, tuple[str, ...]]]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._outstanding = 0  # jobs queued or running, every VIP
+        self._idle: asyncio.Event | None = None  # set while nothing is outstanding
 
     def submit(self, name: str, verb: UnitVerb, units: tuple[str, ...]) -> None:
         if name not in self._queues:
-            self._queues[name] = asyncio.Queue()
+            self._queues[name] = deque()
+            self._wake[name] = asyncio.Event()
             self._workers[name] = asyncio.get_running_loop().create_task(self._work(name))
-        self._queues[name].put_nowait((verb, units))
+        queue = self._queues[name]
+        if verb is UnitVerb.STOP and queue:
+            kept = [(v, tuple(u for u in job if v is not UnitVerb.START or u not in units))
+                    for v, job in queue]
+            queue.clear()
+            queue.extend((v, job) for v, job in kept if job)
+            self._settle(len(kept) - len(queue))
+        queue.append((verb, units))
+        self._wake[name].set()
+        self._outstanding += 1
+        self._idle_event().clear()
+
+    def pending(self, name: str) -> list[tuple[UnitVerb, tuple[str, ...]]]:
+        """The jobs of VIP `name` waiting behind the running one, in order."""
+        return list(self._queues.get(name, ()))
+
+    def _idle_event(self) -> asyncio.Event:
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        return self._idle
+
+    def _settle(self, done: int) -> None:
+        self._outstanding -= done
+        if self._outstanding == 0:
+            self._idle_event().set()
 
     async def _work(self, name: str) -> None:
-        queue = self._queues[name]
+        queue, wake = self._queues[name], self._wake[name]
         while True:
-            verb, units = await queue.get()
+            while not queue:
+                wake.clear()
+                await wake.wait()
+            verb, units = queue.popleft()
             try:
                 await self._run(name, verb, units)
             finally:
-                queue.task_done()
+                self._settle(1)
+
+    async def join(self) -> None:
+        """Until every job queued so far has run (or was dropped)."""
+        if self._outstanding:
+            await self._idle_event().wait()
 
     async def drain(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                asyncio.gather(*(q.join() for q in self._queues.values())), timeout)
+            await asyncio.wait_for(self.join(), timeout)
         for task in self._workers.values():
             task.cancel()
 
@@ -102,6 +146,9 @@ class SystemctlUnits:
 
     def stop_units(self, name: str, units: tuple[str, ...]) -> None:
         self._queues.submit(name, UnitVerb.STOP, units)
+
+    def pending(self, name: str) -> list[tuple[UnitVerb, tuple[str, ...]]]:
+        return self._queues.pending(name)
 
     async def run(self, name: str, verb: UnitVerb, units: tuple[str, ...], why: str = ""
                   ) -> None:

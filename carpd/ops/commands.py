@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from carpd.control.humanize import duration_text
 from carpd.control.protocol import WRITE_COMMANDS, Peer, ProtocolError, Request
 from carpd.core.events import OperatorDemote, OperatorPromote, SetMaintenance
 from carpd.core.policy.demotions import MAX_DEMOTION
@@ -180,11 +181,4 @@ def _duration(args: dict[str, Any]) -> float | None:
 
 
 def _ago(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "an unknown time"
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60} min"
+    return duration_text(seconds)  # "42s", "4h 5m", "3d 4h", as carpctl writes durations

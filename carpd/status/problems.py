@@ -18,11 +18,11 @@ document does not say.
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC
 from typing import Any
 
+from carpd.control.humanize import duration_text, local_time
 from carpd.core.actions import AnomalyKind, CheckState, VhidState
 from carpd.status.document import AnomalyPeerStatus, StatusDocument, VipStatus
 
@@ -113,24 +113,12 @@ def problem_json(p: Problem) -> dict[str, Any]:
 
 
 def clock(iso: str | None) -> str:
-    """An ISO 8601 instant as people read it, with its zone ("2026-12-01 12:01:03 UTC")."""
-    if not iso:
-        return "an unknown time"
-    try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()
-    except ValueError:
-        return iso
+    """An ISO 8601 instant as people read it, with its zone ("2026-12-01 12:01:03 UTC"): the
+    daemon writes UTC; carpctl shows its own instants in the viewer's zone."""
+    return "an unknown time" if not iso else local_time(iso, UTC)
 
 
 def ago(seconds: float) -> str:
-    """A short duration: "0 s", "42 s", "5 min", "3 h 20 min", "2 d 4 h"."""
-    if not math.isfinite(seconds):
-        return "an unknown time"
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min"
-    if s < 172800:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
+    """A short duration, days included: "42s", "5m 6s", "3h 20m", "2d 4h" (humanize.py,
+    the form carpctl writes too)."""
+    return duration_text(seconds)

@@ -334,6 +334,16 @@ def test_systemctl_hooks_become_master_units(tmp_path: Path) -> None:
     assert found(result, "notify_master_rx_lower_pri").severity is NT
 
 
+def test_a_systemctl_hook_without_unit_types_gets_them_as_systemctl_does(tmp_path: Path) -> None:
+    """`systemctl start nginx` means nginx.service; carpd's unit keys take full names only."""
+    result = convert_text(tmp_path, instance(
+        "    virtual_ipaddress {\n        10.0.0.1/24\n    }\n"
+        '    notify_master "systemctl start nginx getty@tty1 web.socket"\n'))
+    vi = vip(load(tmp_path, result), "vi_1")
+    assert vi.master_units == ("carpd-master@vi_1.target", "nginx.service",
+                               "getty@tty1.service", "web.socket")
+
+
 def test_a_hook_with_arguments_or_another_user_is_not_translated(tmp_path: Path) -> None:
     result = convert_text(tmp_path, instance(
         "    virtual_ipaddress {\n        10.0.0.1/24\n    }\n"

@@ -84,11 +84,12 @@ def test_defaults_are_inherited_and_short_interval_caps_the_timeout(workdir: Pat
 CHECK = '\n[[vip.web.check]]\n'  # line 9 is its header, 10.. its keys
 BAD = [
     ("no-type", CHECK + "weight = 1\n", f"{P}:9: vip.web.check[1].type: required: one of "
-     "unit, exec, tcp, http, interface"),
+     "unit, exec, tcp, http, interface, bgp"),
     ("bad-type", CHECK + 'type = "script"\nweight = 1\n', f"{P}:10: vip.web.check[1].type: "
-     "unknown check type 'script': one of unit, exec, tcp, http, interface"),
+     "unknown check type 'script': one of unit, exec, tcp, http, interface, bgp"),
     ("typo-type", CHECK + 'type = "htp"\nweight = 1\n', f"{P}:10: vip.web.check[1].type: "
-     "unknown check type 'htp': one of unit, exec, tcp, http, interface; did you mean 'http'?"),
+     "unknown check type 'htp': one of unit, exec, tcp, http, interface, bgp; did you mean "
+     "'http'?"),
     ("no-weight", CHECK + 'type = "tcp"\nhost = "h"\nport = 1\n', f"{P}:9: "
      "vip.web.check[1].weight: set `weight = 1..254` (added to advskew while failing) or "
      "`fatal = true` (the VIP goes FAULT while failing)"),
@@ -106,8 +107,13 @@ BAD = [
      f"{P}:11: vip.web.check[1].command: must be an array of strings (argv, no shell), not a "
      'string; e.g. ["/usr/local/bin/check-web", "--quiet"]'),
     ("bad-unit", CHECK + 'type = "unit"\nunit = "nginx"\nfatal = true\n',
-     f"{P}:11: vip.web.check[1].unit: 'nginx' is not a systemd unit name (e.g. "
-     '"nginx.service")'),
+     f"{P}:11: vip.web.check[1].unit: 'nginx' is not a systemd unit name: it needs its type, "
+     'e.g. "nginx.service"'),
+    ("bad-require-unit", 'require_units = ["nginx"]\n', f"{P}:8: vip.web.require_units: "
+     "'nginx' is not a systemd unit name: it needs its type, e.g. \"nginx.service\""),
+    ("bad-master-unit", 'master_units = ["vip-{name}"]\n', f"{P}:8: vip.web.master_units: "
+     "'vip-{name}' is not a systemd unit name: it needs its type, "
+     'e.g. "vip-{name}.service"'),
     ("bad-url", CHECK + 'type = "http"\nurl = "ftp://x/"\nweight = 1\n',
      f"{P}:11: vip.web.check[1].url: 'ftp://x/' is not an http:// or https:// URL with a host"),
     ("timeout-gt-interval", CHECK + 'type = "interface"\ninterface = "eth1"\nweight = 1\n'

@@ -161,3 +161,23 @@ def test_a_vip_address_on_another_interface_is_a_warning(workdir: Path) -> None:
     assert check_host(load(workdir, text), other) == HostFindings(warnings=(
         f"{P}:7: vip.web.address: 172.16.90.31 is also an address of eth1 on this host: the "
         "host answers for it there whichever server is MASTER",))
+
+
+ROUTED = base('placement = "routed"\nrouted_interface = "lo"\n').replace(
+    "172.16.90.31/24", "192.0.2.10/32")
+
+
+def test_a_routed_vip_outside_every_subnet_is_fine(workdir: Path) -> None:
+    assert check_host(load(workdir, ROUTED), HOST) == HostFindings()
+    missing = ROUTED.replace('routed_interface = "lo"', 'routed_interface = "carpvip0"')
+    assert check_host(load(workdir, missing), HOST) == HostFindings()  # carpd creates it
+
+
+def test_a_foreign_copy_on_the_routed_interface_is_an_error(workdir: Path) -> None:
+    taken = {**HOST, "lo": (*HOST["lo"], InterfaceAddress(I("192.0.2.10/32")))}
+    assert check_host(load(workdir, ROUTED), taken).errors == (
+        f"{P}:7: vip.web.address: 192.0.2.10/32 is already on lo and was not added by carpd "
+        "(it has no carpd mark); carpd never takes or removes an address it did not add: use "
+        "another VIP address or remove 192.0.2.10/32 from lo",)
+    mine = {**HOST, "lo": (*HOST["lo"], InterfaceAddress(I("192.0.2.10/32"), label="lo:web"))}
+    assert check_host(load(workdir, ROUTED), mine) == HostFindings()

@@ -134,10 +134,10 @@ def test_vip_address_overrides_defaults_addresses(workdir: Path) -> None:
 
 def test_master_units_name_expansion(workdir: Path) -> None:
     text = base(extra_defaults='master_units = ["carpd-master@{name}.target", '
-                '"vip-{name}.service", "literal-{{x}}.target"]\n', tail=MAIL)
+                '"vip-{name}.service", "nginx@{name}-1.service"]\n', tail=MAIL)
     web, mail = load(workdir, text).vips
     assert web.master_units == ("carpd-master@web.target", "vip-web.service",
-                                "literal-{x}.target")
+                                "nginx@web-1.service")
     assert mail.master_units[:2] == ("carpd-master@mail.target", "vip-mail.service")
 
 
@@ -159,7 +159,7 @@ def test_carpd_table(workdir: Path) -> None:
 def test_password_credential_from_environ(workdir: Path) -> None:
     creds = workdir / "creds"
     creds.mkdir()
-    (creds / "carp").write_bytes(b"credpw\r\n")
+    (creds / "carp").write_bytes(b"credpw\n")
     text = BASE.replace('password_file = "{dir}/carp.key"', 'password_credential = "carp"')
     config = load(workdir, text, environ={"CREDENTIALS_DIRECTORY": str(creds)})
     assert config.vips[0].password == Secret(b"credpw")
@@ -183,6 +183,15 @@ def test_world_readable_key_file_is_a_warning(workdir: Path) -> None:
     assert config.warnings == (
         f"carpd.toml:3: defaults.password_file: {workdir}/carp.key is readable by group or "
         f"others (mode 0644); run chmod 600 {workdir}/carp.key",)
+
+
+def test_crlf_key_file_is_a_located_warning(workdir: Path) -> None:
+    (workdir / "carp.key").write_bytes(PASSWORD.encode() + b"\r\n")
+    config = load(workdir, BASE + MAIL)
+    assert config.warnings == (
+        f"carpd.toml:3: defaults.password_file: {workdir}/carp.key ends in CRLF (\\r\\n): carpd "
+        "ignores the \\r but ucarp keeps it as part of the password, so a ucarp peer using this "
+        f"file fails authentication; remove it: sed -i 's/\\r$//' {workdir}/carp.key",)
 
 
 def test_inline_password_is_a_warning(workdir: Path) -> None:
@@ -261,7 +270,7 @@ BAD: list[tuple[str, str, str]] = [
      "accept_source, accept_multicast, garp_count, garp_interval, garp_refresh_interval, "
      "na_count, na_interval, "
      "na_router, deprecate_ipv6_vip, master_units, upscript, downscript, xparam, sync_group, "
-     "require_units, check"),
+     "require_units, check, placement, routed_interface"),
     ("unknown-table", "[default]\n" + BASE,
      f"{P}:1: default: unknown table; did you mean 'defaults'?"),
     ("vip-key-at-top", "advskew = 1\n" + BASE,
@@ -336,13 +345,28 @@ BAD: list[tuple[str, str, str]] = [
     ("duplicate-address", BASE + MAIL.replace("172.16.90.32/24", "172.16.90.31/32"),
      f"{P}:11: vip.mail.address: 172.16.90.31 is already used by vip.web"),
     ("duplicate-vip-table", BASE + "[vip.web]\nvhid = 3\n",
-     f"{P}:8: TOML syntax error: Cannot declare ('vip', 'web') twice (column 9)"),
+     f"{P}:8: vip.web: the table [vip.web] is declared twice (first at line 5); write each "
+     "table once and put all its keys there"),
+    ("key-twice", BASE + "advskew = 3\nadvskew = 4\n",
+     f"{P}:9: vip.web.advskew: set twice (first at line 8); keep one"),
+    ("leading-zero", BASE.replace("vhid = 1", "vhid = 010"),
+     f"{P}:6: vip.web.vhid: 010: TOML numbers have no leading zeros; write 10 (or 0o... for "
+     "octal)"),
+    ("bare-word", BASE.replace('"eth0"', "eth0"),
+     f'{P}:2: defaults.interface: eth0 is not a TOML value: put a string in quotes ("eth0")'),
+    ("bare-password", BASE + "password = hunter2\n",
+     f"{P}:8: vip.web.password: not a TOML value: strings go in quotes, numbers and "
+     "true/false are bare"),
+    ("python-boolean", BASE + "preempt = True\n",
+     f"{P}:8: vip.web.preempt: True is not a TOML boolean: write true or false"),
     ("syntax", BASE.replace("vhid = 1", "vhid = "),
-     f"{P}:6: TOML syntax error: Invalid value (column 8)"),
+     f"{P}:6: vip.web.vhid: no value after `=`"),
     ("syntax-eof", BASE + 'xparam = "unterminated\n',
-     f"{P}:8: TOML syntax error: Illegal character '\\n' (column 23)"),
+     f"{P}:8: vip.web.xparam: the string is not closed: end it with the quote it starts with"),
     ("syntax-end-of-document", BASE + 'xparam = """never closed\n',
-     f"{P}:8: TOML syntax error: Unterminated string at the end of the file"),
+     f"{P}:8: vip.web.xparam: the string is not closed: end it with the quote it starts with"),
+    ("unknown-parser-message", BASE + "[vip.mail\n",
+     f"{P}:8: the table header is not closed: end it with ]"),
     ("password-file-missing", BASE.replace("carp.key", "nope.key"),
      f"{P}:3: defaults.password_file: cannot read {{dir}}/nope.key: No such file or directory"),
     ("password-file-relative", BASE.replace('"{dir}/carp.key"', '"carp.key"'),

@@ -37,9 +37,27 @@ def test_inline() -> None:
 def test_file_strips_one_line_ending(tmp_path: Path) -> None:
     path = key_file(tmp_path, PASSWORD.encode() + b"\r\n")
     read = read_password(PasswordKind.FILE, path, {})
-    assert read == Password(Secret(PASSWORD.encode()), f"file {path}")
+    assert (read.secret, read.origin) == (Secret(PASSWORD.encode()), f"file {path}")
     spaces = key_file(tmp_path, b" pw \t\n", name="spaces.key")
     assert read_password(PasswordKind.FILE, spaces, {}).secret == Secret(b" pw \t")
+
+
+def test_crlf_ending_is_a_warning_naming_file_and_fix(tmp_path: Path) -> None:
+    """ucarp removes only the \\n: with a CRLF file it hashes PASSWORD + \\r, carpd PASSWORD."""
+    path = key_file(tmp_path, PASSWORD.encode() + b"\r\n")
+    read = read_password(PasswordKind.FILE, path, {})
+    assert read.secret == Secret(PASSWORD.encode())
+    assert read.warnings == (
+        f"{path} ends in CRLF (\\r\\n): carpd ignores the \\r but ucarp keeps it as part of the "
+        f"password, so a ucarp peer using this file fails authentication; remove it: "
+        f"sed -i 's/\\r$//' {path}",)
+    assert PASSWORD not in "".join(read.warnings)
+    key_file(tmp_path, b"credpw\r\n", name="carp")
+    credential = read_password(PasswordKind.CREDENTIAL, "carp",
+                               {"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert [w.split(" ends in")[0] for w in credential.warnings] == [f"{tmp_path}/carp"]
+    plain = key_file(tmp_path, PASSWORD.encode() + b"\n", name="plain.key")
+    assert read_password(PasswordKind.FILE, plain, {}).warnings == ()
 
 
 def test_file_readable_by_others_is_a_warning(tmp_path: Path) -> None:

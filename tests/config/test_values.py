@@ -4,6 +4,7 @@ asserted, located, by the bad-file tables of test_loader.py and test_checks.py).
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 
@@ -37,12 +38,35 @@ def test_interface_names_refused(name: str) -> None:
 
 
 def test_unit_names_keep_the_template_and_expand_name_fills_it() -> None:
-    assert values.unit_names(["a@{name}.target", "{{x}}.service"]) == (
-        "a@{name}.target", "{{x}}.service")
+    assert values.unit_names(["a@{name}.target", "b-{name}.service"]) == (
+        "a@{name}.target", "b-{name}.service")
     assert values.expand_name("a@{name}.target", "web") == "a@web.target"
     assert values.expand_name("{{x}}-{name}", "db") == "{x}-db"
     with pytest.raises(BadValueError, match="unknown placeholder"):
         values.expand_name("{vip}", "web")
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("nginx", "'nginx' is not a systemd unit name: it needs its type, e.g. \"nginx.service\""),
+    ("nginx.conf", "'nginx.conf' is not a systemd unit name: .conf is not a unit type "
+     "(service, socket, target, ...)"),
+    ("my web.service", "'my web.service' is not a systemd unit name: at most 255 letters, "
+     "digits and : - _ . @ \\ before the type"),
+    ("getty@.service", "'getty@.service' is a template, which cannot run: name an instance, "
+     "e.g. \"getty@web.service\""),
+])
+def test_one_unit_name_rule_for_every_unit_key(value: str, reason: str) -> None:
+    """A check's `unit`, `master_units` and `require_units` reject the same names with the
+    same sentence (a template is judged once {name} is expanded)."""
+    with pytest.raises(BadValueError) as single:
+        values.unit_name(value)
+    assert single.value.reason == reason
+    with pytest.raises(BadValueError) as listed:
+        values.unit_names([value])
+    assert listed.value.reason == reason
+    with pytest.raises(BadValueError, match=re.escape("'{{x}}.service' is not")):
+        values.unit_names(["{{x}}.service"])  # braces survive expansion: never a unit name
+    assert values.unit_name("getty@tty1.service") == "getty@tty1.service"
 
 
 def test_names_of_vips_and_sync_groups() -> None:

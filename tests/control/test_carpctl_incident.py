@@ -31,7 +31,7 @@ STEP_DOWN = {**TAKEOVER, "time": "2026-12-01T12:05:00.000+00:00", "from": "MASTE
              "behind": "operator demotion (+254)"}
 DUAL = {"kind": "dual_master", "vip": "web",
         "text": "web: dual master with 172.16.90.109 (advbase 1 advskew 200) since "
-                "2026-12-01 12:02:00 UTC, last heard 0 s ago, 3 times"}
+                "2026-12-01 12:02:00 UTC, last heard 0s ago, 3 times"}
 
 
 def vip_json(**kw: Any) -> dict[str, Any]:

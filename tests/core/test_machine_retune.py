@@ -52,7 +52,7 @@ def test_every_field_is_classified_and_identity_is_untunable() -> None:
     assert fields >= TUNABLE_FIELDS >= ELECTION_FIELDS
     assert fields - TUNABLE_FIELDS == {"name", "vhid", "interface", "addresses", "password",
                                        "protocol", "source", "source6", "multicast_group",
-                                       "l2_broadcast"}
+                                       "l2_broadcast", "placement", "routed_interface"}
 
 
 @pytest.mark.parametrize(("field", "value"), [

@@ -216,6 +216,18 @@ class FakeAddresses:
     async def exists(self, interface: str) -> bool:
         return interface in self.present and interface not in self.gone
 
+    dummies = True  # the kernel has dummy links
+
+    async def ensure_dummy(self, interface: str) -> bool:
+        if await self.exists(interface):
+            return False
+        if not self.dummies:
+            raise OSError(95, "Operation not supported")
+        self.gone.discard(interface)
+        self.present[interface] = set()
+        self.ops.append(("create", interface, ()))
+        return True
+
     async def close(self) -> None:
         return
 

@@ -8,7 +8,7 @@ import ipaddress
 
 import pytest
 
-from carpd.core.params import TUNABLE_FIELDS, CheckParams, Secret, VipParams
+from carpd.core.params import TUNABLE_FIELDS, CheckParams, Placement, Secret, VipParams
 from carpd.driver.reload import differences, plan_reload
 
 NGINX = CheckParams(name="nginx", type="tcp", weight=100, host="127.0.0.1", port=80)
@@ -33,7 +33,7 @@ RECREATED = {"vhid": 2, "interface": "eth1", "password": Secret(b"other"),
              "source": ipaddress.IPv4Address("172.16.90.9"),
              "source6": ipaddress.IPv6Address("fe80::9"),
              "multicast_group": ipaddress.IPv4Address("239.0.0.18"), "l2_broadcast": True,
-             "protocol": "vrrp3"}
+             "protocol": "vrrp3", "placement": Placement.ROUTED, "routed_interface": "lo"}
 
 
 def test_the_cases_cover_every_field() -> None:

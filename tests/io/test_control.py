@@ -11,25 +11,30 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from carpd import carpctl
+from carpd import __version__, carpctl
 from carpd.control.protocol import Peer, ProtocolError, Request
 from carpd.io.control_server import ControlServer
 from carpd.io.statefile import JsonFlags, Textfile, write_atomic
+from tests.io.clocks import SAFETY_S
 
 
 class Server:
     """A ControlServer on its own loop thread with a scripted handler and a watch queue."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.path = path
         self.peers: list[Peer] = []
+        self.maintenance: dict[str, Any] = {"on": False, "since": None}
+        self.vips: list[dict[str, Any]] = []
         self.queue: asyncio.Queue[dict[str, Any] | None] | None = None
-        self.loop = asyncio.new_event_loop()
+        self.loop = loop or asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -37,6 +42,8 @@ class Server:
         self.peers.append(peer)
         if req.cmd == "demote" and req.args.get("name") == "nope":
             raise ProtocolError("no VIP named 'nope' (known: web)")
+        if req.cmd == "status":
+            return {"vips": self.vips, "maintenance": self.maintenance}
         return {"demoted": ["web"], "by": req.args.get("by"), "until": None} \
             if req.cmd == "demote" else {"text": f"{req.cmd} {req.args}"}
 
@@ -54,7 +61,7 @@ class Server:
 
     def __enter__(self) -> Server:
         self.thread.start()
-        self.ready.wait(5)
+        self.ready.wait(SAFETY_S)
         return self
 
     def push(self, event: dict[str, Any] | None) -> None:
@@ -62,12 +69,12 @@ class Server:
             while self.queue is None:
                 await asyncio.sleep(0.01)
             await self.queue.put(event)
-        asyncio.run_coroutine_threadsafe(put(), self.loop).result(5)
+        asyncio.run_coroutine_threadsafe(put(), self.loop).result(SAFETY_S)
 
     def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(5)
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(SAFETY_S)
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.thread.join(SAFETY_S)
 
 
 def test_peer_credentials_reach_the_handler(tmp_path: Path) -> None:
@@ -102,7 +109,7 @@ def test_watch_streams_lines_until_the_daemon_ends_it(tmp_path: Path,
         srv.push({"type": "check", "vip": "web", "check": "nginx", "ok": False,
                   "state": "failing", "changed": True, "detail": "refused", "time": None})
         srv.push(None)
-        reader.join(5)
+        reader.join(SAFETY_S)
     out = capsys.readouterr()
     lines = [json.loads(line) for line in out.out.splitlines()]
     assert [e["type"] for e in lines] == ["transition", "check"]
@@ -125,7 +132,58 @@ def test_durations(text: str, seconds: float) -> None:
     assert carpctl.parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "0", "5x", "m", "-3s", "1d"])
+@pytest.fixture
+def zone_cet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's local zone is CET (UTC+1) for the test, then as it was."""
+    monkeypatch.setenv("TZ", "CET-1")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("zone_cet")
+def test_maintenance_without_argument_shows_the_state(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with Server(str(tmp_path / "c.sock")) as srv:
+        assert carpctl.main(["--socket", srv.path, "maintenance"]) == 0
+        assert capsys.readouterr().out == (
+            "maintenance mode off (carpctl maintenance on: demote every VIP)\n")
+        srv.maintenance = {"on": True, "since": "2026-12-01T15:00:00.000+00:00"}
+        assert carpctl.main(["--socket", srv.path, "maintenance"]) == 0
+        assert capsys.readouterr().out == (
+            "maintenance mode ON since 2026-12-01 16:00:00 CET (carpctl maintenance off: "
+            "end it)\n")
+    assert [p_.pid for p_ in srv.peers] == [os.getpid()] * 2  # asked, changed nothing
+    assert carpctl.main(["--socket", str(tmp_path / "none.sock"), "maintenance"]) == 3
+
+
+@pytest.mark.usefixtures("zone_cet")
+def test_status_table_shows_days_and_zones() -> None:
+    doc = {"node": {"version": "0.1.0", "hostname": "a", "uptime_s": 3 * 86400 + 4 * 3600 + 7},
+           "vips": [{"name": "web", "vhid": 1, "interface": "eth0", "addresses": ["192.0.2.1/24"],
+                     "state": "MASTER", "since": "2026-12-01T15:00:00.000+00:00",
+                     "reason": "master_down_timer", "master": None, "advskew": 0,
+                     "effective_advskew": 0}]}
+    lines = carpctl.render_table(doc).splitlines()
+    assert lines[0] == "carpd 0.1.0 on a, up 3d 4h"
+    assert "  2026-12-01 16:00:00 CET  master_down_timer  " in lines[2]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        carpctl.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"carpctl {__version__}\n"
+
+
+def test_days_in_demote_for() -> None:
+    assert carpctl.parse_duration("3d 4h") == 3 * 86400 + 4 * 3600
+    assert carpctl._build(carpctl._parser().parse_args(["demote", "web", "--for", "2d"])).args \
+        == {"name": "web", "by": 254, "for": 172800.0}
+
+
+@pytest.mark.parametrize("text", ["", "0", "5x", "m", "-3s", "1w"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         carpctl.parse_duration(text)

@@ -1,10 +1,15 @@
 """The control server under abuse, over a real Unix socket: a bound on concurrent connections
 (a busy reply beyond it), an idle/slow client cut off, a huge line rejected without being
 buffered, hostile JSON answered with an error and no traceback; carpctl retrying briefly
-when the daemon's accept queue is full or it is busy."""
+when the daemon's accept queue is full or it is busy. carpctl's retries run on a fake clock
+(tests/io/clocks.py: `FakeMonotonic` in carpctl's `_clock`/`_sleep`), and the idle cut-off on
+a server loop whose clock jumps when it has nothing to do, so no assertion depends on how
+fast this machine is; the real waits are bounded only by a hang guard."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -21,14 +26,16 @@ import pytest
 from carpd import carpctl
 from carpd.control.protocol import MAX_REQUEST, Peer, Request
 from carpd.io import control_server
+from tests.io.clocks import SAFETY_S, FakeMonotonic, GatedClockLoop
 from tests.io.test_control import Server
 
 
 class Recording(Server):
     """A Server whose loop records unhandled exceptions (asyncio would log a traceback)."""
 
-    def __init__(self, path: str, *, fail: bool = False) -> None:
-        super().__init__(path)
+    def __init__(self, path: str, *, fail: bool = False,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(path, loop)
         self.unhandled: list[dict[str, Any]] = []
         self.loop.set_exception_handler(lambda _loop, ctx: self.unhandled.append(ctx))
         self.fail = fail
@@ -39,7 +46,7 @@ class Recording(Server):
         return await super().handler(req, peer)
 
 
-def _client(path: str, timeout: float = 2.0) -> socket.socket:
+def _client(path: str, timeout: float = SAFETY_S) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     sock.connect(path)
@@ -64,7 +71,21 @@ def _idle(path: str, count: int) -> Iterator[list[socket.socket]]:
         yield socks
 
 
-def test_connections_beyond_the_bound_get_a_busy_reply(tmp_path: Path) -> None:
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeMonotonic:
+    """carpctl's retry clock, fake: its pauses move this clock, not the test."""
+    fake = FakeMonotonic()
+    monkeypatch.setattr(carpctl, "_clock", fake.monotonic)
+    monkeypatch.setattr(carpctl, "_sleep", fake.sleep)
+    return fake
+
+
+GIVE_UP_S = 0.02 + 0.05 + 0.1 + 0.2 * 4  # the pauses that fit in RETRY_S (1 s)
+FOURTH_PAUSE_S = 0.02 + 0.05 + 0.1 + 0.2
+
+
+def test_connections_beyond_the_bound_get_a_busy_reply(tmp_path: Path,
+                                                       clock: FakeMonotonic) -> None:
     with Recording(str(tmp_path / "c.sock")) as srv, _idle(
             srv.path, control_server.MAX_CONNECTIONS) as idle:
         _wait(lambda: srv.server.connections == len(idle))
@@ -74,21 +95,32 @@ def test_connections_beyond_the_bound_get_a_busy_reply(tmp_path: Path) -> None:
         assert "busy: 64 control connections are open" in reply["error"]
         with pytest.raises(carpctl.Unreachable, match="busy"):
             carpctl.request(srv.path, Request(cmd="metrics"))
-        threading.Timer(0.3, lambda: [s.close() for s in idle]).start()
-        started = time.monotonic()
+        assert clock.elapsed == pytest.approx(GIVE_UP_S)  # retried for RETRY_S, then gave up
+
+        def free_the_slots() -> None:
+            for s in idle:
+                s.close()
+            _wait(lambda: srv.server.connections == 0)
+
+        again = FakeMonotonic(clock.now)
+        carpctl._clock, carpctl._sleep = again.monotonic, again.sleep  # restored by `clock`
+        again.at(0.3, free_the_slots)
         assert carpctl.request(srv.path, Request(cmd="metrics")) == {"text": "metrics {}"}
-        assert 0.25 < time.monotonic() - started < carpctl.RETRY_S + 0.5
+        assert again.elapsed == pytest.approx(FOURTH_PAUSE_S)  # the first try after 0.3 s
     assert srv.unhandled == []
 
 
-def test_an_idle_client_is_cut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(control_server, "REQUEST_TIMEOUT_S", 0.2)
-    with Recording(str(tmp_path / "c.sock")) as srv, _client(srv.path) as sock:
-        sock.sendall(b'{"cmd": "sta')  # a trickle, then nothing
-        started = time.monotonic()
+def test_an_idle_client_is_cut_off(tmp_path: Path) -> None:
+    """The server's request timeout fires on its loop's clock, which jumps as soon as the
+    loop has nothing to do: the trickling client is always cut off, and never by luck."""
+    loop = GatedClockLoop(gate=lambda: True)
+    with Recording(str(tmp_path / "c.sock"), loop=loop) as srv, _client(srv.path) as sock:
+        # a trickle, then nothing; the server's clock may run out before the trickle arrives
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b'{"cmd": "sta')
         assert sock.recv(100) == b""
-        assert time.monotonic() - started < 1.5
         _wait(lambda: srv.server.connections == 0)
+    assert loop.now - 1000.0 >= control_server.REQUEST_TIMEOUT_S  # it waited, on its clock
 
 
 def test_a_huge_line_is_rejected_without_being_buffered(tmp_path: Path) -> None:
@@ -143,7 +175,8 @@ def test_a_failing_handler_is_one_log_line_and_an_error_reply(
     assert srv.unhandled == []
 
 
-def test_carpctl_retries_while_the_accept_queue_is_full(tmp_path: Path) -> None:
+def test_carpctl_retries_while_the_accept_queue_is_full(tmp_path: Path,
+                                                       clock: FakeMonotonic) -> None:
     path = str(tmp_path / "q.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener, ExitStack() as stack:
         listener.bind(path)
@@ -157,26 +190,34 @@ def test_carpctl_retries_while_the_accept_queue_is_full(tmp_path: Path) -> None:
                 probe.close()
                 break
             stack.enter_context(probe)
-        started = time.monotonic()
         with pytest.raises(carpctl.Unreachable, match="queue stayed full"):
             carpctl.request(path, Request(cmd="status"))
-        assert carpctl.RETRY_S - 0.25 < time.monotonic() - started < carpctl.RETRY_S + 0.5
-        threading.Thread(target=_drain_and_answer, args=(listener, stack), daemon=True).start()
+        assert clock.elapsed == pytest.approx(GIVE_UP_S)
+        clock.at(clock.elapsed + 0.3, lambda: _drain_then_answer(listener, stack))
         assert carpctl.request(path, Request(cmd="status")) == {"answered": True}
+        assert clock.elapsed == pytest.approx(GIVE_UP_S + FOURTH_PAUSE_S)
 
 
-def _drain_and_answer(listener: socket.socket, stack: ExitStack) -> None:
-    time.sleep(0.3)
-    stack.close()  # the queued probes go away
-    while True:
-        conn, _ = listener.accept()
-        with conn:
-            if conn.recv(1000).startswith(b'{"cmd": "status"'):
-                conn.sendall(b'{"ok": true, "result": {"answered": true}}\n')
-                return
+def _drain_then_answer(listener: socket.socket, stack: ExitStack) -> None:
+    """Empty the backlog now (the queued probes go away), then answer the next request."""
+    stack.close()
+    listener.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            listener.accept()[0].close()
+    listener.setblocking(True)
+    threading.Thread(target=_answer, args=(listener,), daemon=True).start()
 
 
-def _wait(condition: Any, timeout: float = 3.0) -> None:
+def _answer(listener: socket.socket) -> None:
+    conn, _ = listener.accept()
+    with conn:
+        if conn.recv(1000).startswith(b'{"cmd": "status"'):
+            conn.sendall(b'{"ok": true, "result": {"answered": true}}\n')
+
+
+def _wait(condition: Any, timeout: float = SAFETY_S) -> None:
+    """Until `condition()` holds (the server thread catching up); the bound is a hang guard."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"

@@ -1,10 +1,17 @@
-"""The health adapter against real processes and sockets on this host (no root needed)."""
+"""The health adapter against real processes and sockets on this host (no root needed).
+
+No result here depends on how fast the machine is: the processes and sockets are real, but
+the loop's clock (tests/io/clocks.py) stands still while they work, so a check's timeout
+fires only where the test opens the gate (after the child wrote its pid), and the periodic
+tests run on a fake clock that counts runs exactly.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import select
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -12,10 +19,21 @@ import pytest
 
 from carpd.core.params import CheckParams
 from carpd.io.health import HealthChecks, interface_state, run_exec, run_http, run_tcp
+from tests.driver.fakes import FakeClockLoop
+from tests.io.clocks import SAFETY_S, run_gated
 
 
 def run(coro: Awaitable[object]) -> object:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+    """On a clock that stands still: no timeout fires, whatever the machine's load."""
+    return run_gated(coro)
+
+
+def run_fake(coro: Awaitable[object]) -> object:
+    loop = FakeClockLoop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
 
 
 def exec_check(*argv: str, timeout: float = 2.0) -> CheckParams:
@@ -50,26 +68,25 @@ def test_exec_not_executable_is_a_failure(tmp_path: Path) -> None:
 
 
 def test_exec_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+    """The 2 s timeout fires (on the loop's clock) only once the grandchild `sleep` exists
+    and a pidfd holds it, so the kill of the group is always what is tested."""
     marker = tmp_path / "child.pid"
-    # sh starts in milliseconds even on a loaded machine (a Python child could miss the
-    # timeout before it wrote the marker); the grandchild is `sleep`, in the same group
-    script = f"sleep 30 & echo $! > {marker}; wait"
-    ok, detail = run(run_exec(exec_check("/bin/sh", "-c", script, timeout=2.0)))  # type: ignore[misc]
+    script = f"sleep 30 & echo $! > {marker}.tmp; mv {marker}.tmp {marker}; wait"
+    pidfd: list[int] = []
+
+    def grandchild_running() -> bool:
+        if not pidfd and marker.exists():
+            pidfd.append(os.pidfd_open(int(marker.read_text())))  # before any kill
+        return bool(pidfd)
+
+    ok, detail = run_gated(run_exec(exec_check("/bin/sh", "-c", script, timeout=2.0)),
+                           gate=grandchild_running)
     assert (ok, detail) == (False, "timed out after 2 s; killed")
-    child = int(marker.read_text())
-    # SIGKILL is delivered asynchronously: allow the kernel a moment on a loaded machine
-    deadline = time.monotonic() + 5.0
-    while not _gone(child) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert _gone(child), "the grandchild must be killed with its group"
-
-
-def _gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.split(") ", 1)[1].startswith("Z")
+    try:  # a pidfd turns readable when its process has ended (an event, not a poll)
+        readable, _, _ = select.select(pidfd, [], [], SAFETY_S)
+        assert readable == pidfd, "the grandchild must be killed with its group"
+    finally:
+        os.close(pidfd[0])
 
 
 def test_exec_killed_by_signal_fails() -> None:
@@ -158,7 +175,7 @@ def test_periodic_results_and_stop(tmp_path: Path) -> None:
         p = CheckParams(name="i", type="interface", weight=1, interface="eth7", interval=0.05,
                         timeout=0.05)
         checks.start("web/i", p, lambda *r: results.append(r))
-        await asyncio.sleep(0.12)
+        await asyncio.sleep(0.12)  # runs at 0, 0.05 and 0.10 (fake clock: exactly)
         checks.stop("web/i")
         n = len(results)
         await asyncio.sleep(0.1)
@@ -166,9 +183,8 @@ def test_periodic_results_and_stop(tmp_path: Path) -> None:
         await checks.close()
         return results
 
-    results = asyncio.run(main())
-    assert 2 <= len(results) <= 4
-    assert set(results) == {("web/i", False, "no interface eth7")}
+    results = run_fake(main())
+    assert results == [("web/i", False, "no interface eth7")] * 3
 
 
 def test_unit_check_without_a_system_bus_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,7 +200,7 @@ def test_unit_check_without_a_system_bus_fails(monkeypatch: pytest.MonkeyPatch) 
         await checks.close()
         return results
 
-    results = asyncio.run(main())
+    results = run_gated(main(), gate=lambda: True)  # real socket errors, time on a fake clock
     assert results, "a unit check must report even without D-Bus"
     assert all(not ok and detail.startswith("systemd D-Bus not reachable: ")
                for _, ok, detail in results)

@@ -81,8 +81,7 @@ async def _jobs(bus: FakeBus, *starts: tuple[str, ...]) -> tuple[DbusUnits, list
 
 async def settle(units: DbusUnits) -> None:
     """Every job queued so far has made its calls (the fake answers at once)."""
-    queues = units._queues._queues.values()
-    await asyncio.wait_for(asyncio.gather(*(q.join() for q in queues)), 1.0)
+    await asyncio.wait_for(units._queues.join(), 1.0)
 
 
 def test_results_come_from_job_removed_matched_by_job_path() -> None:
@@ -130,6 +129,7 @@ def test_no_bus_falls_back_to_systemctl_and_says_why(tmp_path: Any) -> None:
         units = DbusUnits(fallback=SystemctlUnits(systemctl=str(fake)), connect=connect)
         units.report_to(got.append)
         units.start_units("web", ("nginx.service",))
+        await asyncio.sleep(0)  # the start is running (a stop would drop a waiting one)
         units.stop_units("web", ("nginx.service",))
         await units.drain(5.0)
         return got

@@ -95,7 +95,7 @@ def test_a_dual_master_is_a_problem_while_it_lasts_with_peer_rank_and_since() ->
     problems = call(ops, "status")["problems"]
     assert problems == [{"kind": "dual_master", "vip": "web", "text": (
         f"web: dual master with {worse} (advbase 1 advskew 200) since 2027-01-15 08:00:10 UTC, "
-        "last heard 0 s ago, 3 times")}]
+        "last heard 0s ago, 3 times")}]
     peers = call(ops, "status")["vips"][0]["anomaly_peers"]
     assert [(p["kind"], p["peer"], p["rank"], p["first_seen"], p["last_seen"], p["count"])
             for p in peers] == [("dual_master", worse, "advbase 1 advskew 200",
@@ -103,7 +103,7 @@ def test_a_dual_master_is_a_problem_while_it_lasts_with_peer_rank_and_since() ->
                                  "2027-01-15T08:00:12.000+00:00", 3)]
     text = call(ops, "explain", name="web")["text"]
     assert (f"Another node claims this VIP: {worse} advertises as master (advbase 1 advskew "
-            "200) while we are MASTER, since 2027-01-15 08:00:10 UTC, last heard 0 s ago, "
+            "200) while we are MASTER, since 2027-01-15 08:00:10 UTC, last heard 0s ago, "
             "3 times: a split brain") in text
     driver.clock = 1012.0 + 10.0  # RECENT_S after the last one: still now
     assert [p["kind"] for p in call(ops, "status")["problems"]] == ["dual_master"]

@@ -170,7 +170,7 @@ EXPECTED: dict[str, Any] = {'node': {'hostname': 'web', 'version': '0.1.0', 'upt
                    'vip': 'web',
                    'text': 'web: foreign adverts on vhid 1 (bad HMAC: another cluster, or a '
                            'different password or address set) from 172.16.90.103 since '
-                           '2027-01-15 08:00:03 UTC, last heard 6 s ago, 1 time'},
+                           '2027-01-15 08:00:03 UTC, last heard 6s ago, 1 time'},
                   {'kind': 'check_failing',
                    'vip': 'web',
                    'text': 'web: check nginx failing (weight 100) since 2027-01-15 08:00:00 '

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from carpd.core.states import Reason, VhidState
+from carpd.status.messages import STATE_CHANGED
+
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "packaging" / "carpd.catalog"
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -137,3 +140,19 @@ def test_journalctl_compiles_the_catalog_with_every_entry(tmp_path: Path) -> Non
                             capture_output=True, text=True, timeout=30, check=True).stdout
     ids = {line.split()[0] for line in listed.splitlines() if line.strip()}
     assert ids == set(catalog_entries(CATALOG.read_text()))
+
+
+def test_state_change_entry_names_every_state_and_reason() -> None:
+    """The state-change entry lists every state (FAULT was missing) and every reason the
+    record can carry, so a new Reason needs its words here."""
+    text = catalog_entries(CATALOG.read_text())[STATE_CHANGED]
+    words = set(re.findall(r"[a-z0-9_]+", text))
+    assert {s.value for s in VhidState} <= set(re.findall(r"[A-Z]+", text))
+    missing = []
+    for reason in Reason:
+        value = reason.value
+        written = value in words or f"{value}_" in text or (  # demotion_*, fault_*
+            value.endswith(("_lost", "_won")) and value.rsplit("_", 1)[0] in text)
+        if not written:
+            missing.append(value)
+    assert missing == []

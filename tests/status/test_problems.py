@@ -55,4 +55,4 @@ def test_formatters() -> None:
     assert clock("2027-01-15T08:00:05.000+00:00") == "2027-01-15 08:00:05 UTC"
     assert clock(None) == "an unknown time"
     assert [ago(s) for s in (0.4, 119, 120, 7199, 7200, 172800, float("nan"))] == [
-        "0 s", "119 s", "2 min", "119 min", "2 h 0 min", "2 d 0 h", "an unknown time"]
+        "0s", "1m 59s", "2m", "1h 59m", "2h", "2d", "an unknown time"]

@@ -218,6 +218,16 @@ def test_password_never_leaks(pair: Pair) -> None:
                                      check=False).stdout
 
 
+def test_carpctl_version_and_bash_completion_from_the_package(pair: Pair) -> None:
+    a = pair.a
+    assert a.run("carpctl", "--version").stdout == "carpctl 0.1.0\n"
+    script = ("source /usr/share/bash-completion/completions/carpctl; "
+              "COMP_WORDS=(carpctl explain ''); COMP_CWORD=2; _carpctl_bash; "
+              "printf '%s\\n' \"${COMPREPLY[@]}\"")
+    assert sorted(a.run("bash", "--norc", "-c", script).stdout.split()) == ["mail", "web"]
+    assert "maintenance mode off" in a.run("carpctl", "maintenance").stdout
+
+
 def test_dependent_service_follows_the_vip(pair: Pair) -> None:
     a, b = pair.a, pair.b
     assert active(a, DEMO) == "active" and active(b, DEMO) == "inactive"
@@ -239,8 +249,10 @@ def test_sigkill_of_the_master_leaves_no_stale_vip(pair: Pair) -> None:
     wait_for("VIPs removed from a by ExecStopPost", lambda: WEB not in lab.addresses("a"),
              timeout=5, interval=0.01)
     gone = time.monotonic() - t0
-    print(f"stale VIP gone from a {gone:.3f} s after SIGKILL")
-    assert gone <= 1.0
+    print(f"stale VIP gone from a {gone:.3f} s after SIGKILL")  # ~0.25 s on an idle machine
+    # the bound that matters: gone before b can take over (no moment with the VIP on both);
+    # `carpd --cleanup` is a Python start, which a loaded 2-core machine slows past 1 s
+    assert gone < MASTER_DOWN
     took = wait_for("b takes web over", lambda: any(
         r.get("CARP_STATE") == "MASTER"
         for r in records(b, mark_b, _SYSTEMD_UNIT=CARPD, CARP_NAME="web")),

@@ -23,6 +23,7 @@ import os
 from carpd.app.keepalived.conf import Statement, quoted_words
 from carpd.app.keepalived.keywords import DIFF, NOTE, NT, Finding
 from carpd.app.keepalived.toml import Table
+from carpd.config.values import UNIT_TYPES
 
 NOTIFY = ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
 DEFAULT_TARGET = "carpd-master@{name}.target"
@@ -43,7 +44,13 @@ def systemctl_units(argv: tuple[str, ...], verbs: tuple[str, ...]) -> list[str] 
     rest = [word for word in argv[1:] if not word.startswith("-")]
     if len(rest) < 2 or rest[0] not in verbs:
         return None
-    return rest[1:]
+    return [_full_unit_name(word) for word in rest[1:]]
+
+
+def _full_unit_name(word: str) -> str:
+    """As systemctl reads it: a name without a unit type means NAME.service (carpd's keys
+    take full names only: values.unit_name)."""
+    return word if word.rpartition(".")[2] in UNIT_TYPES else f"{word}.service"
 
 
 def map_notify(lines: dict[str, Statement], table: Table, findings: list[Finding]) -> None:
