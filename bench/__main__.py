@@ -1,4 +1,4 @@
-"""`sudo .venv/bin/python -m bench {failover,scale,smoke,all,soak,vrrp3}`: see docs/performance.md.
+"""`sudo .venv/bin/python -m bench {failover,scale,smoke,all,soak,routed,vrrp3}`: see the docs.
 
 Failover scenarios (`--variants`): ipv4 (multicast, the default of `failover`), ipv6
 (IPv6-only VIP, multicast to ff02::12), unicast (IPv4 VIP, adverts unicast to the other
