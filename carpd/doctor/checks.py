@@ -152,7 +152,7 @@ def diagnose(status: dict[str, Any] | None, facts: Facts, *, unreachable: str = 
     findings += _problems(facts)
     elsewhere = _other_namespace(vips, facts)
     if elsewhere is not None:
-        return findings + [elsewhere]
+        return [*findings, elsewhere]
     for vip in vips:
         for check in (check_interface, check_firewall, check_multicast, check_rp_filter,
                       check_arp, check_other_cluster, check_duplicate):
