@@ -150,6 +150,9 @@ def diagnose(status: dict[str, Any] | None, facts: Facts, *, unreachable: str = 
     if status is not None and not vips:
         findings.append(Finding("daemon", "host", Level.WARN, "carpd runs no VIP"))
     findings += _problems(facts)
+    elsewhere = _other_namespace(vips, facts)
+    if elsewhere is not None:
+        return [*findings, elsewhere]
     for vip in vips:
         for check in (check_interface, check_firewall, check_multicast, check_rp_filter,
                       check_arp, check_other_cluster, check_duplicate):
@@ -157,6 +160,28 @@ def diagnose(status: dict[str, Any] | None, facts: Facts, *, unreachable: str = 
     if not vips:
         findings += _host_firewall(facts)
     return findings
+
+
+def _other_namespace(vips: list[Vip], facts: Facts) -> Finding | None:
+    """A FAIL when none of the daemon's advert sources is an address of its interface
+    here: doctor runs in another network namespace (or on another host) than carpd, so
+    every host check would describe the wrong network. None when one matches or nothing
+    can tell (no links read, no resolved source)."""
+    if facts.links is None:
+        return None
+    pairs = [(v.interface, s) for v in vips for s in v.sources.values()]
+    if not pairs:
+        return None
+    local = {(k.name, a) for k in facts.links for a, _ in k.addresses}
+    if any(pair in local for pair in pairs):
+        return None
+    iface, source = pairs[0]
+    return Finding("namespace", "host", Level.FAIL,
+                   f"carpd advertises from {source} on {iface}, which this shell does not "
+                   "have: doctor runs in another network namespace than carpd, so the host "
+                   "checks were skipped",
+                   "run it where carpd runs: `ip netns exec NAME carpctl doctor` or "
+                   "`nsenter -t $(pidof -s carpd) -n carpctl doctor`")
 
 
 def _problems(facts: Facts) -> list[Finding]:

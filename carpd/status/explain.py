@@ -93,12 +93,14 @@ def _claim(v: VipStatus, p: AnomalyPeerStatus, now: float) -> str:
 
 
 def _state(v: VipStatus, ago: str) -> str:
-    since = f" since {v.since}{f' ({ago} ago)' if ago else ''}"
-    text = f"{v.name} (vhid {v.vhid} on {v.interface}) is {v.state.value}{since}, " \
+    since = f" since {clock(v.since)}{f' ({ago} ago)' if ago else ''}"
+    word = "vrid" if v.protocol == "vrrp3" else "vhid"
+    text = f"{v.name} ({word} {v.vhid} on {v.interface}) is {v.state.value}{since}, " \
            f"because {reason_text(v.reason)}."
     if v.hold_down:
-        text += (f" carpd is still in its boot hold-down (advertising {HOLD_DOWN_DEMOTION} more, "
-                 "not preempting).")
+        rank = ("a priority" if v.protocol == "vrrp3" else "an advskew") + \
+            f" {HOLD_DOWN_DEMOTION} {'lower' if v.protocol == 'vrrp3' else 'higher'}"
+        text += f" carpd is still in its boot hold-down (advertising {rank}, not preempting)."
     return text
 
 

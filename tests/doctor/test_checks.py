@@ -128,3 +128,10 @@ def test_unreachable_daemon_and_what_could_not_be_read() -> None:
     assert [(f.check, f.level.name) for f in found] == [("daemon", "FAIL"), ("firewall", "WARN")]
     assert "could not check: nft: Operation not permitted" in found[1].text
     assert diagnose({"vips": []}, Facts())[0].text == "carpd runs no VIP"
+
+
+def test_doctor_in_another_namespace_than_carpd_says_so_and_skips_the_host_checks() -> None:
+    elsewhere = healthy(links=[Link("eth0", UP, "UP", (("192.168.1.5", 24),))])
+    found = diagnose({"vips": [vip()]}, elsewhere)
+    assert [(f.check, f.level) for f in found] == [("namespace", Level.FAIL)]
+    assert "10.0.0.2 on eth0" in found[0].text and "ip netns exec" in found[0].fix

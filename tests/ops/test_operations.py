@@ -265,7 +265,7 @@ def test_explain_names_the_failing_check_and_the_skew_sum() -> None:
         await d.handle_control(Request(cmd="demote", args={"name": "web", "by": 20}), ROOT)
         r = await d.handle_control(Request(cmd="explain", args={"name": "web"}), ROOT)
         assert r["text"] == (
-            "web (vhid 1 on eth0) is BACKUP since 2027-01-15T08:00:05.000+00:00 (0s ago), "
+            "web (vhid 1 on eth0) is BACKUP since 2027-01-15 08:00:05 UTC (0s ago), "
             "because a master with a lower advskew was heard. The master is 172.16.90.102, "
             "advertising advbase 1 advskew 10. Our effective advskew is 120 = 0 (advskew) + "
             "100 (check:nginx) + 20 (operator); preempt is on. Failing check: nginx (tcp "

@@ -46,7 +46,7 @@ def test_master_with_capped_demotions_and_maintenance() -> None:
                        effective_advskew=254, demotions={"maintenance": 254, "operator": 20},
                        master="172.16.90.101"), maintenance=True, ago="3 min")
     assert text == (
-        "web (vhid 1 on eth0) is MASTER since 2026-11-25T01:00:00.000+00:00 (3 min ago), "
+        "web (vhid 1 on eth0) is MASTER since 2026-11-25 01:00:00 UTC (3 min ago), "
         "because no master was heard for a whole master-down interval. This node is the "
         "master and holds 172.16.90.31/24. Our effective advskew is 254 = 100 (advskew) + "
         "254 (maintenance) + 20 (operator) (capped at 254); preempt is on. Maintenance mode "
@@ -60,7 +60,7 @@ def test_fault_without_master_and_checks_in_every_state() -> None:
         check(name="tcp-80", type="tcp", target="127.0.0.1:80", fatal=False,
               weight=10, state="unknown", detail=""))
     text = explain(vip(state="FAULT", reason="fault_check:db", checks=checks, hold_down=True))
-    assert "is FAULT since 2026-11-25T01:00:00.000+00:00, because the fatal check db fails." \
+    assert "is FAULT since 2026-11-25 01:00:00 UTC, because the fatal check db fails." \
         in text
     assert "still in its boot hold-down" in text
     assert "No master is known right now." in text
