@@ -16,5 +16,5 @@ fi
     export CARPD_PYROUTE2_072="$PWD/$old/usr/lib/python3/dist-packages"
 echo "== ruff";  $PY -m ruff check carpd tests scripts bench
 echo "== mypy --strict carpd"; $PY -m mypy --strict carpd
-# two workers (pytest-xdist), one test module per group: tests/conftest.py says why
-echo "== pytest"; exec $PY -m pytest -n "${CARPD_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# two workers (pytest-xdist), a test module at a time: tests/conftest.py says why
+echo "== pytest"; exec $PY -m pytest -n "${CARPD_TEST_WORKERS:-2}" --dist loadfile "$@"

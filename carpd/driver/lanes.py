@@ -105,6 +105,7 @@ class VipWork:
         self._bursts: dict[str, set[asyncio.Task[None]]] = {}
         self._reconciling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False  # close() ran: a debounced pass due later must not start
         self._foreign: dict[str, frozenset[AddressWithPrefix]] = {}  # VIP -> copies not ours
         self._releases: dict[str, int] = {}  # VIP -> releases the core has asked for so far
         ports.units.report_to(self._unit_result)
@@ -126,6 +127,7 @@ class VipWork:
         await asyncio.gather(*(lane.drain(timeout) for lane in self._lanes.values()))
 
     def close(self) -> None:
+        self._closed = True
         for name in list(self._bursts):
             self._cancel_bursts(name)
         for lane in self._lanes.values():
@@ -290,6 +292,8 @@ class VipWork:
                 loop.call_later(RECONCILE_DEBOUNCE_S, self._start_pass, iface)
 
     def _start_pass(self, iface: str) -> None:
+        if self._closed:  # the exit closed the adapters after this pass was debounced
+            return
         task = asyncio.get_running_loop().create_task(self._reconcile_pass(iface))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -8,9 +8,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+from typing import Any
+
+import pytest
 
 from carpd.core.actions import AddAddresses, Announce, RemoveAddresses, StartUnits, StopUnits
 from carpd.core.addresses import AddressWithPrefix
+from carpd.core.params import Secret, VipParams
+from carpd.driver import lanes
 from carpd.driver.lanes import VipWork
 from tests.driver.fakes import FakeAddresses, FakeAnnouncer, FakeUnits, fake_ports
 
@@ -113,3 +118,38 @@ def test_a_burst_queued_before_a_release_never_announces_the_given_up_address() 
     while the lane was still adding the VIP): no GARP may claim the address afterwards."""
     assert bursts([PROMOTE[0], ANNOUNCE, *RELEASE]) == []
     assert bursts([PROMOTE[0], ANNOUNCE]) == [(str(VIP[0].ip),)]
+
+
+
+def test_a_reconcile_pass_debounced_before_close_never_starts_after_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """At exit the adapters close while a pass may still be debounced (an address change
+    just before): it must not start against the closed netlink adapter."""
+    monkeypatch.setattr(lanes, "RECONCILE_DEBOUNCE_S", 0.0)  # due at the next loop turn
+
+    async def main(close_first: bool) -> list[str]:
+        ports = fake_ports()
+        listed: list[str] = []
+        addresses = ports.addresses
+        assert isinstance(addresses, FakeAddresses)
+        original = addresses.listing
+
+        async def listing(interface: str) -> Any:
+            listed.append(interface)
+            return await original(interface)
+
+        addresses.listing = listing  # type: ignore[method-assign]
+        vip = VipParams(name="web", vhid=1, interface="lo", addresses=VIP,
+                        password=Secret(b"pw"))
+        work = VipWork(ports, lambda _e: None, lambda: (vip,))
+        work.add("web")
+        work.reconcile(None)
+        if close_first:
+            work.close()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        work.close()
+        return listed
+
+    assert asyncio.run(main(close_first=True)) == []
+    assert asyncio.run(main(close_first=False)) == ["lo"]  # the same pass, not closed
