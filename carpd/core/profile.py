@@ -53,6 +53,7 @@ class ElectionStatistics:
     protocol: ElectionProtocol
     own: tuple[tuple[str, int], ...]
     master: tuple[tuple[str, int | None], ...]
+    received_forms: tuple[tuple[str, int], ...] = ()  # VRRP: accepted adverts per checksum form
 
 
 class ElectionProfile(Protocol):

@@ -93,6 +93,8 @@ class VipCounters:
     address_errors: int
     transitions: int
     drops: Mapping[str, int]  # by drop reason
+    checksum_forms: Mapping[str, int] = dataclasses.field(default_factory=dict)  # VRRPv3:
+    # accepted adverts per checksum form (pseudo_header, pseudo_header_group, message_only)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,7 +250,8 @@ class _VipBuilder:
         return VipCounters(
             adverts_sent=s.adverts_sent, adverts_received=s.adverts_received,
             auth_failures=drops.get(DropReason.BAD_HMAC, 0), send_errors=s.send_errors,
-            address_errors=s.address_errors, transitions=s.transitions, drops=drops)
+            address_errors=s.address_errors, transitions=s.transitions, drops=drops,
+            checksum_forms=dict(s.election.received_forms))
 
     def _operator_status(self, d: OperatorDemotion | None) -> OperatorDemotionStatus | None:
         if d is None:

@@ -62,7 +62,7 @@ def explain(vip: VipStatus, *, maintenance: bool = False, ago: str = "",
     parts = [_state(vip, ago), _takeover(vip, last), _master(vip)]
     if now is not None:
         parts += [_claim(vip, p, now) for p in vip.anomaly_peers]
-    parts += [_path(vip), _skew(vip, maintenance), _checks(vip), _units(vip)]
+    parts += [_path(vip), _forms(vip), _skew(vip, maintenance), _checks(vip), _units(vip)]
     return " ".join(p for p in parts if p)
 
 
@@ -117,6 +117,18 @@ def _master(v: VipStatus) -> str:
     base, skew = v.master_advbase, v.master_advskew
     adv = f", advertising advbase {base} advskew {skew}" if base is not None else ""
     return f"The master is {v.master}{adv}."
+
+
+_FORM_WORDS = {"pseudo_header_group": "summed with the group address (keepalived up to 1.3.6 "
+                                      "in unicast, FRR)",
+               "message_only": "summed over the message only (RFC 9568: Cisco, Arista)"}
+
+
+def _forms(v: VipStatus) -> str:
+    """VRRPv3: say so when peers' checksums take another form than RFC 5798's own."""
+    odd = [f"{n} {_FORM_WORDS[k]}" for k, n in sorted(v.counters.checksum_forms.items())
+           if k in _FORM_WORDS and n]
+    return f"Accepted adverts with a checksum {'; '.join(odd)}." if odd else ""
 
 
 def _path(v: VipStatus) -> str:

@@ -57,7 +57,9 @@ def vip_json(v: VipStatus, last: TransitionRecord | None = None) -> dict[str, An
         "counters": {"adverts_sent": c.adverts_sent, "adverts_received": c.adverts_received,
                      "auth_failures": c.auth_failures, "send_errors": c.send_errors,
                      "address_errors": c.address_errors, "transitions": c.transitions,
-                     "drops": dict(c.drops)},
+                     "drops": dict(c.drops),
+                     **({"checksum_forms": dict(c.checksum_forms)}
+                        if v.protocol == "vrrp3" else {})},
         "faults": list(v.faults), "hold_down": v.hold_down,
         "send_suppressed": v.send_suppressed,
         **{k: n for k, n in v.election.items() if k.startswith("master_")},

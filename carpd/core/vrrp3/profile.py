@@ -175,7 +175,8 @@ class Vrrp3Profile:
                  ("master_down_interval_ms",
                   election.master_down_usec(effective, self._master_interval_cs) // 1000)),
             master=(("master_priority", master[0] if master else None),
-                    ("master_adver_interval_cs", master[1] if master else None)))
+                    ("master_adver_interval_cs", master[1] if master else None)),
+            received_forms=tuple(sorted(self.checksum_forms.items())))
 
 
 def _checksum_hint(mode: str) -> str:

@@ -30,6 +30,9 @@ from carpd.core.params import Secret, VipParams
 from carpd.core.states import Reason, VhidState
 from carpd.core.vrrp3 import wire
 from carpd.core.vrrp3.wire import ChecksumForm, Vrrp3Header
+from carpd.status.document import NodeInfo, build_document
+from carpd.status.explain import explain
+from carpd.status.jsonform import vip_json
 
 A = ipaddress.ip_address
 OWN, PEER, LOW_PEER = A("10.99.0.5"), A("10.99.0.9"), A("10.99.0.3")
@@ -261,3 +264,19 @@ def test_a_vrrp_advert_where_no_vrrp_vip_runs_is_a_quiet_vrrp_drop() -> None:
     n.handle(Start(), 0.0)
     (drop,) = n.handle(advert(200), 1.0)
     assert isinstance(drop, PacketDropped) and drop.reason == "vrrp" and not drop.log
+
+
+def test_the_checksum_form_of_accepted_adverts_is_counted_and_explained() -> None:
+    n = node(vrrp(vrrp_checksum="accept-both", peers=(PEER,), accept_multicast=True))
+    n.handle(Start(), 0.0)
+    n.handle(advert(200), 1.0)
+    n.handle(advert(200, form=ChecksumForm.MESSAGE_ONLY), 2.0)
+    n.handle(advert(200, dst=A("10.99.0.5"), form=ChecksumForm.PSEUDO_HEADER_GROUP), 3.0)
+    doc = build_document(n.statistics(), node=NodeInfo(hostname="h", version="0",
+                                                       uptime_s=1.0), wall_iso=lambda t: "")
+    (api,) = doc.vips
+    assert dict(api.counters.checksum_forms) == {
+        "message_only": 1, "pseudo_header": 1, "pseudo_header_group": 1}
+    assert vip_json(api)["counters"]["checksum_forms"]["message_only"] == 1
+    assert "Accepted adverts with a checksum 1 summed over the message only (RFC 9568" in \
+        explain(api)
