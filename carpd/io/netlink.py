@@ -179,11 +179,9 @@ class NetlinkAddresses:
             return False
         try:
             index = socket.if_nametoindex(interface)
-            wanted = set(addresses)
-            for state in self._loop_rtnl.dump(None):
-                if state.index == index and state.address in wanted \
-                        and owns(state.listed(), label):
-                    self._loop_rtnl.request(encode_del_address(index, state))
+            present = [st for st in self._loop_rtnl.dump(None) if st.index == index]
+            for state in _ours(present, addresses, label):
+                self._loop_rtnl.request(encode_del_address(index, state))
         except OSError:
             return False
         return True
@@ -207,11 +205,8 @@ class NetlinkAddresses:
 
         def work() -> tuple[AddressWithPrefix, ...]:
             index = self._index(interface)
-            wanted = set(addresses)
             removed: list[AddressWithPrefix] = []
-            for state in self._entries(index, interface, None):
-                if state.address not in wanted or not owns(state.listed(), label):
-                    continue
+            for state in _ours(self._entries(index, interface, None), addresses, label):
                 try:
                     self._rtnl.request(encode_del_address(index, state))
                 except OSError as exc:
@@ -324,6 +319,14 @@ class NetlinkAddresses:
             raise OSError(exc.errno, f"cannot list addresses of {interface}: "
                                      f"{exc.strerror}") from None
         return [state for state in found if state.index == index]
+
+
+def _ours(states: list[AddressState], addresses: tuple[AddressWithPrefix, ...],
+          label: str) -> list[AddressState]:
+    """The copies among one interface's `states` of `addresses` (same address and prefix)
+    that are carpd's (carpd.core.ownership): what `remove` and `remove_now` delete."""
+    wanted = set(addresses)
+    return [st for st in states if st.address in wanted and owns(st.listed(), label)]
 
 
 def _oserror(exc: NetlinkError, what: str) -> OSError:
