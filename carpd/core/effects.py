@@ -255,8 +255,7 @@ class VhidEffects:
         """VRRP: the master advertised priority 0. Take over after Skew_Time (RFC 5798
         6.4.2) unless a better backup speaks first; no master meanwhile."""
         self._master = None
-        due = now + self.profile.resign_wait(self.standing)
-        self._master_down = dict.fromkeys(self.params.families, due)
+        self._restart_master_down(now, self.profile.resign_wait(self.standing))
         return []
 
     def _go_init(self, now: Instant, ctx: Ctx) -> list[Action]:
@@ -326,10 +325,12 @@ class VhidEffects:
                             rank=self.profile.describe_own(self.standing),
                             demotions=tuple(sorted(self._demotions.items())))
 
-    def _restart_master_down(self, now: Instant) -> None:
-        """Arm the master-down timer of every family the VIP has addresses in."""
-        due = now + self.profile.master_down_interval(self.standing)
-        self._master_down = dict.fromkeys(self.params.families, due)
+    def _restart_master_down(self, now: Instant, interval: Duration | None = None) -> None:
+        """Arm the master-down timer of every family the VIP has addresses in, for the
+        profile's master-down interval unless `interval` says otherwise."""
+        if interval is None:
+            interval = self.profile.master_down_interval(self.standing)
+        self._master_down = dict.fromkeys(self.params.families, now + interval)
 
     def _add_addresses(self) -> AddAddresses:
         p = self.params

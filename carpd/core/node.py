@@ -129,6 +129,7 @@ class Node:
         self._deadlines = DeadlineQueue()
         self._touched: list[VhidMachine] = []
         self._own_sources: dict[str, frozenset[Address]] = {}
+        self._vrrp_interfaces: frozenset[str] = frozenset()  # where a VRRPv3 VIP runs
         for params in vips:
             self.add(params, now)
 
@@ -169,8 +170,9 @@ class Node:
         self._index_sources()
 
     def _index_sources(self) -> None:
-        """The per-interface lookups that packets need: our own advert sources, and which
-        VIP a (interface, vhid) drop counts for (the first configured, whatever protocol)."""
+        """The per-interface lookups that packets need: our own advert sources, which VIP a
+        (interface, vhid) drop counts for (the first configured, whatever protocol), and the
+        interfaces that run a VRRPv3 VIP."""
         sources: dict[str, set[Address]] = {}
         self._by_vhid = {}
         for m in self._machines.values():
@@ -178,6 +180,8 @@ class Node:
             own.update(s for s in (m.params.source, m.params.source6) if s is not None)
             self._by_vhid.setdefault((m.params.interface, m.params.vhid), m.params.name)
         self._own_sources = {i: frozenset(s) for i, s in sources.items()}
+        self._vrrp_interfaces = frozenset(k[0] for k in self._by_key
+                                          if k[2] is ElectionProtocol.VRRP3)
 
     def retune(self, params: VipParams, now: float) -> list[Action]:
         """Give the running VIP `params.name` new tunable settings in place (= handling
@@ -391,7 +395,8 @@ class Node:
         protocol, vid = demux.identify(packet)
         machine = self._by_key.get((packet.interface, packet.family, protocol, vid))
         if machine is None:
-            if protocol is ElectionProtocol.VRRP3 and not self._speaks_vrrp(packet.interface):
+            if protocol is ElectionProtocol.VRRP3 \
+                    and packet.interface not in self._vrrp_interfaces:
                 raise Rejected(DropReason.VRRP, "VRRPv3 advertisement", vid, packet.source)
             raise Rejected(DropReason.UNKNOWN_VHID, f"{_ID_WORD[protocol]} {vid}", vid,
                            packet.source)
@@ -399,9 +404,6 @@ class Node:
         accept.check_path(p, packet, vid)
         advert = machine.profile.decode(packet)
         return machine, AdvertReceived(name=p.name, advert=advert)
-
-    def _speaks_vrrp(self, interface: str) -> bool:
-        return any(k[0] == interface and k[2] is ElectionProtocol.VRRP3 for k in self._by_key)
 
     def _malformed(self, event: DatagramMalformed, now: float) -> list[Action]:
         drop = Rejected(event.reason, event.detail, source=event.source)
