@@ -58,13 +58,11 @@ class Vrrp3Profile:
 
     def __init__(self, params: VipParams) -> None:
         self._p = params
-        self._master_interval_cs = params.advert_interval_cs
+        self._learned_cs: int | None = None  # the followed master's interval; None: ours
         self._peer: tuple[int, int] | None = None  # (priority, interval) last heard
         self.checksum_forms: Counter[str] = Counter()
 
     def retune(self, params: VipParams) -> None:
-        if self._master_interval_cs == self._p.advert_interval_cs:  # following no master
-            self._master_interval_cs = params.advert_interval_cs
         self._p = params
 
     # -- receive ------------------------------------------------------------------------
@@ -90,8 +88,12 @@ class Vrrp3Profile:
         self._peer = (ad.priority, ad.interval_cs)
 
     def follow(self, advert: PeerAdvert | None) -> None:
-        self._master_interval_cs = (self._p.advert_interval_cs if advert is None
-                                    else _vrrp(advert).interval_cs)
+        self._learned_cs = None if advert is None else _vrrp(advert).interval_cs
+
+    @property
+    def _master_interval_cs(self) -> int:
+        """Master_Adver_Interval: the followed master's, or our own while we follow none."""
+        return self._p.advert_interval_cs if self._learned_cs is None else self._learned_cs
 
     # -- send ---------------------------------------------------------------------------
 
