@@ -33,12 +33,12 @@ def scale_vip_cidr(i: int) -> str:
     return f"172.16.{91 + i // 250}.{i % 250 + 1}/32"
 
 
-def cleanup_stale() -> list[str]:
+def cleanup_stale(tag: str = TAG) -> list[str]:
     """Stop processes inside namespaces of dead bench runs (by PID) and delete those
-    namespaces. Only names of this family and tag whose creating process is gone."""
+    namespaces. Only names of this family and `tag` whose creating process is gone."""
     removed = []
     for name in list_namespaces():
-        if not (name.startswith(FAMILY) and f"-{TAG}-" in name) or _owner_alive(name):
+        if not (name.startswith(FAMILY) and f"-{tag}-" in name) or _owner_alive(name):
             continue
         pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True,
                               timeout=10, check=False).stdout.split()
