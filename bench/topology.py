@@ -80,16 +80,7 @@ def ensure_ipv6(lab: Lab, timeout: float = 10.0) -> None:
     hop limit 255 crosses the bridge both ways (once per lab)."""
     if lab.prefix in _IPV6_READY:
         return
-    deadline = time.monotonic() + timeout
-    while True:
-        pending = [h for h in ("a", "b", "client")
-                   if lab.run(h, "ip", "-6", "addr", "show", "dev", "eth0", "tentative").stdout
-                   .strip()]
-        if not pending:
-            break
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"IPv6 addresses still tentative on {pending} after {timeout} s")
-        time.sleep(0.1)
+    lab.wait_ipv6_ready(timeout)
     for sender, receiver in (("a", "b"), ("b", "a")):
         if not lab.multicast6_crosses(sender, receiver):
             raise RuntimeError("protocol-112 multicast to ff02::12 (hop limit 255) does not "
