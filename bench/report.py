@@ -87,6 +87,11 @@ def _max(vals: Sequence[float | None]) -> float | None:
     return max(v) if v else None
 
 
+def _median_max(vals: Sequence[float | None]) -> str:
+    """Median / max in ms, as the dual-master columns show them."""
+    return f"{_ms(_median(vals))} / {_ms(_max(vals))}"
+
+
 def ipv4(trials: Sequence[Trial]) -> list[Trial]:
     """The trials of the original IPv4 multicast scenario (the issue-6 tables and targets)."""
     return [t for t in trials if getattr(t, "variant", "ipv4") == "ipv4"]
@@ -159,8 +164,7 @@ def variants_table(trials: Sequence[Trial]) -> str:
                     f"| {_ms(_median([t.backup_advert_s for t in ts]), 1)} "
                     f"| {_ms(_median([t.vip_after_advert_s for t in ts]), 1)} "
                     f"| {_triple([t.handback_s for t in ts])} "
-                    f"| {_ms(_median([t.handback_dual_s for t in ts]))} / "
-                    f"{_ms(_max([t.handback_dual_s for t in ts]))} |")
+                    f"| {_median_max([t.handback_dual_s for t in ts])} |")
     return "\n".join(lines)
 
 
@@ -251,11 +255,10 @@ def failover_table(trials: Sequence[Trial]) -> str:
                 f"| {_ms(_median([t.over_bound_s for t in ts]))} "
                 f"| {_triple([t.outage_s for t in ts])} "
                 f"| {_ms(_median([t.icmp_outage_s for t in ts]))} "
-                f"| {_ms(_median([t.dual_s for t in ts]))} / {_ms(_max([t.dual_s for t in ts]))} "
+                f"| {_median_max([t.dual_s for t in ts])} "
                 f"| {_triple([t.handback_s for t in ts])} "
                 f"| {_ms(_median([t.handback_outage_s for t in ts]))} "
-                f"| {_ms(_median([t.handback_dual_s for t in ts]))} / "
-                f"{_ms(_max([t.handback_dual_s for t in ts]))} |")
+                f"| {_median_max([t.handback_dual_s for t in ts])} |")
     return "\n".join(lines)
 
 

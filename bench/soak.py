@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import report, soak_checker, soak_faults
+from bench import report, soak_checker, soak_faults, topology
 from bench.impls import CarpdServer, VipSpec
 from bench.soak_checker import AddrPolls, Bounds, Probes
 from bench.soak_faults import Fault, Injector
-from tests.integration.netns import FAMILY, REPO, Lab, _owner_alive, list_namespaces
+from tests.integration.netns import REPO, Lab
 
 TAG = "soak"
 HOSTS = {"a": ("172.16.90.101/24", 0x01), "b": ("172.16.90.102/24", 0x02),
@@ -176,20 +176,6 @@ class AddressPoller(threading.Thread):
             self.stop.wait(max(0.0, POLL_S - (time.monotonic() - t)))
 
 
-def cleanup_stale() -> None:
-    """Processes in namespaces of dead soak runs stopped by PID; those namespaces removed."""
-    for name in list_namespaces():
-        if not (name.startswith(FAMILY) and f"-{TAG}-" in name) or _owner_alive(name):
-            continue
-        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True,
-                              timeout=10, check=False).stdout.split()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10,
-                       check=False)
-
-
 def settled(polls: AddrPolls, vips: list[VipSpec], since: float) -> bool:
     """Every VIP on exactly its preferred host in every poll since `since`."""
     cycles = [c for t, c in polls.cycles if t >= since]
@@ -236,7 +222,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915
                                        "takeover": bd.takeover},
                             "skews": {"preferred": SKEWS[0], "second": SKEWS[1],
                                       "third": SKEWS[2], "demoted_by_reload": DEMOTED_SKEW}}
-    cleanup_stale()
+    topology.cleanup_stale(TAG)
     t_begin = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="carpd-soak-") as tmp:
         work = Path(tmp)

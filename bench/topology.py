@@ -33,12 +33,12 @@ def scale_vip_cidr(i: int) -> str:
     return f"172.16.{91 + i // 250}.{i % 250 + 1}/32"
 
 
-def cleanup_stale() -> list[str]:
+def cleanup_stale(tag: str = TAG) -> list[str]:
     """Stop processes inside namespaces of dead bench runs (by PID) and delete those
-    namespaces. Only names of this family and tag whose creating process is gone."""
+    namespaces. Only names of this family and `tag` whose creating process is gone."""
     removed = []
     for name in list_namespaces():
-        if not (name.startswith(FAMILY) and f"-{TAG}-" in name) or _owner_alive(name):
+        if not (name.startswith(FAMILY) and f"-{tag}-" in name) or _owner_alive(name):
             continue
         pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True,
                               timeout=10, check=False).stdout.split()
@@ -80,61 +80,12 @@ def ensure_ipv6(lab: Lab, timeout: float = 10.0) -> None:
     hop limit 255 crosses the bridge both ways (once per lab)."""
     if lab.prefix in _IPV6_READY:
         return
-    deadline = time.monotonic() + timeout
-    while True:
-        pending = [h for h in ("a", "b", "client")
-                   if lab.run(h, "ip", "-6", "addr", "show", "dev", "eth0", "tentative").stdout
-                   .strip()]
-        if not pending:
-            break
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"IPv6 addresses still tentative on {pending} after {timeout} s")
-        time.sleep(0.1)
+    lab.wait_ipv6_ready(timeout)
     for sender, receiver in (("a", "b"), ("b", "a")):
-        if not multicast6_crosses(lab, sender, receiver):
+        if not lab.multicast6_crosses(sender, receiver):
             raise RuntimeError("protocol-112 multicast to ff02::12 (hop limit 255) does not "
                                "cross the lab bridge; IPv6 results would be meaningless")
     _IPV6_READY.add(lab.prefix)
-
-
-_MCAST6_RECV = r"""
-import json, socket, struct
-s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
-idx = socket.if_nametoindex("eth0")
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
-             socket.inet_pton(socket.AF_INET6, "ff02::12") + struct.pack("=I", idx))
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
-s.settimeout(3.0)
-print("ready", flush=True)
-try:
-    data, anc, _f, addr = s.recvmsg(2048, socket.CMSG_SPACE(4))
-    hl = [struct.unpack("=i", d[:4])[0] for lv, k, d in anc if k == socket.IPV6_HOPLIMIT]
-    print(json.dumps({"hlim": hl[0] if hl else None, "src": addr[0]}))
-except socket.timeout:
-    print(json.dumps(None))
-"""
-
-_MCAST6_SEND = r"""
-import json, socket, time
-s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112)
-idx = socket.if_nametoindex("eth0")
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-for _ in range(20):
-    s.sendto(b"\x21" + b"\0" * 35, ("ff02::12", 0, 0, idx))
-    time.sleep(0.05)
-print(json.dumps(True))
-"""
-
-
-def multicast6_crosses(lab: Lab, sender: str, receiver: str) -> bool:
-    rx = lab.python_bg(receiver, _MCAST6_RECV)
-    assert rx.stdout is not None
-    rx.stdout.readline()
-    lab.python(sender, _MCAST6_SEND)
-    got = lab.collect(rx, timeout=10)
-    return isinstance(got, dict) and got.get("hlim") == 255
 
 
 def vip_holders(lab: Lab, host: str, ips: set[str]) -> set[str]:

@@ -39,11 +39,17 @@ import struct
 import sys
 import time
 
-ETH_P_ALL, ETH_P_ARP = 0x0003, 0x0806
-PACKET_OUTGOING = 4
+from bench.prober import (
+    ETH_P_ALL,
+    ETH_P_ARP,
+    PACKET_OUTGOING,
+    SO_ATTACH_FILTER,
+    _setns,
+    arp_request,
+    fmt_mac,
+)
+
 SO_TIMESTAMPNS = 35
-SO_ATTACH_FILTER = 26
-CLONE_NEWNET = 0x40000000
 RTMGRP_IPV4_IFADDR = 0x10
 RTM_NEWADDR, RTM_DELADDR = 20, 21
 IFA_ADDRESS, IFA_LOCAL = 1, 2
@@ -57,13 +63,6 @@ TAP_BPF = (
     (0x06, 0, 0, 0xFFFF),    # accept
     (0x06, 0, 0, 0),         # reject
 )
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
 
 
 def in_namespace(netns: str, make: object) -> object:
@@ -115,15 +114,6 @@ def kernel_time(anc: list[tuple[int, int, bytes]], offset: float) -> float:
             sec, nsec = struct.unpack("=qq", data[:16])
             return sec + nsec / 1e9 - offset
     return time.monotonic()
-
-
-def fmt_mac(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
-
-
-def arp_request(mac: bytes, src: bytes, vip: bytes) -> bytes:
-    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, src, b"\0" * 6, vip)
-    return b"\xff" * 6 + mac + struct.pack("!H", ETH_P_ARP) + arp
 
 
 def tap_line(t: float, port: str, frame: bytes, vips: set[bytes]) -> str | None:
