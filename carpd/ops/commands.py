@@ -93,7 +93,7 @@ class Commands:
         doc = self._driver.status()
         vip = doc.vip(name)
         assert vip is not None  # _name_arg checked it
-        ago = _ago(self._driver.now() - vip.since_at)
+        ago = duration_text(self._driver.now() - vip.since_at)
         on = doc.maintenance is not None and doc.maintenance.on
         text = explain(vip, maintenance=on, ago=ago, now=self._driver.now(),
                        last=self._history.last().get(name))
@@ -178,7 +178,3 @@ def _duration(args: dict[str, Any]) -> float | None:
                             f"peer and straight back): give at least {MIN_DURATION:g} s, or "
                             "no --for to demote until promoted")
     return float(value)
-
-
-def _ago(seconds: float) -> str:
-    return duration_text(seconds)  # "42s", "4h 5m", "3d 4h", as carpctl writes durations

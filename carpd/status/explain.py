@@ -94,12 +94,12 @@ def _claim(v: VipStatus, p: AnomalyPeerStatus, now: float) -> str:
 
 def _state(v: VipStatus, ago: str) -> str:
     since = f" since {clock(v.since)}{f' ({ago} ago)' if ago else ''}"
-    word = "vrid" if v.protocol == "vrrp3" else "vhid"
-    text = f"{v.name} ({word} {v.vhid} on {v.interface}) is {v.state.value}{since}, " \
-           f"because {reason_text(v.reason)}."
+    vrrp = v.protocol == "vrrp3"
+    text = f"{v.name} ({'vrid' if vrrp else 'vhid'} {v.vhid} on {v.interface}) is " \
+           f"{v.state.value}{since}, because {reason_text(v.reason)}."
     if v.hold_down:
-        rank = ("a priority" if v.protocol == "vrrp3" else "an advskew") + \
-            f" {HOLD_DOWN_DEMOTION} {'lower' if v.protocol == 'vrrp3' else 'higher'}"
+        rank = (f"a priority {HOLD_DOWN_DEMOTION} lower" if vrrp
+                else f"an advskew {HOLD_DOWN_DEMOTION} higher")
         text += f" carpd is still in its boot hold-down (advertising {rank}, not preempting)."
     return text
 

@@ -238,8 +238,6 @@ SCRIPT: Table = {
                         "reported once, which is what this asked for"),
 }
 
-TRACK_PROCESS: Table = {}
-
 ADDRESS_OPTIONS: Table = {
     "label": (NOTE, "carpd labels its IPv4 addresses IFACE:NAME itself"),
     "-nodad": (NOTE, "carpd adds IPv6 VIPs without duplicate address detection anyway"),
