@@ -22,12 +22,16 @@ from tests.integration.carpd_host import stop
 from tests.integration.frr_peer import FrrRouter
 from tests.integration.netns import Lab, wait_until
 from tests.integration.vrrp_peers import (
+    FAMILIES,
+    FAST,
+    MARGIN,
+    NAMES,
     VIP4,
     VIP6,
     KaInstance,
     Keepalived,
     VrrpCarpd,
-    VrrpVip,
+    dual_vips,
     master_down,
     skew,
     timings,
@@ -41,11 +45,6 @@ from tests.integration.vrrp_wire import (
 )
 
 pytestmark = pytest.mark.integration
-
-FAST = 0.1  # seconds: FRR `advertisement-interval 100`
-MARGIN = 1.0  # seconds on top of a protocol bound (process start, log polling)
-FAMILIES = (4, 6)
-NAMES = {4: "v4", 6: "v6"}
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +83,7 @@ def carpd_nodes(lab: Lab, tmp_path: Path) -> Iterator[list[VrrpCarpd]]:
 
 def start_carpd(lab: Lab, nodes: list[VrrpCarpd], workdir: Path, priority: int,
                 interval: float = FAST, **keys: object) -> VrrpCarpd:
-    vips = [VrrpVip(NAMES[4], f"{VIP4}/24", priority=priority, advert_interval=interval,
-                    **keys),  # type: ignore[arg-type]
-            VrrpVip(NAMES[6], f"{VIP6}/64", priority=priority, advert_interval=interval,
-                    **keys)]  # type: ignore[arg-type]
-    node = VrrpCarpd(lab, "carpd", workdir, [], vrrp=vips)
+    node = VrrpCarpd(lab, "carpd", workdir, [], vrrp=dual_vips(priority, interval, **keys))
     nodes.append(node)
     node.start()
     return node

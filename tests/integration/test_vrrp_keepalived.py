@@ -21,12 +21,17 @@ import pytest
 from tests.integration.carpd_host import drops, stop
 from tests.integration.netns import Lab, wait_until
 from tests.integration.vrrp_peers import (
+    FAMILIES,
+    FAST,
+    MARGIN,
+    NAMES,
     VIP4,
     VIP6,
     KaInstance,
     Keepalived,
     VrrpCarpd,
     VrrpVip,
+    dual_vips,
     master_down,
     skew,
     timings,
@@ -43,10 +48,6 @@ from tests.integration.vrrp_wire import (
 
 pytestmark = pytest.mark.integration
 
-FAST = 0.1
-MARGIN = 1.0
-FAMILIES = (4, 6)
-NAMES = {4: "v4", 6: "v6"}
 CARPD_MAC, KA_MAC = "02:00:00:00:90:01", "02:00:00:00:90:02"
 UNI4, UNI6 = "10.99.0.101", "fd00:99::101"
 # keepalived lines that would mean it rejected carpd's adverts (section 4.5)
@@ -83,10 +84,7 @@ def carpd(lab: Lab, carpd_nodes: list[VrrpCarpd], tmp_path: Path) -> Starter:
     """start(priority, interval=FAST, vips=None, **keys): carpd with v4 and v6 (VRID 51)."""
     def start(priority: int, interval: float = FAST, vips: list[VrrpVip] | None = None,
               **keys: object) -> VrrpCarpd:
-        vips = vips or [VrrpVip(NAMES[4], f"{VIP4}/24", priority=priority,
-                                advert_interval=interval, **keys),  # type: ignore[arg-type]
-                        VrrpVip(NAMES[6], f"{VIP6}/64", priority=priority,
-                                advert_interval=interval, **keys)]  # type: ignore[arg-type]
+        vips = vips or dual_vips(priority, interval, **keys)
         node = VrrpCarpd(lab, "carpd", tmp_path / f"carpd{len(carpd_nodes)}", [], vrrp=vips)
         carpd_nodes.append(node)
         node.start()

@@ -36,6 +36,10 @@ VRID = 51
 HOSTS = {"carpd": ("10.99.0.1/24", 1, "fd00:99::1/64"), "ka": ("10.99.0.2/24", 2, "fd00:99::2/64"),
          "frr": ("10.99.0.3/24", 3, "fd00:99::3/64"), "obs": ("10.99.0.4/24", 4, "fd00:99::4/64")}
 VIP4, VIP6 = "10.99.0.100", "fd00:99::100"
+FAST = 0.1  # seconds: the 100 ms advert interval of most interop tests
+MARGIN = 1.0  # seconds on top of a protocol bound (process start, log polling)
+FAMILIES = (4, 6)
+NAMES = {4: "v4", 6: "v6"}  # carpd's VIP name per family
 
 
 def vrrp_lab(tag: str, names: tuple[str, ...]) -> Iterator[Lab]:
@@ -236,6 +240,14 @@ class VrrpVip:
             if value is not None:
                 lines.append(f"{key} = {toml_value(value)}")
         return lines
+
+
+def dual_vips(priority: int, interval: float = FAST, **keys: object) -> list[VrrpVip]:
+    """carpd's VRID-51 pair: `v4` with VIP4/24 and `v6` with VIP6/64, same fields."""
+    return [VrrpVip(NAMES[4], f"{VIP4}/24", priority=priority, advert_interval=interval,
+                    **keys),  # type: ignore[arg-type]
+            VrrpVip(NAMES[6], f"{VIP6}/64", priority=priority, advert_interval=interval,
+                    **keys)]  # type: ignore[arg-type]
 
 
 @dataclass

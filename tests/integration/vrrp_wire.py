@@ -8,6 +8,11 @@ How it works:
 * `inject` sends hand-built VRRPv3 adverts (`vrrp3_message`: own encoder, RFC 5798
   pseudo-header checksum by `inet_checksum`) from any IPv4 address (raw socket with the
   header included) or from an IPv6 address of the sending host.
+
+`inet_checksum` and `vrrp3_message` knowingly repeat carpd.core.checksum.internet_checksum and
+carpd.core.vrrp3.wire.encode_vrrp3: they are an independent oracle. The tests compare carpd's
+frames byte for byte with `vrrp3_message` and feed its adverts to carpd; built with carpd's
+own encoder, a wrong field or pseudo-header in that encoder would match itself and pass.
 """
 
 from __future__ import annotations
@@ -102,6 +107,7 @@ def frames(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> list[Frame]:
 
 
 def inet_checksum(data: bytes) -> int:
+    """RFC 1071 sum, kept apart from carpd's (an independent oracle, see the module doc)."""
     if len(data) % 2:
         data += b"\0"
     total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
