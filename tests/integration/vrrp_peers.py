@@ -37,7 +37,8 @@ HOSTS = {"carpd": ("10.99.0.1/24", 1, "fd00:99::1/64"), "ka": ("10.99.0.2/24", 2
          "frr": ("10.99.0.3/24", 3, "fd00:99::3/64"), "obs": ("10.99.0.4/24", 4, "fd00:99::4/64")}
 VIP4, VIP6 = "10.99.0.100", "fd00:99::100"
 FAST = 0.1  # seconds: the 100 ms advert interval of most interop tests
-MARGIN = 1.0  # seconds on top of a protocol bound (process start, log polling)
+MARGIN = 1.0  # seconds on top of a protocol bound (a peer's start, log polling)
+STARTUP_S = 30.0  # a hang guard for a carpd start (Python imports on a loaded machine)
 FAMILIES = (4, 6)
 NAMES = {4: "v4", 6: "v6"}  # carpd's VIP name per family
 
@@ -255,6 +256,16 @@ class VrrpCarpd(Carpd):
     """carpd_host.Carpd with VRRPv3 VIPs (`vips` stays empty; no password file)."""
 
     vrrp: list[VrrpVip] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Start carpd and wait until its control socket answers, so the protocol-bound
+        waits that follow do not also have to cover the process start."""
+        super().start()
+        deadline = time.monotonic() + STARTUP_S
+        while self.status() is None:
+            assert self.proc is not None and self.proc.poll() is None, self.log_text()
+            assert time.monotonic() < deadline, f"carpd did not start:\n{self.log_text()}"
+            time.sleep(0.05)
 
     def write_config(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
